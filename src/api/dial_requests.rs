@@ -1,0 +1,228 @@
+//! PutDialRequestBatch: validates a batch, admits it into the queue in one transaction, and
+//! answers per item. Whole-request problems (model constraints) are a ValidationException;
+//! a number that is not real E.164, a reused token or a full queue fail only their item.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::wire::{
+    decode, is_attribute_name_char, is_token_char, validate_campaign_id, Violations, WireTimestamp,
+    MAX_BATCH,
+};
+use super::AppState;
+use crate::metrics as m;
+use crate::queue::store::dial_request_admit_many;
+use crate::queue::{BatchOutcome, ItemOutcome, NewDialRequest, PhoneNumber};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PutDialRequestBatchRequest {
+    dial_requests: Option<Vec<WireDialRequest>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireDialRequest {
+    client_token: Option<String>,
+    phone_number: Option<String>,
+    expiration_time: Option<WireTimestamp>,
+    attributes: Option<BTreeMap<String, String>>,
+}
+
+/// The per-item failure codes of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailureCode {
+    InvalidInput,
+    RequestThrottled,
+}
+
+impl FailureCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            FailureCode::InvalidInput => "InvalidInput",
+            FailureCode::RequestThrottled => "RequestThrottled",
+        }
+    }
+}
+
+/// Where each input item's answer comes from.
+enum Slot {
+    /// Index into the batch sent to the store.
+    Stored(usize),
+    /// Decided before the store.
+    Failed(FailureCode),
+}
+
+fn validate_item(v: &mut Violations, index: usize, item: &WireDialRequest) {
+    let path = format!("dialRequests.{}.member", index + 1);
+    v.required(&format!("{path}.clientToken"), &item.client_token);
+    v.required(&format!("{path}.phoneNumber"), &item.phone_number);
+    v.required(&format!("{path}.expirationTime"), &item.expiration_time);
+    v.required(&format!("{path}.attributes"), &item.attributes);
+    if let Some(token) = &item.client_token {
+        v.length(&format!("{path}.clientToken"), token, 0, 200);
+        v.pattern(
+            &format!("{path}.clientToken"),
+            token,
+            "[a-zA-Z0-9_\\-.]*",
+            is_token_char,
+        );
+    }
+    if let Some(phone) = &item.phone_number {
+        v.length(&format!("{path}.phoneNumber"), phone, 0, 20);
+        v.pattern(&format!("{path}.phoneNumber"), phone, "[\\d\\-+]*", |c| {
+            c.is_ascii_digit() || c == '-' || c == '+'
+        });
+    }
+    for (name, value) in item.attributes.iter().flatten() {
+        v.length(&format!("{path}.attributes.key"), name, 1, 32767);
+        v.pattern(
+            &format!("{path}.attributes.key"),
+            name,
+            "[a-zA-Z0-9\\-_]+",
+            is_attribute_name_char,
+        );
+        v.length(&format!("{path}.attributes.{name}"), value, 0, 32767);
+    }
+}
+
+/// PutDialRequestBatch: `PUT /campaigns/{id}/dial-requests`.
+pub async fn put_batch(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req: PutDialRequestBatchRequest = decode(&body)?;
+    let mut v = Violations::default();
+    validate_campaign_id(&mut v, "id", &id);
+    v.required("dialRequests", &req.dial_requests);
+    if let Some(items) = &req.dial_requests {
+        v.count("dialRequests", items.len(), 1, MAX_BATCH);
+    }
+    let items = req.dial_requests.unwrap_or_default();
+    for (i, item) in items.iter().enumerate() {
+        validate_item(&mut v, i, item);
+    }
+    v.finish()?;
+
+    // Items the store sees: one per distinct clientToken. A token repeated within the batch
+    // answers like a replay: the same id if the content matches, else InvalidInput.
+    let mut batch: Vec<NewDialRequest> = Vec::with_capacity(items.len());
+    let mut by_token: HashMap<String, usize> = HashMap::new();
+    let mut slots = Vec::with_capacity(items.len());
+    for item in items.iter() {
+        let (Some(token), Some(phone), Some(expiration), Some(attributes)) = (
+            &item.client_token,
+            &item.phone_number,
+            item.expiration_time,
+            &item.attributes,
+        ) else {
+            slots.push(Slot::Failed(FailureCode::InvalidInput));
+            continue;
+        };
+        let Ok(phone) = PhoneNumber::parse(phone) else {
+            slots.push(Slot::Failed(FailureCode::InvalidInput));
+            continue;
+        };
+        let request = NewDialRequest::new(token.clone(), phone, expiration.0, attributes.clone());
+        match by_token.get(token) {
+            Some(&first) if batch[first].digest() == request.digest() => {
+                slots.push(Slot::Stored(first))
+            }
+            Some(_) => slots.push(Slot::Failed(FailureCode::InvalidInput)),
+            None => {
+                by_token.insert(token.clone(), batch.len());
+                slots.push(Slot::Stored(batch.len()));
+                batch.push(request);
+            }
+        }
+    }
+
+    let outcomes = if batch.is_empty() {
+        // Nothing to store, but the campaign must still exist and take requests.
+        let campaign = crate::campaigns::store::campaign_get(&app.pool, &id).await?;
+        if !campaign.state.accepts_dial_requests() {
+            return Err(ended(campaign.state));
+        }
+        Vec::new()
+    } else {
+        match dial_request_admit_many(
+            &app.pool,
+            &id,
+            &batch,
+            app.config.queue.max_pending_per_campaign,
+        )
+        .await?
+        {
+            BatchOutcome::Admitted(outcomes) => outcomes,
+            BatchOutcome::CampaignEnded(state) => return Err(ended(state)),
+        }
+    };
+
+    let mut successful = Vec::new();
+    let mut failed = Vec::new();
+    for (item, slot) in items.iter().zip(slots) {
+        let token = item.client_token.clone().unwrap_or_default();
+        let failure = match slot {
+            Slot::Stored(index) => match outcomes.get(index) {
+                Some(ItemOutcome::Accepted { id }) => {
+                    successful.push(json!({ "clientToken": token, "id": id }));
+                    None
+                }
+                Some(ItemOutcome::TokenReused) => Some(FailureCode::InvalidInput),
+                Some(ItemOutcome::Throttled) => Some(FailureCode::RequestThrottled),
+                None => {
+                    return Err(ApiError::Internal(
+                        "store answered fewer items than it was sent".into(),
+                    ))
+                }
+            },
+            Slot::Failed(code) => Some(code),
+        };
+        if let Some(code) = failure {
+            failed.push(json!({ "clientToken": token, "failureCode": code.as_str() }));
+        }
+    }
+    record_metrics(&id, successful.len(), &failed);
+    if !successful.is_empty() {
+        app.wake_engine();
+    }
+    Ok(Json(
+        json!({ "successfulRequests": successful, "failedRequests": failed }),
+    ))
+}
+
+fn ended(state: crate::campaigns::CampaignState) -> ApiError {
+    ApiError::InvalidCampaignState {
+        state,
+        message: format!(
+            "Campaign is {} and does not accept dial requests",
+            state.as_str()
+        ),
+    }
+}
+
+fn record_metrics(campaign_id: &str, accepted: usize, failed: &[Value]) {
+    if accepted > 0 {
+        metrics::counter!(m::DIAL_REQUESTS_RECEIVED,
+            m::CAMPAIGN_ID => campaign_id.to_string(), m::OUTCOME => "accepted", m::CODE => "")
+        .increment(accepted as u64);
+    }
+    for code in [FailureCode::InvalidInput, FailureCode::RequestThrottled] {
+        let n = failed
+            .iter()
+            .filter(|f| f["failureCode"] == code.as_str())
+            .count();
+        if n > 0 {
+            metrics::counter!(m::DIAL_REQUESTS_RECEIVED,
+                m::CAMPAIGN_ID => campaign_id.to_string(), m::OUTCOME => "refused", m::CODE => code.as_str())
+            .increment(n as u64);
+        }
+    }
+}

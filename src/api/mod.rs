@@ -1,0 +1,317 @@
+//! The HTTP edge: the connectcampaigns 2021-01-30 restJson1 API, plus `/metrics`,
+//! `/healthz` and `/readyz`.
+//!
+//! Every API route passes through [`edge`], which in order: bounds and buffers the body,
+//! verifies the SigV4 signature (the whole body is part of it), applies the per-operation
+//! rate limit of the caller, then runs the handler; it stamps `x-amzn-RequestId` and records
+//! the request's metrics. Handlers stay thin: decode and validate ([`wire`]), call a store,
+//! shape the answer. Domain errors become AWS errors in one place ([`error`]).
+
+pub mod campaigns;
+pub mod dial_requests;
+pub mod error;
+pub mod instances;
+pub mod sigv4;
+pub mod throttle;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use crate::campaigns::ArnScheme;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics as m;
+use error::ApiError;
+use throttle::Throttle;
+
+/// Every operation of the API, by its model name.
+pub const OPERATIONS: &[&str] = &[
+    "CreateCampaign",
+    "DeleteCampaign",
+    "DeleteConnectInstanceConfig",
+    "DeleteInstanceOnboardingJob",
+    "DescribeCampaign",
+    "GetCampaignState",
+    "GetCampaignStateBatch",
+    "GetConnectInstanceConfig",
+    "GetInstanceOnboardingJobStatus",
+    "ListCampaigns",
+    "ListTagsForResource",
+    "PauseCampaign",
+    "PutDialRequestBatch",
+    "ResumeCampaign",
+    "StartCampaign",
+    "StartInstanceOnboardingJob",
+    "StopCampaign",
+    "TagResource",
+    "UntagResource",
+    "UpdateCampaignDialerConfig",
+    "UpdateCampaignName",
+    "UpdateCampaignOutboundCallConfig",
+];
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub pool: PgPool,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Campaign ARN format.
+    pub arns: ArnScheme,
+    /// Access key id -> secret.
+    pub keys: Arc<BTreeMap<String, String>>,
+    /// Rate limiters.
+    pub throttle: Arc<Throttle>,
+    /// Source of "now" (signature freshness).
+    pub clock: Arc<dyn Clock>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Wakes this process's scheduler when new work or a state change arrives, so it need not
+    /// wait for its next tick.
+    pub engine_wake: Arc<Notify>,
+}
+
+impl AppState {
+    /// Tells the local scheduler to re-plan now.
+    pub fn wake_engine(&self) {
+        self.engine_wake.notify_one();
+    }
+}
+
+/// State of the edge middleware of one route: the app and the operation's name.
+#[derive(Clone)]
+struct Edge {
+    app: AppState,
+    operation: &'static str,
+}
+
+/// Builds the router.
+pub fn router(app: AppState) -> Router {
+    let op = |operation: &'static str, route: MethodRouter<AppState>| {
+        route.layer(middleware::from_fn_with_state(
+            Edge {
+                app: app.clone(),
+                operation,
+            },
+            edge,
+        ))
+    };
+    Router::new()
+        .route("/campaigns", op("CreateCampaign", put(campaigns::create)))
+        .route(
+            "/campaigns/{id}",
+            op("DescribeCampaign", get(campaigns::describe))
+                .merge(op("DeleteCampaign", delete(campaigns::delete))),
+        )
+        .route(
+            "/campaigns-summary",
+            op("ListCampaigns", post(campaigns::list)),
+        )
+        .route(
+            "/campaigns-state",
+            op("GetCampaignStateBatch", post(campaigns::state_batch)),
+        )
+        .route(
+            "/campaigns/{id}/state",
+            op("GetCampaignState", get(campaigns::state)),
+        )
+        .route(
+            "/campaigns/{id}/start",
+            op("StartCampaign", post(campaigns::start)),
+        )
+        .route(
+            "/campaigns/{id}/pause",
+            op("PauseCampaign", post(campaigns::pause)),
+        )
+        .route(
+            "/campaigns/{id}/resume",
+            op("ResumeCampaign", post(campaigns::resume)),
+        )
+        .route(
+            "/campaigns/{id}/stop",
+            op("StopCampaign", post(campaigns::stop)),
+        )
+        .route(
+            "/campaigns/{id}/dialer-config",
+            op(
+                "UpdateCampaignDialerConfig",
+                post(campaigns::update_dialer_config),
+            ),
+        )
+        .route(
+            "/campaigns/{id}/name",
+            op("UpdateCampaignName", post(campaigns::update_name)),
+        )
+        .route(
+            "/campaigns/{id}/outbound-call-config",
+            op(
+                "UpdateCampaignOutboundCallConfig",
+                post(campaigns::update_outbound_call_config),
+            ),
+        )
+        .route(
+            "/campaigns/{id}/dial-requests",
+            op("PutDialRequestBatch", put(dial_requests::put_batch)),
+        )
+        .route(
+            "/tags/{arn}",
+            op("ListTagsForResource", get(campaigns::list_tags))
+                .merge(op("TagResource", post(campaigns::tag)))
+                .merge(op("UntagResource", delete(campaigns::untag))),
+        )
+        .route(
+            "/connect-instance/{connectInstanceId}/config",
+            op("GetConnectInstanceConfig", get(instances::config)).merge(op(
+                "DeleteConnectInstanceConfig",
+                delete(instances::delete_config),
+            )),
+        )
+        .route(
+            "/connect-instance/{connectInstanceId}/onboarding",
+            op(
+                "StartInstanceOnboardingJob",
+                put(instances::start_onboarding),
+            )
+            .merge(op(
+                "GetInstanceOnboardingJobStatus",
+                get(instances::onboarding_status),
+            ))
+            .merge(op(
+                "DeleteInstanceOnboardingJob",
+                delete(instances::delete_onboarding),
+            )),
+        )
+        .route("/metrics", get(render_metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .fallback(unknown_operation)
+        .method_not_allowed_fallback(unknown_operation)
+        .with_state(app)
+}
+
+async fn unknown_operation(req: Request) -> Response {
+    ApiError::UnknownOperation(format!(
+        "No operation matches {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+    .into_response()
+}
+
+async fn render_metrics(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+}
+
+async fn ready(State(app): State<AppState>) -> Response {
+    match sqlx::query("select 1").execute(&app.pool).await {
+        Ok(_) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("api", operation = edge.operation, request_id = %request_id);
+    let mut response = async {
+        let response = match admit(&edge, req).await {
+            Ok(req) => next.run(req).await,
+            Err(error) => {
+                tracing::info!(error_type = error.error_type(), %error, "request refused");
+                error.into_response()
+            }
+        };
+        tracing::debug!(status = response.status().as_u16(), "request done");
+        response
+    }
+    .instrument(span)
+    .await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-RequestId", value);
+    }
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(m::API_REQUESTS, m::OPERATION => edge.operation, m::STATUS => status)
+        .increment(1);
+    metrics::histogram!(m::API_REQUEST_DURATION, m::OPERATION => edge.operation)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Buffers the body within the limit, authenticates and rate-limits the request.
+async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
+    let app = &edge.app;
+    let limit = app.config.server.max_body_bytes;
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "Request body is larger than the limit of {limit} bytes"
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+
+    let caller = if app.config.auth.enabled {
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+            })
+            .collect();
+        let signed = sigv4::SignedRequest {
+            method: parts.method.as_str(),
+            raw_path: parts.uri.path(),
+            raw_query: parts.uri.query(),
+            headers: &headers,
+            body: &bytes,
+        };
+        let max_skew = chrono::Duration::seconds(app.config.auth.max_clock_skew_secs as i64);
+        let caller = sigv4::verify(&signed, app.clock.now(), max_skew, |id| {
+            app.keys.get(id).map(String::as_str)
+        })
+        .map_err(|e| ApiError::AccessDenied(e.to_string()))?;
+        caller.access_key_id
+    } else {
+        "anonymous".to_string()
+    };
+    if !app.throttle.allow(edge.operation, &caller) {
+        return Err(ApiError::Throttling(format!(
+            "Rate exceeded for {} by {caller}",
+            edge.operation
+        )));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}

@@ -1,0 +1,306 @@
+//! `dialer bench ingest`: accepted dial requests per second through the whole API (signed
+//! HTTP, validation, idempotent admission) against plain sqlx inserting the same rows into
+//! the same schema with the same concurrency. The ratio says what the engine's guarantees
+//! cost over the bare database.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::percentiles_ms;
+use crate::api::sigv4;
+use crate::config::{Config, EnvOverrides, Rate};
+use crate::db::Database;
+use crate::queue::store::PENDING_SHARDS;
+
+/// Options of `dialer bench ingest`.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Seconds each phase runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients in each phase.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Config file of the self-started daemon (database settings are taken from it).
+    #[arg(long, default_value = "config/dialer.toml")]
+    config: std::path::PathBuf,
+}
+
+const BATCH: usize = 25;
+const BENCH_KEY: (&str, &str) = ("AKIDBENCH", "bench-secret");
+
+struct Phase {
+    accepted: u64,
+    elapsed: Duration,
+    latencies: Vec<f64>,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn report(&mut self, name: &str) -> f64 {
+        let rate = self.rate();
+        let (p50, p99) = percentiles_ms(&mut self.latencies);
+        println!(
+            "{name:<10} {:>10} requests in {:>5.1}s  {:>9.0} req/s  batch p50 {:>6.2} ms  p99 {:>6.2} ms",
+            self.accepted,
+            self.elapsed.as_secs_f64(),
+            rate,
+            p50,
+            p99
+        );
+        rate
+    }
+}
+
+/// Runs both phases and prints the ratio.
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    if args.clients == 0 || args.seconds == 0 {
+        bail!("--clients and --seconds must be at least 1");
+    }
+    let is_default = args.config.as_os_str() == "config/dialer.toml";
+    let mut config = Config::load(&args.config, is_default, &EnvOverrides::from_env())?;
+    config.server.listen = "127.0.0.1:0".to_string();
+    config.auth.enabled = true;
+    config.auth.access_keys = vec![format!("{}:{}", BENCH_KEY.0, BENCH_KEY.1)];
+    // The benchmark measures the ingest path, not the rate limiter.
+    config.throttling.operations.insert(
+        "PutDialRequestBatch".into(),
+        Rate {
+            per_second: 1e9,
+            burst: u32::MAX,
+        },
+    );
+    config.throttling.default = Rate {
+        per_second: 1e9,
+        burst: u32::MAX,
+    };
+    config.queue.max_pending_per_campaign = i64::MAX;
+    config.database.max_connections = config.database.max_connections.max(args.clients as u32 + 4);
+
+    let db = Database::open(&config.database).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let cancel = CancellationToken::new();
+    let config = Arc::new(config);
+    let server = tokio::spawn(crate::app::run(
+        config.clone(),
+        db.pool.clone(),
+        listener,
+        cancel.clone(),
+    ));
+
+    println!(
+        "ingest: {} clients, {}s per phase, batches of {BATCH}, engine at {endpoint}",
+        args.clients, args.seconds
+    );
+    let client = Client {
+        http: reqwest::Client::new(),
+        endpoint,
+        region: config.aws.region.clone(),
+    };
+    let engine_campaign = client.create_campaign().await?;
+    let mut engine = client
+        .drive(&engine_campaign, args.clients, args.seconds)
+        .await?;
+    let baseline_campaign = client.create_campaign().await?;
+    let mut baseline = raw_sql(&db.pool, &baseline_campaign, args.clients, args.seconds).await?;
+
+    let e = engine.report("engine");
+    let b = baseline.report("raw sql");
+    cancel.cancel();
+    let _ = server.await;
+    db.close().await;
+    println!(
+        "ingest ratio {:.2} ({e:.0}/s engine vs {b:.0}/s raw sql)",
+        e / b.max(1e-9)
+    );
+    Ok(())
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+    region: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let host = self.endpoint.trim_start_matches("http://").to_string();
+        let mut headers = vec![
+            ("host".to_string(), host),
+            ("content-type".to_string(), "application/json".to_string()),
+        ];
+        let params = sigv4::SigningParams {
+            access_key_id: BENCH_KEY.0,
+            secret_access_key: BENCH_KEY.1,
+            region: &self.region,
+            service: "connect-campaigns",
+            now: Utc::now(),
+        };
+        sigv4::sign(method, path, None, &mut headers, &body, &params)?;
+        let method: reqwest::Method = method.parse()?;
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.endpoint));
+        for (name, value) in headers.iter().filter(|(n, _)| n != "host") {
+            request = request.header(name, value);
+        }
+        let response = request.body(body).send().await?;
+        let status = response.status();
+        let json: serde_json::Value = response.json().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!(
+                "{method_path} answered {status}: {json}",
+                method_path = path
+            );
+        }
+        Ok(json)
+    }
+
+    async fn create_campaign(&self) -> anyhow::Result<String> {
+        let body = serde_json::json!({
+            "name": "bench-ingest",
+            "connectInstanceId": "bench",
+            "dialerConfig": {"progressiveDialerConfig": {"bandwidthAllocation": 1.0}},
+            "outboundCallConfig": {"connectContactFlowId": "flow"},
+        });
+        let created = self
+            .call("PUT", "/campaigns", serde_json::to_vec(&body)?)
+            .await?;
+        created["id"]
+            .as_str()
+            .map(str::to_string)
+            .context("CreateCampaign returned no id")
+    }
+
+    async fn drive(&self, campaign: &str, clients: usize, seconds: u64) -> anyhow::Result<Phase> {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let started = Instant::now();
+        let mut tasks = JoinSet::new();
+        for worker in 0..clients {
+            let client = self.clone();
+            let path = format!("/campaigns/{campaign}/dial-requests");
+            tasks.spawn(async move {
+                let mut accepted = 0u64;
+                let mut latencies = Vec::new();
+                let mut seq = 0u64;
+                while Instant::now() < deadline {
+                    let body = serde_json::json!({ "dialRequests": (0..BATCH).map(|i| {
+                        seq += 1;
+                        serde_json::json!({
+                            "clientToken": format!("w{worker}-{seq}-{i}"),
+                            "phoneNumber": phone(worker, seq),
+                            "expirationTime": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+                            "attributes": {"customer": format!("c{seq}")},
+                        })
+                    }).collect::<Vec<_>>() });
+                    let sent = Instant::now();
+                    let answer = client.call("PUT", &path, serde_json::to_vec(&body)?).await?;
+                    latencies.push(sent.elapsed().as_secs_f64());
+                    accepted += answer["successfulRequests"].as_array().map_or(0, Vec::len) as u64;
+                }
+                anyhow::Ok((accepted, latencies))
+            });
+        }
+        collect(tasks, started).await
+    }
+}
+
+fn phone(worker: usize, seq: u64) -> String {
+    format!("+1415555{:04}", (worker as u64 * 7919 + seq) % 10_000)
+}
+
+async fn collect(
+    mut tasks: JoinSet<anyhow::Result<(u64, Vec<f64>)>>,
+    started: Instant,
+) -> anyhow::Result<Phase> {
+    let mut phase = Phase {
+        accepted: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    while let Some(joined) = tasks.join_next().await {
+        let (accepted, latencies) = joined??;
+        phase.accepted += accepted;
+        phase.latencies.extend(latencies);
+    }
+    phase.elapsed = started.elapsed();
+    Ok(phase)
+}
+
+/// The baseline: the same rows, one multi-row UNNEST insert per batch, no API, no checks.
+async fn raw_sql(
+    pool: &PgPool,
+    campaign: &str,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<Phase> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for worker in 0..clients {
+        let pool = pool.clone();
+        let campaign = campaign.to_string();
+        tasks.spawn(async move {
+            let mut accepted = 0u64;
+            let mut latencies = Vec::new();
+            let mut seq = 0u64;
+            while Instant::now() < deadline {
+                let mut tokens = Vec::with_capacity(BATCH);
+                let mut phones = Vec::with_capacity(BATCH);
+                let mut attributes = Vec::with_capacity(BATCH);
+                for i in 0..BATCH {
+                    seq += 1;
+                    tokens.push(format!("raw-w{worker}-{seq}-{i}"));
+                    phones.push(phone(worker, seq));
+                    attributes.push(serde_json::json!({"customer": format!("c{seq}")}));
+                }
+                let expires = Utc::now() + chrono::Duration::hours(1);
+                let sent = Instant::now();
+                let inserted = sqlx::query(
+                    "insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+                     select gen_random_uuid(), $1, t, p, $4, a, '\\x00'::bytea
+                     from unnest($2::text[], $3::text[], $5::jsonb[]) as u(t, p, a)",
+                )
+                .bind(&campaign)
+                .bind(&tokens)
+                .bind(&phones)
+                .bind(expires)
+                .bind(&attributes)
+                .execute(&pool)
+                .await?
+                .rows_affected();
+                latencies.push(sent.elapsed().as_secs_f64());
+                accepted += inserted;
+            }
+            anyhow::Ok((accepted, latencies))
+        });
+    }
+    let phase = collect(tasks, started).await?;
+    // Keep the pending counter true for the rows the baseline added behind its back.
+    sqlx::query(
+        "insert into campaign_pending (campaign_id, shard, n) values ($1, $2, $3)
+         on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n",
+    )
+    .bind(campaign)
+    .bind(PENDING_SHARDS - 1)
+    .bind(phase.accepted as i64)
+    .execute(pool)
+    .await?;
+    Ok(phase)
+}

@@ -1,0 +1,301 @@
+//! Campaigns: their configuration, their lifecycle state machine, and their ARNs.
+//!
+//! A campaign is created `Initialized`; `Start` makes it `Running`; `Pause`/`Resume` move it
+//! between `Running` and `Paused`; `Stop` ends it (`Stopped` is terminal, as is `Failed`).
+//! The transition rules live in [`CampaignState::apply`] and nowhere else; the store applies
+//! them under a row lock so concurrent commands cannot race past each other.
+
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Lifecycle state of a campaign, spelled as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "campaign_state")]
+pub enum CampaignState {
+    /// Created, not yet started.
+    Initialized,
+    /// Dialing.
+    Running,
+    /// No new dials; calls in progress finish.
+    Paused,
+    /// Ended by the user; pending requests are cancelled.
+    Stopped,
+    /// Ended by the system.
+    Failed,
+}
+
+/// A state-changing command on a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// StartCampaign.
+    Start,
+    /// PauseCampaign.
+    Pause,
+    /// ResumeCampaign.
+    Resume,
+    /// StopCampaign.
+    Stop,
+}
+
+/// A command that the current state does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {command:?} a campaign in state {state:?}")]
+pub struct IllegalTransition {
+    /// The state the campaign is in.
+    pub state: CampaignState,
+    /// The refused command.
+    pub command: Command,
+}
+
+impl CampaignState {
+    /// The state after `command`, or why it is not allowed.
+    pub fn apply(self, command: Command) -> Result<CampaignState, IllegalTransition> {
+        use CampaignState::*;
+        match (self, command) {
+            (Initialized, Command::Start) => Ok(Running),
+            (Running, Command::Pause) => Ok(Paused),
+            (Paused, Command::Resume) => Ok(Running),
+            (Initialized | Running | Paused, Command::Stop) => Ok(Stopped),
+            (state, command) => Err(IllegalTransition { state, command }),
+        }
+    }
+
+    /// Whether the campaign still takes dial requests.
+    pub fn accepts_dial_requests(self) -> bool {
+        !matches!(self, CampaignState::Stopped | CampaignState::Failed)
+    }
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Initialized => "Initialized",
+            CampaignState::Running => "Running",
+            CampaignState::Paused => "Paused",
+            CampaignState::Stopped => "Stopped",
+            CampaignState::Failed => "Failed",
+        }
+    }
+}
+
+/// How a campaign paces its dials: exactly one of the three modes of the wire union.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DialerConfig {
+    /// One dial per free agent (times the bandwidth share).
+    ProgressiveDialerConfig(AgentDialerConfig),
+    /// Dials ahead of free agents from measured answer rates.
+    PredictiveDialerConfig(AgentDialerConfig),
+    /// No agents; bounded by line capacity.
+    AgentlessDialerConfig(AgentlessDialerConfig),
+}
+
+/// Settings of the agent-based modes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentDialerConfig {
+    /// Share of the queue's agents this campaign may use, 0..=1.
+    pub bandwidth_allocation: f64,
+    /// Share of the dialer's lines this campaign may use, 0.01..=1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialing_capacity: Option<f64>,
+}
+
+/// Settings of the agentless mode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentlessDialerConfig {
+    /// Share of the dialer's lines this campaign may use, 0.01..=1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialing_capacity: Option<f64>,
+}
+
+/// Answering-machine detection for a campaign's calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerMachineDetectionConfig {
+    /// Machines are detected and never reach agents.
+    pub enable_answer_machine_detection: bool,
+    /// Wait for the machine's prompt before playing the flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub await_answer_machine_prompt: Option<bool>,
+}
+
+/// How the campaign's calls are placed in the contact center.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboundCallConfig {
+    /// The contact flow that runs the call.
+    pub connect_contact_flow_id: String,
+    /// Caller id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_source_phone_number: Option<String>,
+    /// The queue whose agents take the calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_queue_id: Option<String>,
+    /// Answering-machine detection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_machine_detection_config: Option<AnswerMachineDetectionConfig>,
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    /// Campaign id (a UUID).
+    pub id: String,
+    /// `arn:aws:connect-campaigns:REGION:ACCOUNT:campaign/ID`.
+    pub arn: String,
+    /// Display name.
+    pub name: String,
+    /// The Amazon Connect instance the campaign dials through.
+    pub connect_instance_id: String,
+    /// Pacing mode.
+    pub dialer_config: DialerConfig,
+    /// Call placement.
+    pub outbound_call_config: OutboundCallConfig,
+    /// Resource tags.
+    pub tags: BTreeMap<String, String>,
+    /// Lifecycle state.
+    pub state: CampaignState,
+}
+
+/// What CreateCampaign stores.
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    /// Display name.
+    pub name: String,
+    /// Instance id.
+    pub connect_instance_id: String,
+    /// Pacing mode.
+    pub dialer_config: DialerConfig,
+    /// Call placement.
+    pub outbound_call_config: OutboundCallConfig,
+    /// Resource tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Builds and reads campaign ARNs for one region and account.
+#[derive(Debug, Clone)]
+pub struct ArnScheme {
+    prefix: String,
+}
+
+impl ArnScheme {
+    /// ARNs in `region` and `account_id`.
+    pub fn new(region: &str, account_id: &str) -> Self {
+        Self {
+            prefix: format!("arn:aws:connect-campaigns:{region}:{account_id}:campaign/"),
+        }
+    }
+
+    /// The ARN of campaign `id`.
+    pub fn campaign_arn(&self, id: &str) -> String {
+        format!("{}{id}", self.prefix)
+    }
+
+    /// The campaign id named by an ARN of this scheme.
+    pub fn campaign_id<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        arn.strip_prefix(self.prefix.as_str())
+            .filter(|id| !id.is_empty())
+    }
+}
+
+/// Failures of campaign operations.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    /// No campaign has that id.
+    #[error("campaign {0} not found")]
+    NotFound(String),
+    /// The command is not allowed in the campaign's state.
+    #[error("{0}")]
+    IllegalTransition(#[from] IllegalTransition),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored document could not be read back.
+    #[error("stored campaign {id} is unreadable: {source}")]
+    Corrupt {
+        /// Campaign id.
+        id: String,
+        /// Decoding error.
+        source: serde_json::Error,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CampaignState::*;
+
+    #[test]
+    fn lifecycle_follows_the_documented_machine() {
+        assert_eq!(Initialized.apply(Command::Start), Ok(Running));
+        assert_eq!(Running.apply(Command::Pause), Ok(Paused));
+        assert_eq!(Paused.apply(Command::Resume), Ok(Running));
+        for state in [Initialized, Running, Paused] {
+            assert_eq!(state.apply(Command::Stop), Ok(Stopped));
+        }
+    }
+
+    #[test]
+    fn illegal_transitions_name_the_state() {
+        let refused = [
+            (Initialized, Command::Pause),
+            (Initialized, Command::Resume),
+            (Running, Command::Start),
+            (Running, Command::Resume),
+            (Paused, Command::Start),
+            (Paused, Command::Pause),
+            (Stopped, Command::Start),
+            (Stopped, Command::Stop),
+            (Failed, Command::Resume),
+            (Failed, Command::Stop),
+        ];
+        for (state, command) in refused {
+            let err = state.apply(command).unwrap_err();
+            assert_eq!(err.state, state);
+        }
+    }
+
+    #[test]
+    fn only_ended_campaigns_refuse_dial_requests() {
+        assert!(Initialized.accepts_dial_requests());
+        assert!(Paused.accepts_dial_requests());
+        assert!(!Stopped.accepts_dial_requests());
+        assert!(!Failed.accepts_dial_requests());
+    }
+
+    #[test]
+    fn dialer_config_is_the_wire_union() {
+        let config = DialerConfig::PredictiveDialerConfig(AgentDialerConfig {
+            bandwidth_allocation: 0.5,
+            dialing_capacity: None,
+        });
+        let json = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"predictiveDialerConfig": {"bandwidthAllocation": 0.5}})
+        );
+        assert_eq!(
+            serde_json::from_value::<DialerConfig>(json).unwrap(),
+            config
+        );
+    }
+
+    #[test]
+    fn arn_round_trip() {
+        let scheme = ArnScheme::new("eu-west-1", "111122223333");
+        let arn = scheme.campaign_arn("abc");
+        assert_eq!(
+            arn,
+            "arn:aws:connect-campaigns:eu-west-1:111122223333:campaign/abc"
+        );
+        assert_eq!(scheme.campaign_id(&arn), Some("abc"));
+        assert_eq!(
+            scheme.campaign_id("arn:aws:connect-campaigns:eu-west-1:1:campaign/abc"),
+            None
+        );
+    }
+}

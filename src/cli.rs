@@ -1,0 +1,170 @@
+//! The command line: `serve`, `migrate`, `check-config` and `bench`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, EnvOverrides, LogFormat};
+use crate::db::Database;
+
+const CONFIG_DEFAULT: &str = "config/dialer.toml";
+
+/// Outbound campaign dialer engine, wire-compatible with Amazon Connect Outbound Campaigns.
+#[derive(Debug, Parser)]
+#[command(name = "dialer", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// Config file (TOML). Missing at the default path means built-in defaults.
+    #[arg(long, default_value = CONFIG_DEFAULT)]
+    config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: the API, the queue services, /metrics.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Listen address, overriding `server.listen`.
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Validate a config file; exits non-zero listing every problem.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Benchmarks that print their figures.
+    Bench {
+        #[command(subcommand)]
+        bench: crate::bench::BenchCommand,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
+    let is_default = arg.config.as_os_str() == CONFIG_DEFAULT;
+    Ok(Config::load(
+        &arg.config,
+        is_default,
+        &EnvOverrides::from_env(),
+    )?)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second init (never in the binary) would fail harmlessly.
+    let _ = match config.log.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        Command::Serve { config, listen } => {
+            let mut config = load(&config)?;
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+                let problems = config.validate();
+                if !problems.is_empty() {
+                    anyhow::bail!("--listen: {}", problems.join("; "));
+                }
+            }
+            init_logging(&config);
+            runtime.block_on(serve(config))
+        }
+        Command::Migrate { config } => {
+            let config = load(&config)?;
+            init_logging(&config);
+            runtime.block_on(async {
+                let db = Database::open(&config.database).await?;
+                tracing::info!("migrations applied");
+                db.close().await;
+                Ok(())
+            })
+        }
+        Command::CheckConfig { file } => {
+            Config::load(&file, false, &EnvOverrides::default())?;
+            println!("{}: ok", file.display());
+            Ok(())
+        }
+        Command::Bench { bench } => runtime.block_on(crate::bench::run(bench)),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    if !config.auth.enabled {
+        tracing::warn!("auth.enabled = false: API requests are NOT authenticated; use this only on a trusted network");
+    }
+    let db = Database::open(&config.database).await?;
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    tracing::info!(%endpoint, "dialer listening; metrics at {endpoint}/metrics");
+    tracing::info!("try: {}", crate::app::cli_hint(&config, &endpoint));
+
+    let cancel = CancellationToken::new();
+    tokio::spawn(shutdown_on_signal(cancel.clone()));
+    let result = crate::app::run(Arc::new(config), db.pool.clone(), listener, cancel).await;
+    db.close().await;
+    tracing::info!("dialer stopped");
+    Ok(result?)
+}
+
+async fn shutdown_on_signal(cancel: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+    cancel.cancel();
+}

@@ -1,0 +1,558 @@
+//! Daemon configuration: the TOML file, its environment overlays and its validation.
+//!
+//! Layers, later wins: built-in defaults, the file (`config/dialer.toml` unless `--config`
+//! names another), then `DATABASE_URL` and `DIALER_ACCESS_KEYS` from the environment, then
+//! command-line flags. Unknown keys are rejected, and [`Config::validate`] reports every bad
+//! value at once, each message naming its key, before anything is started.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default listen address of the API.
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:8080";
+/// Largest accepted request body. A full PutDialRequestBatch (25 requests with a few
+/// attributes each) is a few KiB; 1 MiB leaves room for large attribute maps.
+pub const MAX_BODY_BYTES_DEFAULT: usize = 1024 * 1024;
+/// AWS accepts signatures whose date is within 15 minutes of its clock.
+pub const MAX_CLOCK_SKEW_SECS_DEFAULT: u64 = 15 * 60;
+/// Per-campaign cap on pending dial requests.
+pub const MAX_PENDING_PER_CAMPAIGN_DEFAULT: i64 = 1_000_000;
+/// How often the sweeper marks passed-expiration requests expired.
+pub const SWEEP_INTERVAL_SECS_DEFAULT: f64 = 1.0;
+/// Rows the sweeper expires per statement, to keep each transaction short.
+pub const SWEEP_BATCH_DEFAULT: i64 = 1000;
+
+/// Where the daemon listens and how much it accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// `HOST:PORT` of the API, `/metrics`, `/healthz` and `/readyz`.
+    pub listen: String,
+    /// Request bodies above this size are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: LISTEN_DEFAULT.to_string(),
+            max_body_bytes: MAX_BODY_BYTES_DEFAULT,
+        }
+    }
+}
+
+/// The AWS identity this endpoint presents, used in ARNs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Region in campaign ARNs; clients may sign for any region.
+    pub region: String,
+    /// Twelve-digit account id in campaign ARNs.
+    pub account_id: String,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".to_string(),
+            account_id: "123456789012".to_string(),
+        }
+    }
+}
+
+/// SigV4 request authentication.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Turning this off accepts unsigned requests; the daemon logs a warning at start.
+    pub enabled: bool,
+    /// `ACCESS_KEY_ID:SECRET` pairs; `DIALER_ACCESS_KEYS` (comma separated) replaces them.
+    pub access_keys: Vec<String>,
+    /// Requests signed further than this from our clock are refused as stale.
+    pub max_clock_skew_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            access_keys: Vec::new(),
+            max_clock_skew_secs: MAX_CLOCK_SKEW_SECS_DEFAULT,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthConfig {
+    // Secrets must never reach a log line, even through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("enabled", &self.enabled)
+            .field("access_keys", &format!("<{} keys>", self.access_keys.len()))
+            .field("max_clock_skew_secs", &self.max_clock_skew_secs)
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    /// The configured keys as (id, secret) pairs; entries that fail to parse are reported by
+    /// [`Config::validate`].
+    pub fn key_pairs(&self) -> BTreeMap<String, String> {
+        self.access_keys
+            .iter()
+            .filter_map(|entry| entry.split_once(':'))
+            .map(|(id, secret)| (id.trim().to_string(), secret.trim().to_string()))
+            .collect()
+    }
+}
+
+/// The Postgres database.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://` URL; empty means the daemon starts its own embedded cluster.
+    /// `DATABASE_URL` replaces it.
+    pub url: String,
+    /// Data directory of the embedded cluster.
+    pub embedded_data_dir: PathBuf,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            embedded_data_dir: PathBuf::from("data/postgres"),
+            max_connections: 16,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    // The URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &if self.url.is_empty() { "" } else { "<set>" })
+            .field("embedded_data_dir", &self.embedded_data_dir)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// A token-bucket rate: sustained requests per second and burst size.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// Sustained requests per second.
+    pub per_second: f64,
+    /// Requests allowed at once above the sustained rate.
+    pub burst: u32,
+}
+
+/// API rate limits, applied per operation and caller (access key id).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottlingConfig {
+    /// Rate of any operation not listed in `operations`.
+    pub default: Rate,
+    /// Per-operation rates, keyed by operation name (e.g. `PutDialRequestBatch`).
+    pub operations: BTreeMap<String, Rate>,
+}
+
+impl Default for ThrottlingConfig {
+    fn default() -> Self {
+        Self {
+            default: Rate {
+                per_second: 50.0,
+                burst: 100,
+            },
+            operations: BTreeMap::from([(
+                "PutDialRequestBatch".to_string(),
+                Rate {
+                    per_second: 2000.0,
+                    burst: 4000,
+                },
+            )]),
+        }
+    }
+}
+
+/// The dial-request queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Pending requests a campaign may hold; items beyond fail with `RequestThrottled`.
+    pub max_pending_per_campaign: i64,
+    /// Seconds between sweeps of passed-expiration requests.
+    pub sweep_interval_secs: f64,
+    /// Requests expired per sweep statement.
+    pub sweep_batch: i64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            max_pending_per_campaign: MAX_PENDING_PER_CAMPAIGN_DEFAULT,
+            sweep_interval_secs: SWEEP_INTERVAL_SECS_DEFAULT,
+            sweep_batch: SWEEP_BATCH_DEFAULT,
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `dialer=debug,info`; `RUST_LOG` replaces it.
+    pub level: String,
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_string(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The whole daemon configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listener settings.
+    pub server: ServerConfig,
+    /// Identity used in ARNs.
+    pub aws: AwsConfig,
+    /// Request signing.
+    pub auth: AuthConfig,
+    /// Database connection or embedded cluster.
+    pub database: DatabaseConfig,
+    /// API rate limits.
+    pub throttling: ThrottlingConfig,
+    /// Dial-request queue limits and sweeping.
+    pub queue: QueueConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the key.
+        message: String,
+    },
+    /// Values that parse but make no sense.
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// The environment variables that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct EnvOverrides {
+    /// `DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// `DIALER_ACCESS_KEYS`: `id:secret[,id:secret]`.
+    pub access_keys: Option<String>,
+}
+
+impl EnvOverrides {
+    /// Reads the overrides from the process environment.
+    pub fn from_env() -> Self {
+        let non_empty = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            database_url: non_empty("DATABASE_URL"),
+            access_keys: non_empty("DIALER_ACCESS_KEYS"),
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// Loads the file (or the defaults when `path` is the default path and does not exist),
+    /// applies the environment, and validates.
+    pub fn load(
+        path: &Path,
+        path_is_default: bool,
+        env: &EnvOverrides,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match std::fs::read_to_string(path) {
+            Ok(text) => Config::from_toml(&text, path)?,
+            Err(e) if path_is_default && e.kind() == std::io::ErrorKind::NotFound => {
+                Config::default()
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        config.apply_env(env);
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// Lets the environment replace the file's database URL and access keys.
+    pub fn apply_env(&mut self, env: &EnvOverrides) {
+        if let Some(url) = &env.database_url {
+            self.database.url = url.clone();
+        }
+        if let Some(keys) = &env.access_keys {
+            self.auth.access_keys = keys
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+    }
+
+    /// Every problem with the values, each naming its key.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "server.listen must be HOST:PORT with a numeric host, got {:?}",
+                self.server.listen
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            problems.push(format!(
+                "server.max_body_bytes must be at least 1024, got {}",
+                self.server.max_body_bytes
+            ));
+        }
+        if self.aws.region.is_empty()
+            || !self
+                .aws
+                .region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            problems.push(format!(
+                "aws.region must be a region name like us-east-1, got {:?}",
+                self.aws.region
+            ));
+        }
+        if self.aws.account_id.len() != 12
+            || !self.aws.account_id.chars().all(|c| c.is_ascii_digit())
+        {
+            problems.push(format!(
+                "aws.account_id must be 12 digits, got {:?}",
+                self.aws.account_id
+            ));
+        }
+        for (i, entry) in self.auth.access_keys.iter().enumerate() {
+            match entry.split_once(':') {
+                Some((id, secret)) if !id.trim().is_empty() && !secret.trim().is_empty() => {}
+                _ => problems.push(format!(
+                    "auth.access_keys[{i}] must be ACCESS_KEY_ID:SECRET (or set DIALER_ACCESS_KEYS=id:secret[,id:secret])"
+                )),
+            }
+        }
+        if self.auth.enabled && self.auth.access_keys.is_empty() {
+            problems.push(
+                "auth.access_keys is empty while auth.enabled = true: set DIALER_ACCESS_KEYS=id:secret, list keys in the file, or set auth.enabled = false for a trusted network"
+                    .to_string(),
+            );
+        }
+        if self.auth.max_clock_skew_secs == 0 {
+            problems.push("auth.max_clock_skew_secs must be greater than 0".to_string());
+        }
+        if !self.database.url.is_empty()
+            && !(self.database.url.starts_with("postgres://")
+                || self.database.url.starts_with("postgresql://"))
+        {
+            problems.push(
+                "database.url (or DATABASE_URL) must start with postgres:// or postgresql://"
+                    .to_string(),
+            );
+        }
+        if self.database.max_connections < 2 {
+            problems.push(format!(
+                "database.max_connections must be at least 2, got {}",
+                self.database.max_connections
+            ));
+        }
+        let mut check_rate = |key: &str, rate: &Rate| {
+            if !(rate.per_second.is_finite() && rate.per_second > 0.0) {
+                problems.push(format!(
+                    "{key}.per_second must be a positive number, got {}",
+                    rate.per_second
+                ));
+            }
+            if rate.burst == 0 {
+                problems.push(format!("{key}.burst must be at least 1"));
+            }
+        };
+        check_rate("throttling.default", &self.throttling.default);
+        for (operation, rate) in &self.throttling.operations {
+            check_rate(&format!("throttling.operations.{operation}"), rate);
+        }
+        for operation in self.throttling.operations.keys() {
+            if !crate::api::OPERATIONS.contains(&operation.as_str()) {
+                problems.push(format!(
+                    "throttling.operations.{operation} is not an operation of this API (known: {})",
+                    crate::api::OPERATIONS.join(", ")
+                ));
+            }
+        }
+        if self.queue.max_pending_per_campaign < 1 {
+            problems.push(format!(
+                "queue.max_pending_per_campaign must be at least 1, got {}",
+                self.queue.max_pending_per_campaign
+            ));
+        }
+        if !(self.queue.sweep_interval_secs.is_finite() && self.queue.sweep_interval_secs >= 0.05) {
+            problems.push(format!(
+                "queue.sweep_interval_secs must be at least 0.05, got {}",
+                self.queue.sweep_interval_secs
+            ));
+        }
+        if !(1..=100_000).contains(&self.queue.sweep_batch) {
+            problems.push(format!(
+                "queue.sweep_batch must be between 1 and 100000, got {}",
+                self.queue.sweep_batch
+            ));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            problems.push(format!(
+                "log.level is not a valid filter (e.g. info, dialer=debug), got {:?}",
+                self.log.level
+            ));
+        }
+        problems
+    }
+
+    /// The listen address (valid after [`Config::validate`]).
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server.listen.parse().map_err(|_| {
+            ConfigError::Invalid(vec![format!(
+                "server.listen must be HOST:PORT, got {:?}",
+                self.server.listen
+            )])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = parse("[queue]\nmax_pending = 3\n").unwrap_err().to_string();
+        assert!(err.contains("max_pending"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = parse("[server]\nmax_body_bytes = \"big\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_body_bytes"), "{err}");
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_its_key() {
+        let mut config = parse(
+            "[server]\nlisten = \"nowhere\"\n[aws]\naccount_id = \"12\"\n[queue]\nmax_pending_per_campaign = 0\n[throttling.operations.Nope]\nper_second = 1.0\nburst = 1\n",
+        )
+        .unwrap();
+        config.apply_env(&EnvOverrides {
+            database_url: Some("mysql://x".into()),
+            access_keys: Some("broken".into()),
+        });
+        let problems = config.validate().join("\n");
+        for key in [
+            "server.listen",
+            "aws.account_id",
+            "queue.max_pending_per_campaign",
+            "throttling.operations.Nope",
+            "auth.access_keys[0]",
+            "database.url",
+        ] {
+            assert!(problems.contains(key), "missing {key} in {problems}");
+        }
+    }
+
+    #[test]
+    fn env_replaces_keys_and_url() {
+        let mut config = Config::default();
+        config.apply_env(&EnvOverrides {
+            database_url: Some("postgres://db/x".into()),
+            access_keys: Some("AK1:s1, AK2:s2".into()),
+        });
+        assert_eq!(config.database.url, "postgres://db/x");
+        let keys = config.auth.key_pairs();
+        assert_eq!(keys.get("AK2").map(String::as_str), Some("s2"));
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+    }
+
+    #[test]
+    fn auth_without_keys_is_refused_but_can_be_disabled() {
+        let mut config = Config::default();
+        assert!(config
+            .validate()
+            .iter()
+            .any(|p| p.contains("auth.access_keys")));
+        config.auth.enabled = false;
+        assert!(config.validate().is_empty());
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let mut config = Config::default();
+        config.auth.access_keys = vec!["AK:supersecret".into()];
+        config.database.url = "postgres://u:pw@h/db".into();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("supersecret") && !shown.contains("pw@"),
+            "{shown}"
+        );
+    }
+}

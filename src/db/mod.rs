@@ -1,0 +1,78 @@
+//! The database connection: an external Postgres named by URL, or an embedded cluster the
+//! daemon starts and owns; migrations are applied on connect.
+
+pub mod embedded;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+use crate::config::DatabaseConfig;
+use embedded::{EmbeddedError, EmbeddedPostgres};
+
+/// The migrations in `migrations/`, compiled in.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Failures to reach or prepare the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The embedded cluster could not start.
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    /// The URL does not parse.
+    #[error("invalid database URL: {0}")]
+    Url(sqlx::Error),
+    /// The server did not accept a connection.
+    #[error("cannot connect to the database: {0}")]
+    Connect(sqlx::Error),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// An open pool, and the embedded cluster behind it if the daemon started one.
+pub struct Database {
+    /// The pool.
+    pub pool: PgPool,
+    /// Set when the daemon owns the cluster; stop it after the pool is closed.
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects (starting the embedded cluster when no URL is configured) and migrates.
+    pub async fn open(config: &DatabaseConfig) -> Result<Database, DbError> {
+        let (url, embedded) = if config.url.is_empty() {
+            let cluster = EmbeddedPostgres::start(&config.embedded_data_dir).await?;
+            (cluster.url(), Some(cluster))
+        } else {
+            (config.url.clone(), None)
+        };
+        let pool = connect(&url, config.max_connections).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Database { pool, embedded })
+    }
+
+    /// Closes the pool, then stops the embedded cluster if there is one.
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(cluster) = self.embedded {
+            if let Err(error) = cluster.stop().await {
+                tracing::warn!(%error, "embedded PostgreSQL did not stop cleanly");
+            }
+        }
+    }
+}
+
+/// A pool on `url`. Sessions abort transactions left idle, so a stuck client can never hold
+/// queue locks for long.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let options: PgConnectOptions = url.parse().map_err(DbError::Url)?;
+    let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)
+}

@@ -1,0 +1,30 @@
+//! # dialer
+//!
+//! A self-hosted outbound campaign dialer engine. Contact centers push dial requests into
+//! campaigns over an API that is wire-compatible with Amazon Connect Outbound Campaigns
+//! (`connectcampaigns` 2021-01-30); the engine keeps them in a durable Postgres queue.
+//!
+//! ## Layout
+//! - [`config`]: the TOML file, environment overlays, validation.
+//! - [`app`]: wiring: database, services, HTTP server, shutdown.
+//! - [`api`]: the AWS-wire HTTP edge (SigV4, throttling, errors, handlers).
+//! - [`campaigns`]: campaign records and their lifecycle state machine.
+//! - [`queue`]: dial requests, batch admission, expiry sweeping.
+//! - [`instances`]: Amazon Connect instance onboarding records.
+//! - [`db`]: connection, migrations, the embedded Postgres cluster.
+//! - [`metrics`]: metric names and the Prometheus exporter.
+//! - [`clock`]: time as an input.
+//! - [`bench`]: the benchmarks behind `dialer bench`.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod app;
+pub mod bench;
+pub mod campaigns;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod instances;
+pub mod metrics;
+pub mod queue;

@@ -1,0 +1,181 @@
+//! The durable dial-request queue: what a dial request is, how a batch is admitted
+//! (idempotently, under the per-campaign cap), and the sweeper that ends requests nobody may
+//! dial any more (passed expiration, or their campaign stopped).
+//!
+//! Invariants:
+//! - an id returned as accepted is committed before the API answers;
+//! - `(campaign, clientToken)` names one request forever: a replay returns the same id and
+//!   changes nothing, a reuse with other content is refused for that item;
+//! - a request whose expiration time has passed is never handed out.
+
+pub mod phone;
+pub mod store;
+pub mod sweeper;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sha2::{Digest, Sha256};
+
+pub use phone::PhoneNumber;
+
+/// The public state of a dial request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, sqlx::Type)]
+#[sqlx(type_name = "dial_request_state", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum DialRequestState {
+    /// Queued, waiting for pacing to claim it.
+    Pending,
+    /// Claimed; a contact is being created or is in its call.
+    InProgress,
+    /// Its contact ended.
+    Completed,
+    /// Its expiration time passed before it was dialed.
+    Expired,
+    /// The contact center refused it.
+    Failed,
+    /// Its campaign was stopped before it was dialed.
+    Cancelled,
+}
+
+impl DialRequestState {
+    /// Every state, for metrics that report zeros too.
+    pub const ALL: [DialRequestState; 6] = [
+        DialRequestState::Pending,
+        DialRequestState::InProgress,
+        DialRequestState::Completed,
+        DialRequestState::Expired,
+        DialRequestState::Failed,
+        DialRequestState::Cancelled,
+    ];
+
+    /// The lowercase spelling used in metrics and the status API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialRequestState::Pending => "pending",
+            DialRequestState::InProgress => "in_progress",
+            DialRequestState::Completed => "completed",
+            DialRequestState::Expired => "expired",
+            DialRequestState::Failed => "failed",
+            DialRequestState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A validated dial request, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewDialRequest {
+    /// Client idempotency token, unique per campaign.
+    pub client_token: String,
+    /// The number to call.
+    pub phone_number: PhoneNumber,
+    /// After this instant the request must not be dialed. Microsecond precision, as stored.
+    pub expires_at: DateTime<Utc>,
+    /// Contact attributes passed to the contact flow.
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl NewDialRequest {
+    /// Builds a request, truncating the expiration to the microseconds Postgres keeps so
+    /// that a replay compares equal to what was stored.
+    pub fn new(
+        client_token: String,
+        phone_number: PhoneNumber,
+        expires_at: DateTime<Utc>,
+        attributes: BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            client_token,
+            phone_number,
+            expires_at: expires_at.trunc_subsecs(6),
+            attributes,
+        }
+    }
+
+    /// A fingerprint of the content a clientToken stands for: a replay must match it.
+    pub fn digest(&self) -> Vec<u8> {
+        let mut hasher = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            // Length-prefixed so that no two different contents hash the same stream.
+            hasher.update((bytes.len() as u64).to_be_bytes());
+            hasher.update(bytes);
+        };
+        field(self.phone_number.as_str().as_bytes());
+        field(&self.expires_at.timestamp_micros().to_be_bytes());
+        for (key, value) in &self.attributes {
+            field(key.as_bytes());
+            field(value.as_bytes());
+        }
+        hasher.finalize().to_vec()
+    }
+}
+
+/// The outcome of one item of an admitted batch, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Stored (now or by an earlier call with the same token and content).
+    Accepted {
+        /// The dial request id.
+        id: String,
+    },
+    /// The clientToken already names a request with different content.
+    TokenReused,
+    /// The campaign's pending cap is reached.
+    Throttled,
+}
+
+/// The outcome of a whole batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// The campaign took the batch; per-item outcomes in input order.
+    Admitted(Vec<ItemOutcome>),
+    /// The campaign has ended and takes no requests.
+    CampaignEnded(crate::campaigns::CampaignState),
+}
+
+/// Failures of queue operations.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// No campaign has that id.
+    #[error("campaign {0} not found")]
+    CampaignNotFound(String),
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(token: &str, attrs: &[(&str, &str)]) -> NewDialRequest {
+        NewDialRequest::new(
+            token.to_string(),
+            PhoneNumber::parse("+14155550123").unwrap(),
+            DateTime::from_timestamp(1_900_000_000, 123_456_789).unwrap(),
+            attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn expiration_is_kept_to_the_microsecond() {
+        assert_eq!(
+            request("a", &[]).expires_at.timestamp_subsec_nanos(),
+            123_456_000
+        );
+    }
+
+    #[test]
+    fn digest_covers_content_not_token() {
+        let base = request("a", &[("k", "v")]);
+        assert_eq!(base.digest(), request("b", &[("k", "v")]).digest());
+        assert_ne!(base.digest(), request("a", &[("k", "w")]).digest());
+        assert_ne!(base.digest(), request("a", &[("kv", "")]).digest());
+        let mut later = base.clone();
+        later.expires_at += chrono::Duration::microseconds(1);
+        assert_ne!(base.digest(), later.digest());
+    }
+}

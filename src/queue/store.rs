@@ -1,0 +1,236 @@
+//! Dial-request SQL: batch admission, sweeping, and queue-depth reads.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use super::{BatchOutcome, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
+use crate::campaigns::CampaignState;
+
+/// Shards of the per-campaign pending counter (see the migration): enough that concurrent
+/// ingest transactions rarely meet on one row.
+pub const PENDING_SHARDS: i16 = 16;
+
+#[derive(sqlx::FromRow)]
+struct AdmitRow {
+    campaign_state: Option<CampaignState>,
+    client_token: String,
+    id: Option<Uuid>,
+    stored_digest: Option<Vec<u8>>,
+}
+
+/// Admits a batch into a campaign's queue in one statement (one round trip, one
+/// transaction): checks the campaign under a share lock (so StopCampaign cannot interleave),
+/// returns existing ids for replayed tokens, inserts new requests up to the pending cap, and
+/// bumps one shard of the pending counter.
+///
+/// `requests` must not repeat a clientToken; the caller resolves repeats within a batch.
+pub async fn dial_request_admit_many(
+    pool: &PgPool,
+    campaign_id: &str,
+    requests: &[NewDialRequest],
+    max_pending: i64,
+) -> Result<BatchOutcome, QueueError> {
+    let tokens: Vec<&str> = requests.iter().map(|r| r.client_token.as_str()).collect();
+    let phones: Vec<&str> = requests.iter().map(|r| r.phone_number.as_str()).collect();
+    let expirations: Vec<DateTime<Utc>> = requests.iter().map(|r| r.expires_at).collect();
+    let attributes: Vec<serde_json::Value> = requests
+        .iter()
+        .map(|r| {
+            serde_json::Value::Object(
+                r.attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect(),
+            )
+        })
+        .collect();
+    let digests: Vec<Vec<u8>> = requests.iter().map(NewDialRequest::digest).collect();
+    let new_ids: Vec<Uuid> = requests.iter().map(|_| Uuid::new_v4()).collect();
+    let shard = rand::random_range(0..PENDING_SHARDS);
+
+    let rows: Vec<AdmitRow> = sqlx::query_as(
+        r#"
+        with camp as (
+            select state from campaign where id = $1 for share
+        ),
+        input as (
+            select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::bytea[], $7::uuid[])
+                with ordinality as t(client_token, phone_number, expires_at, attributes, digest, new_id, ord)
+        ),
+        existing as (
+            select d.client_token, d.id, d.digest
+            from dial_request d join input i on d.client_token = i.client_token
+            where d.campaign_id = $1
+        ),
+        depth as (
+            select coalesce(sum(n), 0) as pending from campaign_pending where campaign_id = $1
+        ),
+        fresh as (
+            select i.*, row_number() over (order by i.ord) as rank
+            from input i
+            where not exists (select 1 from existing e where e.client_token = i.client_token)
+        ),
+        inserted as (
+            insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+            select f.new_id, $1, f.client_token, f.phone_number, f.expires_at, f.attributes, f.digest
+            from fresh f, camp, depth
+            where camp.state not in ('Stopped', 'Failed') and depth.pending + f.rank <= $8
+            -- A concurrent batch may have committed the same token after our snapshot: the
+            -- no-op update returns its row (and id) instead of nothing.
+            on conflict (campaign_id, client_token) do update set client_token = excluded.client_token
+            returning id, client_token, digest, (xmax = 0) as is_new
+        ),
+        bump as (
+            insert into campaign_pending (campaign_id, shard, n)
+            select $1, $9, count(*) from inserted where is_new having count(*) > 0
+            on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
+        )
+        select (select state from camp) as campaign_state,
+               i.client_token,
+               coalesce(ins.id, e.id) as id,
+               coalesce(ins.digest, e.digest) as stored_digest
+        from input i
+        left join inserted ins on ins.client_token = i.client_token
+        left join existing e on e.client_token = i.client_token
+        order by i.ord
+        "#,
+    )
+    .bind(campaign_id)
+    .bind(&tokens)
+    .bind(&phones)
+    .bind(&expirations)
+    .bind(&attributes)
+    .bind(&digests)
+    .bind(&new_ids)
+    .bind(max_pending)
+    .bind(shard)
+    .fetch_all(pool)
+    .await?;
+
+    let state = rows
+        .first()
+        .and_then(|row| row.campaign_state)
+        .ok_or_else(|| QueueError::CampaignNotFound(campaign_id.to_string()))?;
+    if !state.accepts_dial_requests() {
+        return Ok(BatchOutcome::CampaignEnded(state));
+    }
+    let digest_of: HashMap<&str, &[u8]> = requests
+        .iter()
+        .zip(&digests)
+        .map(|(r, d)| (r.client_token.as_str(), d.as_slice()))
+        .collect();
+    let outcomes = rows
+        .into_iter()
+        .map(|row| match (row.id, row.stored_digest) {
+            (Some(id), Some(stored))
+                if digest_of.get(row.client_token.as_str()) == Some(&stored.as_slice()) =>
+            {
+                ItemOutcome::Accepted { id: id.to_string() }
+            }
+            (Some(_), _) => ItemOutcome::TokenReused,
+            (None, _) => ItemOutcome::Throttled,
+        })
+        .collect();
+    Ok(BatchOutcome::Admitted(outcomes))
+}
+
+/// Requests the sweeper ended in one pass, per campaign and final state.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// (campaign id, requests) that passed their expiration time.
+    pub expired: Vec<(String, i64)>,
+    /// (campaign id, requests) whose campaign was stopped or failed.
+    pub cancelled: Vec<(String, i64)>,
+}
+
+/// Ends up to `limit` pending requests that can never be dialed: those of stopped campaigns
+/// (cancelled) and those past their expiration at `now` (expired). Rows locked by a claimer
+/// are skipped; every ended row leaves the pending counter in the same statement.
+pub async fn dial_request_sweep_many(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<SweepReport, QueueError> {
+    let shard = rand::random_range(0..PENDING_SHARDS);
+    let rows: Vec<(String, DialRequestState, i64)> = sqlx::query_as(
+        r#"
+        with stopped as (
+            select d.id
+            from dial_request d join campaign c on c.id = d.campaign_id
+            where d.state = 'pending' and c.state in ('Stopped', 'Failed')
+            limit $2
+            for update of d skip locked
+        ),
+        lapsed as (
+            select id
+            from dial_request
+            where state = 'pending' and expires_at <= $1
+            order by expires_at
+            limit $2
+            for update skip locked
+        ),
+        verdicts as (
+            -- A request both lapsed and of a stopped campaign counts as cancelled.
+            select id, 'cancelled'::dial_request_state as verdict, 'CAMPAIGN_STOPPED' as reason from stopped
+            union all
+            select id, 'expired', 'EXPIRED' from lapsed where id not in (select id from stopped)
+        ),
+        ended as (
+            update dial_request d
+            set state = v.verdict, reason = v.reason, updated_at = now()
+            from verdicts v
+            where d.id = v.id and d.state = 'pending'
+            returning d.campaign_id, d.state
+        ),
+        per_campaign as (
+            select campaign_id, state, count(*) as n from ended group by campaign_id, state
+        ),
+        counted as (
+            insert into campaign_pending (campaign_id, shard, n)
+            select campaign_id, $3, -sum(n) from per_campaign group by campaign_id
+            on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
+        )
+        select campaign_id, state, n from per_campaign
+        "#,
+    )
+    .bind(now)
+    .bind(limit)
+    .bind(shard)
+    .fetch_all(db)
+    .await?;
+    let mut report = SweepReport::default();
+    for (campaign_id, state, n) in rows {
+        match state {
+            DialRequestState::Expired => report.expired.push((campaign_id, n)),
+            _ => report.cancelled.push((campaign_id, n)),
+        }
+    }
+    Ok(report)
+}
+
+/// Requests per campaign and state, for the queue-depth gauge.
+pub async fn dial_request_depth(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<(String, DialRequestState, i64)>, QueueError> {
+    Ok(sqlx::query_as(
+        "select campaign_id, state, count(*) from dial_request group by campaign_id, state",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Pending requests of one campaign, from the sharded counter.
+pub async fn campaign_pending_count(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+) -> Result<i64, QueueError> {
+    Ok(sqlx::query_scalar(
+        "select coalesce(sum(n), 0)::bigint from campaign_pending where campaign_id = $1",
+    )
+    .bind(campaign_id)
+    .fetch_one(db)
+    .await?)
+}
