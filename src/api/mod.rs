@@ -64,6 +64,9 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateCampaignOutboundCallConfig",
 ];
 
+/// The SigV4 signing name of the service (`signingName` in the model).
+pub const SIGNING_NAME: &str = "connect-campaigns";
+
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -303,6 +306,11 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
             app.keys.get(id).map(String::as_str)
         })
         .map_err(|e| ApiError::AccessDenied(e.to_string()))?;
+        if caller.service != SIGNING_NAME {
+            return Err(ApiError::AccessDenied(format!(
+                "Credential should be scoped to correct service: '{SIGNING_NAME}'"
+            )));
+        }
         caller.access_key_id
     } else {
         "anonymous".to_string()

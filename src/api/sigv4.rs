@@ -973,6 +973,33 @@ mod tests {
         );
     }
 
+    /// [`sign`] signs the same headers botocore does for these operations, so re-signing
+    /// `req` with only `unsigned` headers at botocore's clock must give botocore's header.
+    fn resign_like_botocore(
+        req: &SignedRequest<'_>,
+        unsigned: &[(String, String)],
+        region: &str,
+    ) -> String {
+        let mut hs = unsigned.to_vec();
+        let params = SigningParams {
+            access_key_id: SUITE_KEY_ID,
+            secret_access_key: SUITE_SECRET,
+            region,
+            service: "connect-campaigns",
+            now: Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap(),
+        };
+        sign(
+            req.method,
+            req.raw_path,
+            req.raw_query,
+            &mut hs,
+            req.body,
+            &params,
+        )
+        .unwrap();
+        authorization_of(&hs)
+    }
+
     /// Signed by botocore 1.44.5 through a `connectcampaigns` client (`put_dial_request_batch`,
     /// region us-west-2, clock frozen at 2024-05-01T10:00:00Z, the suite's example key), so the
     /// path, JSON body and signed headers are exactly what the model serializes.
@@ -996,6 +1023,10 @@ mod tests {
         let caller = verify(&req, now, MAX_SKEW_DEFAULT, suite_lookup).unwrap();
         assert_eq!(caller.region, "us-west-2");
         assert_eq!(caller.service, "connect-campaigns");
+        assert_eq!(
+            resign_like_botocore(&req, &hs[..2], "us-west-2"),
+            BOTOCORE_PUT_AUTHORIZATION
+        );
 
         let changed = &body[..body.len() - 1];
         let req = SignedRequest {
@@ -1028,6 +1059,10 @@ mod tests {
         };
         let now = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
         assert!(verify(&req, now, MAX_SKEW_DEFAULT, suite_lookup).is_ok());
+        assert_eq!(
+            resign_like_botocore(&req, &hs[..1], "us-west-2"),
+            BOTOCORE_DELETE_AUTHORIZATION
+        );
 
         let decoded_path = BOTOCORE_DELETE_PATH.replace("%3A", ":").replace("%2F", "/");
         let req = SignedRequest {

@@ -149,7 +149,7 @@ impl Client {
             access_key_id: BENCH_KEY.0,
             secret_access_key: BENCH_KEY.1,
             region: &self.region,
-            service: "connect-campaigns",
+            service: crate::api::SIGNING_NAME,
             now: Utc::now(),
         };
         sigv4::sign(method, path, None, &mut headers, &body, &params)?;

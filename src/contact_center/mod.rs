@@ -94,7 +94,11 @@ mod campaign_wire {
 
     #[derive(Serialize, Deserialize)]
     struct Campaign {
-        #[serde(rename = "CampaignId", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "CampaignId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         campaign_id: Option<String>,
     }
 
@@ -106,7 +110,9 @@ mod campaign_wire {
             .serialize(serializer)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
         Ok(Option::<Campaign>::deserialize(deserializer)?.and_then(|c| c.campaign_id))
     }
 }
@@ -484,8 +490,6 @@ mod tests {
     #[test]
     fn error_retryability_follows_the_variant() {
         assert!(ContactCenterError::Retryable(RetryableError::Timeout).is_retryable());
-        assert!(
-            !ContactCenterError::Fatal(FatalError::InvalidRequest("x".into())).is_retryable()
-        );
+        assert!(!ContactCenterError::Fatal(FatalError::InvalidRequest("x".into())).is_retryable());
     }
 }

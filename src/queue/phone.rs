@@ -19,8 +19,9 @@ const MAX_DIGITS: usize = 15;
 /// code or a truncated number, neither of which can be dialed internationally.
 const MIN_DIGITS: usize = 7;
 
-/// Country calling codes of one and two digits (ITU-T E.164 assignments, incl. Complement to
-/// Recommendation E.164, 2016+). Codes absent here are spare or withdrawn.
+/// Two-digit country calling codes assigned in the ITU-T list of E.164 country codes (the
+/// Complement to Recommendation E.164); 1 and 7 are the only one-digit codes. Codes absent
+/// here are spare or withdrawn.
 const TWO_DIGIT_CODES: &[u16] = &[
     20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55, 56,
     57, 58, 60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,

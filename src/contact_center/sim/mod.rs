@@ -1,0 +1,623 @@
+//! The simulated contact center as a [`ContactCenter`] for the daemon.
+//!
+//! [`SimContactCenter`] runs the pure [`model::SimModel`] against the wall clock, sped up by
+//! `time_scale` (model time = epoch + wall time elapsed × `time_scale`): a background task
+//! sleeps until the next model event, advances the model and publishes the events.
+//!
+//! Invariants:
+//! - A `ClientToken` is recorded in the [`SimLedger`] *before* its contacts are dialed, and a
+//!   token found there is answered from the ledger without dialing. With a ledger that
+//!   outlives the daemon (the Postgres one) no dial request is called twice, across crashes
+//!   and across daemons sharing the ledger; a crash between record and dial loses calls
+//!   instead, which the engine must reconcile like any contact that never reports.
+//! - Events are published while the model lock is held, so each contact's events reach
+//!   subscribers in order.
+//! - After cancellation no new contact is dialed and no event is published.
+
+pub mod model;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, Notify};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use self::model::{
+    BatchError, CallFault, InvalidSimConfig, LedgerEntry, SimConfig, SimCounters, SimModel,
+};
+use super::{
+    BatchPutContactRequest, BatchPutContactResponse, ContactCenter, ContactCenterError,
+    ContactEvent, FatalError, QueueMetrics, RetryableError, METRICS_MAX_QUEUES,
+};
+
+/// Why the ledger could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The storage behind the ledger failed.
+    #[error("simulator ledger storage failed")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The simulator's memory of `ClientToken`s, kept apart from the model so that it can outlive
+/// a daemon (a Postgres-backed implementation) and be shared by several.
+#[async_trait]
+pub trait SimLedger: Send + Sync {
+    /// What was recorded under `client_token`, if anything.
+    async fn lookup(&self, client_token: &str) -> Result<Option<LedgerEntry>, LedgerError>;
+
+    /// Records `entry` under `client_token` unless something is recorded there already, in
+    /// one atomic step. Returns `None` if `entry` was recorded, or the entry that was there
+    /// (a concurrent caller won), in which case the caller must not dial.
+    async fn record(
+        &self,
+        client_token: &str,
+        entry: &LedgerEntry,
+    ) -> Result<Option<LedgerEntry>, LedgerError>;
+}
+
+/// A [`SimLedger`] in memory: forgets on restart, so it suits tests and single-process runs,
+/// not crash tests.
+#[derive(Debug, Default)]
+pub struct InMemorySimLedger {
+    // A std Mutex: held only for a map operation, never across an await.
+    entries: Mutex<HashMap<String, LedgerEntry>>,
+}
+
+impl InMemorySimLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many tokens are recorded.
+    pub fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
+
+    /// Whether no token is recorded.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.entries).is_empty()
+    }
+}
+
+#[async_trait]
+impl SimLedger for InMemorySimLedger {
+    async fn lookup(&self, client_token: &str) -> Result<Option<LedgerEntry>, LedgerError> {
+        Ok(lock(&self.entries).get(client_token).cloned())
+    }
+
+    async fn record(
+        &self,
+        client_token: &str,
+        entry: &LedgerEntry,
+    ) -> Result<Option<LedgerEntry>, LedgerError> {
+        let mut entries = lock(&self.entries);
+        if let Some(existing) = entries.get(client_token) {
+            return Ok(Some(existing.clone()));
+        }
+        entries.insert(client_token.to_string(), entry.clone());
+        Ok(None)
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-update; the model's state is still
+/// the best there is, and refusing every later call would turn one bug into an outage.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Maps wall time to model time.
+#[derive(Debug)]
+struct SimClock {
+    started: Instant,
+    epoch: DateTime<Utc>,
+    time_scale: f64,
+}
+
+impl SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        let model_secs = self.started.elapsed().as_secs_f64() * self.time_scale;
+        let micros = chrono::Duration::microseconds((model_secs * 1e6) as i64);
+        self.epoch
+            .checked_add_signed(micros)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// The wall instant at which model time reaches `at`.
+    fn wall_deadline(&self, at: DateTime<Utc>) -> Instant {
+        let model_micros = (at - self.epoch).num_microseconds().unwrap_or(i64::MAX);
+        let wall_secs = (model_micros as f64 / 1e6 / self.time_scale).max(0.0);
+        // Past the representable range the event is a week or more away: sleeping a day and
+        // looking again is as good.
+        Duration::try_from_secs_f64(wall_secs)
+            .ok()
+            .and_then(|wait| self.started.checked_add(wait))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
+    }
+
+    /// `secs` of model time as wall time.
+    fn wall_duration(&self, secs: f64) -> Duration {
+        Duration::try_from_secs_f64(secs / self.time_scale).unwrap_or(Duration::from_secs(86_400))
+    }
+}
+
+struct Shared {
+    // A std Mutex: every model operation is short and synchronous, and holding the lock
+    // while publishing keeps each contact's events in order.
+    model: Mutex<SimModel>,
+    ledger: Arc<dyn SimLedger>,
+    /// Subscribers' feed; see [`ContactCenter`] for why it is a broadcast channel.
+    events: broadcast::Sender<ContactEvent>,
+    /// Wakes the driver when a new contact may have an event due before its current sleep
+    /// ends. `notify_one` keeps a permit, so a wake-up between the driver's look at the agenda
+    /// and its sleep is not lost.
+    wake: Notify,
+    clock: SimClock,
+    cancel: CancellationToken,
+}
+
+impl Shared {
+    /// Runs the model up to the current time, publishes what happened, then applies `f`.
+    fn with_model_now<R>(&self, f: impl FnOnce(&mut SimModel, DateTime<Utc>) -> R) -> R {
+        let mut model = lock(&self.model);
+        let now = self.clock.now();
+        self.publish(model.advance(now));
+        let result = f(&mut model, now);
+        self.publish(model.advance(now));
+        result
+    }
+
+    fn publish(&self, events: Vec<ContactEvent>) {
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        for event in events {
+            // Err only means nobody is subscribed right now; such events are meant to be lost.
+            let _ = self.events.send(event);
+        }
+    }
+}
+
+/// The simulated contact center, running in the daemon. Cheap to share behind an `Arc`.
+pub struct SimContactCenter {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SimContactCenter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimContactCenter").finish_non_exhaustive()
+    }
+}
+
+impl SimContactCenter {
+    /// Validates `config`, starts the model at the current wall time and spawns its driver
+    /// task, which stops when `cancel` fires. Must be called inside a Tokio runtime.
+    pub fn new(
+        config: SimConfig,
+        ledger: Arc<dyn SimLedger>,
+        cancel: CancellationToken,
+    ) -> Result<Self, InvalidSimConfig> {
+        let time_scale = config.time_scale;
+        let (events, _) = broadcast::channel(config.event_buffer.max(1));
+        let epoch = Utc::now();
+        let model = SimModel::new(config, epoch)?;
+        let shared = Arc::new(Shared {
+            model: Mutex::new(model),
+            ledger,
+            events,
+            wake: Notify::new(),
+            clock: SimClock {
+                started: Instant::now(),
+                epoch,
+                time_scale,
+            },
+            cancel,
+        });
+        tokio::spawn(drive(Arc::clone(&shared)));
+        Ok(Self { shared })
+    }
+
+    /// Totals so far, e.g. dials per run for crash tests and occupancy for reports.
+    pub fn counters(&self) -> SimCounters {
+        self.shared
+            .with_model_now(|model, _| model.counters().clone())
+    }
+
+    async fn put(
+        &self,
+        req: &BatchPutContactRequest,
+    ) -> Result<BatchPutContactResponse, ContactCenterError> {
+        let shared = &self.shared;
+        let hit = shared
+            .ledger
+            .lookup(&req.client_token)
+            .await
+            .map_err(ledger_failed)?;
+        let prepared = {
+            let mut model = lock(&shared.model);
+            match &hit {
+                Some(entry) => return model.replay(req, entry).map_err(invalid_request),
+                None => model.prepare(req).map_err(invalid_request)?,
+            }
+        };
+        let raced = shared
+            .ledger
+            .record(&req.client_token, prepared.ledger_entry())
+            .await
+            .map_err(ledger_failed)?;
+        if let Some(entry) = raced {
+            return lock(&shared.model)
+                .replay(req, &entry)
+                .map_err(invalid_request);
+        }
+        if shared.cancel.is_cancelled() {
+            // Recorded but not dialed: the same outcome as a crash between the two steps.
+            return Err(shut_down());
+        }
+        let response = shared.with_model_now(|model, now| model.commit(now, prepared));
+        shared.wake.notify_one();
+        Ok(response)
+    }
+}
+
+#[async_trait]
+impl ContactCenter for SimContactCenter {
+    async fn batch_put_contact(
+        &self,
+        req: BatchPutContactRequest,
+    ) -> Result<BatchPutContactResponse, ContactCenterError> {
+        let shared = &self.shared;
+        if shared.cancel.is_cancelled() {
+            return Err(shut_down());
+        }
+        let fault = lock(&shared.model).draw_call_fault();
+        match fault {
+            Some(CallFault::Throttled) => {
+                return Err(ContactCenterError::Retryable(RetryableError::Throttled))
+            }
+            Some(CallFault::InternalError) => {
+                return Err(ContactCenterError::Retryable(RetryableError::Server(
+                    "injected internal error".to_string(),
+                )))
+            }
+            Some(CallFault::Timeout) | None => {}
+        }
+        let response = self.put(&req).await?;
+        if fault == Some(CallFault::Timeout) {
+            let secs = lock(&shared.model).config().faults.timeout_secs;
+            tokio::select! {
+                () = tokio::time::sleep(shared.clock.wall_duration(secs)) => {}
+                () = shared.cancel.cancelled() => {}
+            }
+            return Err(ContactCenterError::Retryable(RetryableError::Timeout));
+        }
+        Ok(response)
+    }
+
+    async fn queue_metrics(
+        &self,
+        _instance_id: &str,
+        queue_ids: &[String],
+    ) -> Result<Vec<QueueMetrics>, ContactCenterError> {
+        if !(1..=METRICS_MAX_QUEUES).contains(&queue_ids.len()) {
+            return Err(ContactCenterError::Fatal(FatalError::InvalidRequest(
+                format!(
+                    "Filters.Queues must name 1 to {METRICS_MAX_QUEUES} queues, got {}",
+                    queue_ids.len()
+                ),
+            )));
+        }
+        self.shared.with_model_now(|model, _| {
+            if model.draw_metrics_fault() {
+                Err(ContactCenterError::Retryable(RetryableError::Throttled))
+            } else {
+                Ok(model.queue_metrics(queue_ids))
+            }
+        })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<ContactEvent> {
+        self.shared.events.subscribe()
+    }
+}
+
+/// Sleeps until the next model event is due (or a new contact arrives), then runs the model
+/// up to the current time and publishes what happened.
+async fn drive(shared: Arc<Shared>) {
+    loop {
+        let next = lock(&shared.model).next_event_time();
+        let deadline = next.map(|at| shared.clock.wall_deadline(at));
+        tokio::select! {
+            () = shared.cancel.cancelled() => return,
+            () = shared.wake.notified() => continue,
+            () = sleep_until(deadline) => {}
+        }
+        let mut model = lock(&shared.model);
+        // Float rounding can leave the wall clock a hair short of the event it woke for.
+        let now = match next {
+            Some(due) => shared.clock.now().max(due),
+            None => shared.clock.now(),
+        };
+        let events = model.advance(now);
+        shared.publish(events);
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn invalid_request(err: BatchError) -> ContactCenterError {
+    ContactCenterError::Fatal(FatalError::InvalidRequest(err.to_string()))
+}
+
+fn ledger_failed(err: LedgerError) -> ContactCenterError {
+    ContactCenterError::Retryable(RetryableError::Server(err.to_string()))
+}
+
+fn shut_down() -> ContactCenterError {
+    ContactCenterError::Retryable(RetryableError::Server(
+        "contact-center simulator is shut down".to_string(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::model::{CustomerConfig, Dist, HandleTime, QueueConfig, QUEUE_ID_DEFAULT};
+    use super::*;
+    use crate::contact_center::{ContactDataRequest, ContactEventKind as K, Endpoint};
+
+    fn item(id: &str) -> ContactDataRequest {
+        ContactDataRequest {
+            request_identifier: id.to_string(),
+            customer_endpoint: Some(Endpoint::telephone("+15550100")),
+            system_endpoint: None,
+            queue_id: Some(QUEUE_ID_DEFAULT.to_string()),
+            attributes: BTreeMap::new(),
+            campaign_id: Some("camp-1".to_string()),
+        }
+    }
+
+    fn batch(token: &str, n: usize) -> BatchPutContactRequest {
+        BatchPutContactRequest {
+            client_token: token.to_string(),
+            instance_id: "inst-1".to_string(),
+            contacts: (0..n).map(|i| item(&format!("{token}-{i}"))).collect(),
+        }
+    }
+
+    /// At 2000× a 6 s ring takes 3 ms of wall time and a 20 s call 10 ms.
+    fn fast_config() -> SimConfig {
+        SimConfig {
+            time_scale: 2_000.0,
+            queues: vec![QueueConfig {
+                handle_time: HandleTime::Split {
+                    total: Dist::Fixed { secs: 20.0 },
+                    wrap_share: 0.25,
+                },
+                ..QueueConfig::new(QUEUE_ID_DEFAULT, 2)
+            }],
+            customers: CustomerConfig {
+                answer_probability: 1.0,
+                fail_fast_probability: 0.0,
+                answer_delay: Dist::Fixed { secs: 6.0 },
+                ..CustomerConfig::default()
+            },
+            ..SimConfig::default()
+        }
+    }
+
+    fn start(
+        config: SimConfig,
+        ledger: Arc<dyn SimLedger>,
+    ) -> (SimContactCenter, CancellationToken) {
+        let cancel = CancellationToken::new();
+        let sim = SimContactCenter::new(config, ledger, cancel.clone()).unwrap();
+        (sim, cancel)
+    }
+
+    /// Collects events until `done` holds for the collection, or fails after 10 s of wall time.
+    async fn collect_until(
+        rx: &mut broadcast::Receiver<ContactEvent>,
+        done: impl Fn(&[ContactEvent]) -> bool,
+    ) -> Vec<ContactEvent> {
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !done(&events) {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Ok(event)) => events.push(event),
+                other => panic!("no further event: {other:?}; got {events:#?}"),
+            }
+        }
+        events
+    }
+
+    fn count(events: &[ContactEvent], kind: &K) -> usize {
+        events.iter().filter(|e| &e.kind == kind).count()
+    }
+
+    #[tokio::test]
+    async fn contacts_run_their_lifecycle_on_the_scaled_clock() {
+        let (sim, cancel) = start(fast_config(), Arc::new(InMemorySimLedger::new()));
+        let mut rx = sim.subscribe();
+        let resp = sim.batch_put_contact(batch("t", 3)).await.unwrap();
+        assert_eq!(resp.successful.len(), 3);
+        let events = collect_until(&mut rx, |e| {
+            count(e, &K::Completed) + count(e, &K::Abandoned) == 3
+        })
+        .await;
+        // Two agents for three simultaneous answers: one abandon.
+        assert_eq!(count(&events, &K::Completed), 2);
+        assert_eq!(count(&events, &K::Abandoned), 1);
+        for s in &resp.successful {
+            let mine: Vec<_> = events
+                .iter()
+                .filter(|e| e.contact_id == s.contact_id)
+                .collect();
+            assert_eq!(mine[0].kind, K::Initiated);
+            assert_eq!(mine[1].kind, K::PersonAnswered);
+            assert!(mine.windows(2).all(|w| w[0].at <= w[1].at));
+            let answered = mine[1].at - mine[0].at;
+            assert_eq!(answered, chrono::Duration::seconds(6));
+        }
+        let c = sim.counters();
+        assert_eq!(
+            (c.dials, c.connected, c.completed, c.abandons),
+            (3, 2, 2, 1)
+        );
+        let metrics = sim
+            .queue_metrics(
+                "inst-1",
+                &[QUEUE_ID_DEFAULT.to_string(), "other".to_string()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(metrics.len(), 1);
+        assert_eq!(
+            (metrics[0].agents_online, metrics[0].agents_available),
+            (2, 2)
+        );
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_replayed_token_returns_the_same_ids_even_from_a_restarted_simulator() {
+        let ledger: Arc<dyn SimLedger> = Arc::new(InMemorySimLedger::new());
+        let (first, cancel_first) = start(fast_config(), Arc::clone(&ledger));
+        let original = first.batch_put_contact(batch("t", 2)).await.unwrap();
+        let again = first.batch_put_contact(batch("t", 2)).await.unwrap();
+        assert_eq!(again, original);
+        assert_eq!(first.counters().dials, 2);
+        cancel_first.cancel();
+
+        let (second, cancel_second) = start(fast_config(), ledger);
+        let replayed = second.batch_put_contact(batch("t", 2)).await.unwrap();
+        assert_eq!(replayed, original);
+        assert_eq!(second.counters().dials, 0);
+        assert_eq!(second.counters().replayed_batches, 1);
+        cancel_second.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_batch_has_taken_effect_and_replays_without_dialing() {
+        let ledger = Arc::new(InMemorySimLedger::new());
+        let mut flaky = fast_config();
+        flaky.faults.timeout_probability = 1.0;
+        let (sim, cancel) = start(flaky, ledger.clone());
+        let err = sim.batch_put_contact(batch("t", 2)).await.unwrap_err();
+        assert!(matches!(
+            err,
+            ContactCenterError::Retryable(RetryableError::Timeout)
+        ));
+        assert_eq!(sim.counters().dials, 2);
+        assert_eq!(ledger.len(), 1);
+        cancel.cancel();
+
+        let (healthy, cancel) = start(fast_config(), ledger);
+        let resp = healthy.batch_put_contact(batch("t", 2)).await.unwrap();
+        assert_eq!(resp.successful.len(), 2);
+        assert_eq!(healthy.counters().dials, 0);
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn throttled_calls_record_and_dial_nothing() {
+        let ledger = Arc::new(InMemorySimLedger::new());
+        let mut config = fast_config();
+        config.faults.throttle_probability = 1.0;
+        config.faults.metrics_throttle_probability = 1.0;
+        let (sim, cancel) = start(config, ledger.clone());
+        let err = sim.batch_put_contact(batch("t", 2)).await.unwrap_err();
+        assert!(err.is_retryable());
+        assert!(ledger.is_empty());
+        assert_eq!(sim.counters().dials, 0);
+        let err = sim
+            .queue_metrics("inst-1", &[QUEUE_ID_DEFAULT.to_string()])
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ContactCenterError::Retryable(RetryableError::Throttled)
+        ));
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn contract_violations_are_fatal_and_leave_no_trace() {
+        let ledger = Arc::new(InMemorySimLedger::new());
+        let (sim, cancel) = start(fast_config(), ledger.clone());
+        let err = sim.batch_put_contact(batch("t", 26)).await.unwrap_err();
+        assert!(matches!(
+            err,
+            ContactCenterError::Fatal(FatalError::InvalidRequest(_))
+        ));
+        let err = sim.queue_metrics("inst-1", &[]).await.unwrap_err();
+        assert!(!err.is_retryable());
+        assert!(ledger.is_empty());
+        cancel.cancel();
+    }
+
+    /// A ledger that loses every race, as when another daemon recorded the token first.
+    struct RacedLedger(LedgerEntry);
+
+    #[async_trait]
+    impl SimLedger for RacedLedger {
+        async fn lookup(&self, _: &str) -> Result<Option<LedgerEntry>, LedgerError> {
+            Ok(None)
+        }
+
+        async fn record(
+            &self,
+            _: &str,
+            _: &LedgerEntry,
+        ) -> Result<Option<LedgerEntry>, LedgerError> {
+            Ok(Some(self.0.clone()))
+        }
+    }
+
+    #[tokio::test]
+    async fn losing_the_record_race_answers_from_the_winner_without_dialing() {
+        let mut winner = SimModel::new(fast_config(), Utc::now()).unwrap();
+        let entry = winner
+            .put_contacts(Utc::now(), &batch("t", 2), None)
+            .unwrap()
+            .new_entry
+            .unwrap();
+        let (sim, cancel) = start(fast_config(), Arc::new(RacedLedger(entry.clone())));
+        let resp = sim.batch_put_contact(batch("t", 2)).await.unwrap();
+        assert_eq!(resp, entry.response);
+        assert_eq!(sim.counters().dials, 0);
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn after_cancellation_nothing_is_dialed() {
+        let (sim, cancel) = start(fast_config(), Arc::new(InMemorySimLedger::new()));
+        cancel.cancel();
+        let err = sim.batch_put_contact(batch("t", 1)).await.unwrap_err();
+        assert!(err.is_retryable());
+        assert_eq!(sim.counters().dials, 0);
+    }
+
+    #[test]
+    fn the_clock_scales_wall_time() {
+        let clock = SimClock {
+            started: Instant::now(),
+            epoch: Utc::now(),
+            time_scale: 60.0,
+        };
+        let deadline = clock.wall_deadline(clock.epoch + chrono::Duration::seconds(120));
+        assert_eq!(deadline - clock.started, Duration::from_secs(2));
+        assert_eq!(clock.wall_duration(30.0), Duration::from_millis(500));
+        assert!(clock.now() >= clock.epoch);
+    }
+}

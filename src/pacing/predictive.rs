@@ -1,0 +1,401 @@
+//! Predictive pacing: dial ahead of free agents while keeping abandonment under the target.
+//!
+//! Each decision answers "how many more dials can start now?" in three steps.
+//!
+//! 1. **Budget.** From the evaluation window's `n` person-answers and `a` abandons, the
+//!    abandons the campaign can still afford over the next `M = budget_horizon_answers`
+//!    answers while the Wilson upper bound (at `abandonment_confidence_z`) of the window's
+//!    rate stays at the target: `x = k_max(n + M) - a`, where `k_max(N)` is the largest count
+//!    whose bound is the target. `allowed_rate = x / M`. Abandons below budget raise it (the
+//!    catch-up is an integral action on the realised rate), a run of abandons lowers it,
+//!    and when `x <= 0` the cap is at risk: fall back to progressive.
+//! 2. **Risk threshold.** A dial may carry a marginal risk of abandonment, given that a
+//!    person answers it, of at most `risk_gain x allowed_rate`: equalising marginal risks
+//!    is what trades abandons for occupancy best, and only the last dials of each plan carry
+//!    the full marginal risk, so the average stays well below the threshold.
+//! 3. **Forecast.** For a new dial answered `tau` seconds from now (`tau` at four quantiles
+//!    of the measured time to answer), its person is abandoned if the answers ahead of it,
+//!    `W + R(tau)`, take all agents free by `tau + abandon_threshold_secs`,
+//!    `A + Binomial(B, 1 - exp(-(tau + threshold) / H))`, where `W` is answered persons
+//!    waiting, `R(tau)` the person-answers by `tau` from dials in flight (each conditioned
+//!    on how long it has rung already) and from the other new dials, `A` the free agents
+//!    and `B` the busy ones with mean handle time `H` (exponential, so time already spent on
+//!    a contact does not matter). `R` is a sum of independent Bernoulli trials, computed as
+//!    the binomial with the same mean and variance. The plan is the largest number of new
+//!    dials whose last one stays under the threshold, never fewer than progressive.
+//!
+//! Estimates are conservative while samples are few: the answer rate is raised to its
+//! Wilson upper bound and the handle time lengthened by `estimate_confidence_z` standard
+//! errors; until `warmup_outcomes` dials resolved the pacer dials progressively. The answer
+//! estimates weigh recent dials most (half-life [`super::estimate::ANSWER_HALF_LIFE_DIALS`]),
+//! so a falling answer rate shows within a couple of minutes, and dials still ringing are
+//! re-forecast from their age at every decision, so agent changes count at once.
+
+use serde::{Deserialize, Serialize};
+
+use super::estimate::{wilson_max_successes, wilson_upper, DelayCdf, Pmf};
+use super::{progressive, AbandonmentWindow, Clean, Estimates, PacerState, PacingConfig, PacingInput};
+
+/// Points of the time-to-answer distribution at which the forecast is evaluated.
+const TAU_QUANTILES: [f64; 4] = [0.125, 0.375, 0.625, 0.875];
+
+/// Numbers behind a predictive decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanDetail {
+    /// Abandons per future person-answer the budget allows (negative when over budget).
+    pub allowed_rate: f64,
+    /// Wilson upper bound of the window's rate if the next `budget_horizon_answers` answers
+    /// had no abandon; at or over the target means the cap is at risk.
+    pub projected_rate_upper: f64,
+    /// Highest marginal abandonment risk a new dial may carry.
+    pub risk_threshold: f64,
+    /// Marginal risk of the last dial planned (0 when none).
+    pub marginal_risk: f64,
+    /// Median time from dial to a person answer.
+    pub answer_delay_secs: f64,
+    /// Persons expected to want an agent by the latest forecast point: waiting plus
+    /// answers from dials in flight.
+    pub expected_answers: f64,
+    /// Agents expected free by the latest forecast point plus the abandon threshold.
+    pub expected_free_agents: f64,
+}
+
+/// A predictive decision before the common caps.
+pub(crate) struct Plan {
+    pub dials: u32,
+    pub fallback: bool,
+    pub reason: String,
+    pub detail: PlanDetail,
+}
+
+/// One forecast point: everything about `tau` that does not depend on the new dials.
+struct Point {
+    /// Mean and variance of person-answers by `tau` from dials in flight.
+    mean: f64,
+    var: f64,
+    /// Answer probability by `tau` of a dial placed now.
+    p_new: f64,
+    /// Distribution of busy agents freed by `tau + threshold`.
+    freed: Pmf,
+}
+
+/// The forecast for one decision.
+struct Forecast {
+    points: Vec<Point>,
+    /// Free agents minus answered persons already waiting for them.
+    free_minus_waiting: i64,
+}
+
+impl Forecast {
+    /// P(the `n`-th new dial, once answered, finds no agent), averaged over the points.
+    fn marginal_risk(&self, n: u32) -> f64 {
+        let others = n.saturating_sub(1) as f64;
+        let mut total = 0.0;
+        for point in &self.points {
+            let mean = point.mean + others * point.p_new;
+            let var = point.var + others * point.p_new * (1.0 - point.p_new);
+            let ahead = Pmf::matched(mean, var);
+            let risk: f64 = point
+                .freed
+                .masses()
+                .iter()
+                .enumerate()
+                .map(|(freed, mass)| mass * ahead.tail(self.free_minus_waiting + freed as i64))
+                .sum();
+            total += risk;
+        }
+        total / self.points.len() as f64
+    }
+}
+
+fn build_forecast(
+    cdf: &DelayCdf,
+    input: &PacingInput,
+    clean: &Clean,
+    cfg: &PacingConfig,
+    est: &Estimates,
+) -> Forecast {
+    // Raise every answer probability to the answer rate's upper bound.
+    let scale = if est.answer_rate > 0.0 {
+        (est.answer_rate_upper / est.answer_rate).max(1.0)
+    } else {
+        1.0
+    };
+    let free = progressive::usable_free_agents(clean) as i64;
+    let busy = (clean.busy as f64 * clean.bw).round() as u64;
+    let points = TAU_QUANTILES
+        .iter()
+        .map(|&q| {
+            let tau = cdf.person_quantile(q);
+            let (mut mean, mut var) = (0.0, 0.0);
+            for i in 0..clean.in_flight as usize {
+                let age = input
+                    .in_flight_elapsed_secs
+                    .get(i)
+                    .copied()
+                    .filter(|a| a.is_finite())
+                    .unwrap_or(0.0)
+                    .max(0.0);
+                let p = (scale * cdf.person_within(age, tau)).min(1.0);
+                mean += p;
+                var += p * (1.0 - p);
+            }
+            let freed_by = tau + cfg.abandon_threshold_secs;
+            let q_free = match est.handle_secs_upper {
+                Some(h) if h > 0.0 => 1.0 - (-freed_by / h).exp(),
+                // No contact finished yet: count on nobody coming free.
+                _ => 0.0,
+            };
+            Point {
+                mean,
+                var,
+                p_new: (scale * cdf.person_by(tau)).min(1.0),
+                freed: Pmf::binomial(busy, q_free),
+            }
+        })
+        .collect();
+    Forecast {
+        points,
+        free_minus_waiting: free - clean.waiting as i64,
+    }
+}
+
+/// The predictive plan for one decision.
+pub(crate) fn plan(
+    state: &PacerState,
+    input: &PacingInput,
+    clean: &Clean,
+    cfg: &PacingConfig,
+    est: &Estimates,
+    abandonment: &AbandonmentWindow,
+) -> Plan {
+    let progressive = progressive::dials(clean);
+    let mut detail = PlanDetail::default();
+    let fallback = |dials, reason: String, detail| Plan {
+        dials,
+        fallback: true,
+        reason,
+        detail,
+    };
+    if clean.staffed() <= 0.0 {
+        return fallback(0, "predictive: no agents".to_string(), detail);
+    }
+    if state.delays.count() < cfg.warmup_outcomes || state.delays.person_count() == 0 {
+        let reason = format!(
+            "progressive warm-up: {} of {} dial outcomes seen",
+            state.delays.count(),
+            cfg.warmup_outcomes
+        );
+        return fallback(progressive, reason, detail);
+    }
+
+    let target = cfg.abandonment_target;
+    let z = cfg.abandonment_confidence_z;
+    let answers = abandonment.totals.person_answers as f64;
+    let abandons = abandonment.totals.abandons as f64;
+    let horizon = cfg.budget_horizon_answers;
+    let affordable = wilson_max_successes(target, answers + horizon, z) - abandons;
+    detail.allowed_rate = affordable / horizon;
+    detail.projected_rate_upper = wilson_upper(abandons, answers + horizon, z);
+    if affordable <= 0.0 {
+        let reason = format!(
+            "progressive fallback: abandonment UCB {:.2}% >= target {:.2}%",
+            detail.projected_rate_upper * 100.0,
+            target * 100.0
+        );
+        return fallback(progressive, reason, detail);
+    }
+    detail.risk_threshold = (cfg.risk_gain * detail.allowed_rate).min(1.0);
+
+    let cdf = state.delays.cdf();
+    detail.answer_delay_secs = cdf.person_quantile(0.5);
+    let forecast = build_forecast(&cdf, input, clean, cfg, est);
+    if let Some(last) = forecast.points.last() {
+        detail.expected_answers = last.mean + clean.waiting as f64;
+        let freed: f64 = last
+            .freed
+            .masses()
+            .iter()
+            .enumerate()
+            .map(|(k, m)| k as f64 * m)
+            .sum();
+        detail.expected_free_agents = progressive::usable_free_agents(clean) as f64 + freed;
+    }
+
+    // The caps applied later bound the search; marginal risk grows with the dial count.
+    let per_agent = (cfg.max_lines_per_agent * clean.staffed() + 1e-9).floor() as u32;
+    let cap = per_agent
+        .min(clean.line_limit)
+        .saturating_sub(clean.in_flight);
+    let (mut lo, mut hi) = (0u32, cap);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if forecast.marginal_risk(mid) <= detail.risk_threshold {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    detail.marginal_risk = if lo > 0 {
+        forecast.marginal_risk(lo)
+    } else {
+        0.0
+    };
+    let dials = lo.max(progressive);
+    let reason = format!(
+        "predictive: {dials} dials, marginal abandon risk {:.2}% <= {:.2}% (budget {:.2}% per answer)",
+        detail.marginal_risk * 100.0,
+        detail.risk_threshold * 100.0,
+        detail.allowed_rate * 100.0
+    );
+    Plan {
+        dials,
+        fallback: false,
+        reason,
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{
+        Limit, Observation, ObservedEvent, PacerState, PacingConfig, PacingInput, PacingMode,
+    };
+
+    fn observe(state: &mut PacerState, at: f64, event: ObservedEvent) {
+        state.observe(&Observation { at_secs: at, event });
+    }
+
+    /// A state that has seen `dials` dials at a 25% person-answer rate (answers after
+    /// 6-24 s, the rest ringing out at 25 s), 2-minute handle times, and the given
+    /// abandonment counts.
+    fn trained(dials: u32, answers_abandoned: (u32, u32)) -> PacerState {
+        let mut state = PacerState::new();
+        for i in 0..dials {
+            let at = i as f64;
+            observe(&mut state, at, ObservedEvent::DialPlaced);
+            if i % 4 == 0 {
+                let after_secs = 6.0 + (i % 19) as f64;
+                observe(&mut state, at, ObservedEvent::PersonAnswered { after_secs });
+            } else {
+                observe(&mut state, at, ObservedEvent::NoAnswer { after_secs: 25.0 });
+            }
+            observe(&mut state, at, ObservedEvent::ContactFinished { handle_secs: 120.0 });
+        }
+        let (answers, abandoned) = answers_abandoned;
+        for i in 0..answers {
+            let event = if i < abandoned {
+                ObservedEvent::Abandoned { waited_secs: 2.0 }
+            } else {
+                ObservedEvent::Connected { waited_secs: 0.0 }
+            };
+            observe(&mut state, 10.0, event);
+            observe(&mut state, 10.0, ObservedEvent::PersonAnswered { after_secs: 10.0 });
+        }
+        state
+    }
+
+    fn input(available: u32, busy: u32, in_flight: u32) -> PacingInput {
+        PacingInput {
+            now_secs: 1000.0,
+            mode: PacingMode::Predictive,
+            bandwidth_allocation: 1.0,
+            agents_available: available,
+            agents_busy: busy,
+            dials_in_flight: in_flight,
+            in_flight_elapsed_secs: vec![3.0; in_flight as usize],
+            line_limit: 10_000,
+            ..PacingInput::default()
+        }
+    }
+
+    #[test]
+    fn warms_up_progressively() {
+        let mut state = trained(10, (0, 0));
+        let d = state.decide(&input(5, 45, 0), &PacingConfig::default());
+        assert_eq!(d.dials, 5);
+        assert!(d.explanation.fallback);
+        assert!(d.explanation.reason.contains("warm-up"), "{}", d.explanation.reason);
+    }
+
+    #[test]
+    fn dials_ahead_once_trained() {
+        let mut state = trained(2000, (1000, 10));
+        let d = state.decide(&input(5, 45, 0), &PacingConfig::default());
+        assert!(!d.explanation.fallback, "{}", d.explanation.reason);
+        // With a 25% answer rate, well over one dial per free agent.
+        assert!(d.dials > 10, "{:?}", d);
+        let detail = d.explanation.predictive.unwrap_or_default();
+        assert!(detail.marginal_risk <= detail.risk_threshold);
+        assert!(detail.allowed_rate > 0.0);
+    }
+
+    #[test]
+    fn falls_back_to_progressive_when_the_abandonment_bound_is_over_target() {
+        // 40 abandons in 1000 answers: 4% > 3%.
+        let mut state = trained(2000, (1000, 40));
+        let d = state.decide(&input(5, 45, 0), &PacingConfig::default());
+        assert!(d.explanation.fallback);
+        assert_eq!(d.dials, 5);
+        assert!(
+            d.explanation
+                .reason
+                .starts_with("progressive fallback: abandonment UCB"),
+            "{}",
+            d.explanation.reason
+        );
+        // In-flight dials use up the free agents: nothing more.
+        let d = state.decide(&input(5, 45, 5), &PacingConfig::default());
+        assert_eq!(d.dials, 0);
+    }
+
+    #[test]
+    fn lines_per_agent_cap_holds() {
+        let mut state = trained(2000, (1000, 0));
+        let cfg = PacingConfig {
+            max_lines_per_agent: 1.2,
+            risk_gain: 100.0,
+            ..PacingConfig::default()
+        };
+        // 10 staffed agents, 1.2 lines each: 12 lines, 4 already in flight.
+        let d = state.decide(&input(10, 0, 4), &cfg);
+        assert_eq!(d.dials, 8);
+        assert_eq!(d.explanation.limit, Limit::LinesPerAgent);
+        let mut half = input(10, 0, 4);
+        half.bandwidth_allocation = 0.5;
+        assert_eq!(state.decide(&half, &cfg).dials, 2);
+    }
+
+    #[test]
+    fn more_busy_agents_or_more_in_flight_means_fewer_dials() {
+        let cfg = PacingConfig::default();
+        let mut state = trained(2000, (1000, 10));
+        let base = state.decide(&input(2, 48, 10), &cfg).dials;
+        let more_in_flight = state.decide(&input(2, 48, 30), &cfg).dials;
+        let fewer_busy = state.decide(&input(2, 20, 10), &cfg).dials;
+        assert!(more_in_flight < base, "{more_in_flight} !< {base}");
+        assert!(fewer_busy < base, "{fewer_busy} !< {base}");
+    }
+
+    #[test]
+    fn decide_is_deterministic() {
+        let cfg = PacingConfig::default();
+        let mut a = trained(2000, (1000, 10));
+        let mut b = a.clone();
+        let mut inp = input(3, 47, 12);
+        inp.in_flight_elapsed_secs = (0..12).map(|i| i as f64 * 1.7).collect();
+        let da = a.decide(&inp, &cfg);
+        let db = b.decide(&inp, &cfg);
+        assert_eq!(da, db);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn no_agents_means_no_dials() {
+        let mut state = trained(2000, (1000, 10));
+        assert_eq!(state.decide(&input(0, 0, 0), &PacingConfig::default()).dials, 0);
+        let mut zero_bw = input(5, 5, 0);
+        zero_bw.bandwidth_allocation = 0.0;
+        assert_eq!(state.decide(&zero_bw, &PacingConfig::default()).dials, 0);
+    }
+}

@@ -1,0 +1,204 @@
+//! Test harness: a daemon on a fresh database (from `#[sqlx::test]`), served on a free port,
+//! and a SigV4-signing client.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use dialer::api::sigv4::{self, SigningParams};
+use dialer::config::{Config, Rate};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub const KEY_ID: &str = "AKIDTEST";
+pub const SECRET: &str = "test-secret";
+
+pub struct TestApp {
+    pub endpoint: String,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    cancel: CancellationToken,
+    server: Option<tokio::task::JoinHandle<Result<(), dialer::app::AppError>>>,
+}
+
+/// A response: status, `x-amzn-ErrorType`, JSON body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub error_type: Option<String>,
+    pub request_id: Option<String>,
+    pub body: Value,
+}
+
+impl Answer {
+    #[track_caller]
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "body: {}", self.body);
+        &self.body
+    }
+
+    #[track_caller]
+    pub fn error(&self, status: u16, error_type: &str) -> &str {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(
+            self.error_type.as_deref(),
+            Some(error_type),
+            "body: {}",
+            self.body
+        );
+        self.body["message"]
+            .as_str()
+            .expect("error body has a message")
+    }
+}
+
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.auth.access_keys = vec![format!("{KEY_ID}:{SECRET}")];
+    config.server.listen = "127.0.0.1:0".into();
+    config.throttling.default = Rate {
+        per_second: 10_000.0,
+        burst: 10_000,
+    };
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(pool: PgPool) -> TestApp {
+        TestApp::spawn_with(pool, test_config()).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, config: Config) -> TestApp {
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let cancel = CancellationToken::new();
+        let server = tokio::spawn(dialer::app::run(
+            Arc::new(config),
+            pool.clone(),
+            listener,
+            cancel.clone(),
+        ));
+        TestApp {
+            endpoint,
+            pool,
+            http: reqwest::Client::new(),
+            cancel,
+            server: Some(server),
+        }
+    }
+
+    /// Stops the daemon gracefully and returns how the server ended.
+    pub async fn shutdown(mut self) -> Result<(), dialer::app::AppError> {
+        self.cancel.cancel();
+        self.server.take().unwrap().await.unwrap()
+    }
+
+    pub async fn call(&self, method: &str, path_and_query: &str, body: Option<Value>) -> Answer {
+        let body = body
+            .map(|b| serde_json::to_vec(&b).unwrap())
+            .unwrap_or_default();
+        self.call_raw(method, path_and_query, body, SECRET).await
+    }
+
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Vec<u8>,
+        secret: &str,
+    ) -> Answer {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        let mut headers = vec![
+            (
+                "host".to_string(),
+                self.endpoint.trim_start_matches("http://").to_string(),
+            ),
+            ("content-type".to_string(), "application/json".to_string()),
+        ];
+        let params = SigningParams {
+            access_key_id: KEY_ID,
+            secret_access_key: secret,
+            region: "us-east-1",
+            service: "connect-campaigns",
+            now: Utc::now(),
+        };
+        sigv4::sign(method, path, query, &mut headers, &body, &params).unwrap();
+        let mut request = self.http.request(
+            method.parse().unwrap(),
+            format!("{}{path_and_query}", self.endpoint),
+        );
+        for (name, value) in headers.iter().filter(|(n, _)| n != "host") {
+            request = request.header(name, value);
+        }
+        answer(request.body(body).send().await.unwrap()).await
+    }
+
+    pub async fn create_campaign(&self, dialer_config: Value) -> String {
+        let answer = self
+            .call(
+                "PUT",
+                "/campaigns",
+                Some(json!({
+                    "name": "test campaign",
+                    "connectInstanceId": "instance-1",
+                    "dialerConfig": dialer_config,
+                    "outboundCallConfig": {"connectContactFlowId": "flow-1", "connectQueueId": "queue-1"},
+                })),
+            )
+            .await;
+        answer.ok()["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn progressive_campaign(&self) -> String {
+        self.create_campaign(json!({"progressiveDialerConfig": {"bandwidthAllocation": 1.0}}))
+            .await
+    }
+
+    pub async fn put_dial_requests(&self, campaign: &str, requests: Value) -> Answer {
+        self.call(
+            "PUT",
+            &format!("/campaigns/{campaign}/dial-requests"),
+            Some(json!({ "dialRequests": requests })),
+        )
+        .await
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let error_type = header("x-amzn-errortype");
+    let request_id = header("x-amzn-requestid");
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        error_type,
+        request_id,
+        body,
+    }
+}
+
+/// One expiration time for the whole test run, so that equal requests are equal.
+static EXPIRATION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| (Utc::now() + chrono::Duration::hours(1)).to_rfc3339());
+
+/// A dial request expiring in an hour.
+pub fn dial_request(token: &str, phone: &str) -> Value {
+    json!({
+        "clientToken": token,
+        "phoneNumber": phone,
+        "expirationTime": *EXPIRATION,
+        "attributes": {"customerId": token},
+    })
+}
