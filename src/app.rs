@@ -36,6 +36,9 @@ pub enum AppError {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
+    /// The contact center could not be set up.
+    #[error("contact center: {0}")]
+    ContactCenter(String),
 }
 
 /// Builds the state every handler shares.
@@ -62,6 +65,17 @@ pub async fn run(
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let app = state(config.clone(), pool.clone(), clock.clone());
     let mut services = JoinSet::new();
+    if config.engine.enabled {
+        crate::engine::spawn(
+            &mut services,
+            pool.clone(),
+            &config,
+            clock.clone(),
+            app.engine_wake.clone(),
+            &cancel,
+        )
+        .map_err(|e| AppError::ContactCenter(e.to_string()))?;
+    }
     let sweeper = Sweeper {
         pool: pool.clone(),
         clock,

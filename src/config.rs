@@ -249,6 +249,21 @@ pub struct Config {
     pub queue: QueueConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The dialing engine.
+    pub engine: crate::engine::EngineConfig,
+    /// Pacing (predictive abandonment target, window, lines per agent...).
+    pub pacing: crate::pacing::PacingConfig,
+    /// The contact center the engine dials through.
+    pub contact_center: ContactCenterConfig,
+}
+
+/// The contact center (`[contact_center]`). The built-in simulated center is the only
+/// backend so far; its settings are under `[contact_center.sim]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContactCenterConfig {
+    /// The simulated contact center.
+    pub sim: crate::contact_center::sim::model::SimConfig,
 }
 
 /// Why a configuration could not be loaded.
@@ -455,6 +470,9 @@ impl Config {
                 self.queue.sweep_batch
             ));
         }
+        problems.extend(self.engine.validate());
+        problems.extend(self.pacing.validate());
+        problems.extend(self.contact_center.sim.validate());
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             problems.push(format!(
                 "log.level is not a valid filter (e.g. info, dialer=debug), got {:?}",

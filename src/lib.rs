@@ -10,6 +10,10 @@
 //! - [`api`]: the AWS-wire HTTP edge (SigV4, throttling, errors, handlers).
 //! - [`campaigns`]: campaign records and their lifecycle state machine.
 //! - [`queue`]: dial requests, batch admission, expiry sweeping.
+//! - [`engine`]: the scheduler that paces, claims and dispatches, and follows contacts.
+//! - [`pacing`]: pure pacing decisions (progressive, predictive, agentless, VICIdial-style).
+//! - [`contacts`]: the contact lifecycle state machine.
+//! - [`contact_center`]: the boundary to the contact center, and the simulated one.
 //! - [`instances`]: Amazon Connect instance onboarding records.
 //! - [`db`]: connection, migrations, the embedded Postgres cluster.
 //! - [`metrics`]: metric names and the Prometheus exporter.
@@ -24,7 +28,11 @@ pub mod campaigns;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod contact_center;
+pub mod contacts;
 pub mod db;
+pub mod engine;
 pub mod instances;
 pub mod metrics;
+pub mod pacing;
 pub mod queue;

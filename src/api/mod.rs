@@ -204,7 +204,18 @@ pub fn router(app: AppState) -> Router {
         .route("/readyz", get(ready))
         .fallback(unknown_operation)
         .method_not_allowed_fallback(unknown_operation)
+        .layer(middleware::map_response(ensure_request_id))
         .with_state(app)
+}
+
+/// Responses that did not pass through [`edge`] (unknown routes) get a request id too.
+async fn ensure_request_id(mut response: Response) -> Response {
+    if !response.headers().contains_key("x-amzn-RequestId") {
+        if let Ok(value) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            response.headers_mut().insert("x-amzn-RequestId", value);
+        }
+    }
+    response
 }
 
 async fn unknown_operation(req: Request) -> Response {

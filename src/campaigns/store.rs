@@ -103,6 +103,20 @@ pub async fn campaign_get(db: impl PgExecutor<'_>, id: &str) -> Result<Campaign,
         .try_into()
 }
 
+/// The campaigns with these ids (absent ids are skipped).
+pub async fn campaign_get_many(
+    db: impl PgExecutor<'_>,
+    ids: &[String],
+) -> Result<Vec<Campaign>, CampaignError> {
+    let rows: Vec<CampaignRow> = sqlx::query_as(&format!(
+        "select {CAMPAIGN_COLUMNS} from campaign where id = any($1) order by seq"
+    ))
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter().map(Campaign::try_from).collect()
+}
+
 /// The states of these campaigns; ids that do not exist are absent from the map.
 pub async fn campaign_state_many(
     db: impl PgExecutor<'_>,

@@ -284,7 +284,7 @@ impl Drop for EmbeddedPostgres {
 }
 
 /// Paths of one embedded root; all absolute and canonical.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Layout {
     root: PathBuf,
     pgdata: PathBuf,
@@ -349,7 +349,7 @@ impl Layout {
 }
 
 /// The directory holding a matching `initdb` and `pg_ctl` (pg_ctl finds `postgres` itself).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct ServerBinaries {
     dir: PathBuf,
     initdb: PathBuf,
@@ -363,9 +363,12 @@ impl ServerBinaries {
         path_var: Option<OsString>,
         versioned_root: &Path,
     ) -> Result<ServerBinaries, EmbeddedError> {
+        // Relative entries (including the empty one, meaning ".") would resolve against
+        // whatever directory a command later runs in, so only absolute ones count.
         let on_path = path_var
             .iter()
             .flat_map(std::env::split_paths)
+            .filter(|dir| dir.is_absolute())
             .find_map(|dir| ServerBinaries::in_dir(&dir));
         if let Some(found) = on_path {
             return Ok(found);
@@ -409,7 +412,7 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// Which user PostgreSQL commands run as.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum RunAs {
     /// Not root: run everything directly.
     CurrentUser,
@@ -418,7 +421,7 @@ enum RunAs {
 }
 
 /// A tool that lets root run a command as `postgres`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Switcher {
     Runuser,
     Setpriv,
@@ -904,7 +907,16 @@ mod tests {
         let on_path = root.join("path-bin");
         fake_tool(&on_path.join("initdb"));
         fake_tool(&on_path.join("pg_ctl"));
-        let path_var = std::env::join_paths([root.join("empty"), on_path.clone()]).unwrap();
+        // A relative entry is never used, even when it leads to the tools.
+        let rel_bin = root.join("rel-bin");
+        fake_tool(&rel_bin.join("initdb"));
+        fake_tool(&rel_bin.join("pg_ctl"));
+        let cwd = std::env::current_dir().unwrap();
+        let up = cwd.components().skip(1).map(|_| "..").collect::<PathBuf>();
+        let relative = up.join(rel_bin.strip_prefix("/").unwrap());
+        assert!(ServerBinaries::in_dir(&relative).is_some());
+        let path_var =
+            std::env::join_paths([relative, root.join("empty"), on_path.clone()]).unwrap();
         let found = ServerBinaries::locate(Some(path_var), &versioned).unwrap();
         assert_eq!(found.pg_ctl, on_path.join("pg_ctl"));
 

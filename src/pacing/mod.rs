@@ -58,14 +58,17 @@ pub const MAX_LINES_PER_AGENT_DEFAULT: f64 = 3.0;
 pub const MAX_LINES_PER_AGENT_MAX: f64 = 20.0;
 /// One-sided 95% confidence for the abandonment guard.
 pub const ABANDONMENT_CONFIDENCE_Z_DEFAULT: f64 = 1.645;
-/// The abandonment budget is planned over this many future person-answers. Smaller is more
-/// cautious early in a window; 300 keeps the realised rate under the target at the end of
-/// a one-shift campaign of about 1,000 answers even when the whole budget has been used.
+/// Shortest horizon, in future person-answers, over which the predictive pacer spreads its
+/// abandonment budget (it grows with the window, see [`predictive`]). With 300 a fresh
+/// window may spend about 4 abandons at first, and a one-shift campaign of about 1,000
+/// answers ends at or under the target even when it used its whole budget.
 pub const BUDGET_HORIZON_ANSWERS_DEFAULT: f64 = 300.0;
 /// Ratio of the marginal risk a single dial may carry to the average abandonment rate the
-/// budget allows. Only the last dials of a plan carry the full marginal risk, so the
-/// average rate is several times below the marginal threshold (tuned by simulation).
-pub const RISK_GAIN_DEFAULT: f64 = 3.0;
+/// budget allows. The budget's catch-up corrects any ratio in the long run; the ratio sets
+/// how hard each abandon moves the threshold. In simulations of the reference model (see
+/// the module docs of [`predictive`]) 2, 3 and 4 gave the same occupancy within a point,
+/// 2 the best for 20 agents.
+pub const RISK_GAIN_DEFAULT: f64 = 2.0;
 /// Standard errors added to the answer rate and handle time while data is scarce.
 pub const ESTIMATE_CONFIDENCE_Z_DEFAULT: f64 = 1.0;
 /// Resolved dials needed before predictive pacing leaves its progressive warm-up.
@@ -117,7 +120,8 @@ pub struct PacingConfig {
     /// Standard deviations of the one-sided bound on abandonment the predictive pacer keeps
     /// under the target.
     pub abandonment_confidence_z: f64,
-    /// Future person-answers over which the predictive pacer spreads its abandonment budget.
+    /// Shortest horizon, in future person-answers, over which the predictive pacer spreads
+    /// its abandonment budget.
     pub budget_horizon_answers: f64,
     /// Marginal risk allowed per dial, as a multiple of the budgeted average rate.
     pub risk_gain: f64,
@@ -302,7 +306,9 @@ pub struct PacingInput {
     pub agents_available: u32,
     /// Agents on a contact (talking or in wrap-up).
     pub agents_busy: u32,
-    /// How long each busy agent has been on its current contact (may be empty).
+    /// How long each busy agent has been on its current contact. Optional, but without it
+    /// the handle time is underestimated early in a shift, when only short contacts have
+    /// finished yet.
     pub busy_elapsed_secs: Vec<f64>,
     /// Dials placed and not resolved yet (ringing).
     pub dials_in_flight: u32,
@@ -503,8 +509,9 @@ impl PacerState {
         self.last_dial_ratio
     }
 
-    /// Current answer-rate and handle-time estimates.
-    pub fn estimates(&self, cfg: &PacingConfig) -> Estimates {
+    /// Current answer-rate and handle-time estimates; `busy_elapsed_secs` are the times
+    /// busy agents have spent on their current contacts so far (may be empty).
+    pub fn estimates(&self, busy_elapsed_secs: &[f64], cfg: &PacingConfig) -> Estimates {
         let cdf = self.delays.cdf();
         let samples = cdf.effective_samples();
         let rate = cdf.answer_rate();
@@ -516,8 +523,10 @@ impl PacerState {
                 cfg.estimate_confidence_z,
             ),
             answer_samples: samples,
-            mean_handle_secs: self.handle.mean(),
-            handle_secs_upper: self.handle.mean_upper(cfg.estimate_confidence_z),
+            mean_handle_secs: self.handle.mean(busy_elapsed_secs),
+            handle_secs_upper: self
+                .handle
+                .mean_upper(busy_elapsed_secs, cfg.estimate_confidence_z),
             handle_samples: self.handle.count(),
         }
     }
@@ -537,7 +546,8 @@ impl PacerState {
     }
 
     /// How many dials to place now. Deterministic in the state, `input` and `cfg`; it
-    /// mutates the state only to prune old counts and to advance VICIdial's level.
+    /// mutates the state only to prune counts older than 30 days, to remember the dial
+    /// ratio, and (VICIdial mode) to sample agents and advance the dial level.
     pub fn decide(&mut self, input: &PacingInput, cfg: &PacingConfig) -> Decision {
         let mode = input.mode;
         let now = if input.now_secs.is_finite() {
@@ -547,7 +557,7 @@ impl PacerState {
         };
         self.window.prune(now);
         let clean = Clean::new(input);
-        let estimates = self.estimates(cfg);
+        let estimates = self.estimates(&input.busy_elapsed_secs, cfg);
         let abandonment = self.abandonment(now, cfg);
 
         let mut predictive_detail = None;
@@ -579,18 +589,19 @@ impl PacerState {
             }
         };
 
+        // A plan that reaches a cap is reported as bounded by it.
         let line_room = clean.line_limit.saturating_sub(clean.in_flight);
         let mut dials = planned;
         let mut limit = Limit::Plan;
         if mode != PacingMode::Agentless && mode != PacingMode::Progressive {
             let per_agent = (cfg.max_lines_per_agent * clean.staffed() + 1e-9).floor() as u32;
             let agent_room = per_agent.saturating_sub(clean.in_flight);
-            if dials > agent_room {
+            if dials > 0 && dials >= agent_room {
                 dials = agent_room;
                 limit = Limit::LinesPerAgent;
             }
         }
-        if dials > line_room {
+        if dials > 0 && dials >= line_room {
             dials = line_room;
             limit = Limit::LineLimit;
         }
@@ -632,7 +643,12 @@ impl PacerState {
 mod tests {
     use super::*;
 
-    pub(crate) fn input(mode: PacingMode, available: u32, busy: u32, in_flight: u32) -> PacingInput {
+    pub(crate) fn input(
+        mode: PacingMode,
+        available: u32,
+        busy: u32,
+        in_flight: u32,
+    ) -> PacingInput {
         PacingInput {
             now_secs: 1000.0,
             mode,

@@ -264,16 +264,28 @@ mod tests {
         for i in 0..100 {
             observe(&mut state, 150.0, ObservedEvent::DialPlaced);
             if i < 40 {
-                observe(&mut state, 150.0, ObservedEvent::PersonAnswered { after_secs: 10.0 });
+                observe(
+                    &mut state,
+                    150.0,
+                    ObservedEvent::PersonAnswered { after_secs: 10.0 },
+                );
             }
             if i < 4 {
-                observe(&mut state, 150.0, ObservedEvent::Abandoned { waited_secs: 2.0 });
+                observe(
+                    &mut state,
+                    150.0,
+                    ObservedEvent::Abandoned { waited_secs: 2.0 },
+                );
             }
         }
         // Balanced agents (diff 0) so only the drop rule moves the level.
         let d = state.decide(&input(165.0, 0, 10, 0, 0), &cfg);
         assert_eq!(d.explanation.vicidial_level, Some(1.5));
-        assert!(d.explanation.reason.contains("halved"), "{}", d.explanation.reason);
+        assert!(
+            d.explanation.reason.contains("halved"),
+            "{}",
+            d.explanation.reason
+        );
         let hard = PacingConfig {
             vicidial_drop_action: VicidialDropAction::HardLimit,
             ..cfg

@@ -27,7 +27,7 @@ def pytest_runtest_makereport(item, call):
 def pg():
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
-        pytest.fail("DATABASE_URL must name a Postgres server (e.g. postgres://postgres@127.0.0.1:5432/postgres)")
+        pytest.exit("DATABASE_URL must name a Postgres server, e.g. postgres://postgres@127.0.0.1:5432/postgres", returncode=3)
     postgres = Postgres(url)
     yield postgres
     postgres.drop_all()

@@ -15,6 +15,7 @@
 //! - After cancellation no new contact is dialed and no event is published.
 
 pub mod model;
+pub mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -1,0 +1,69 @@
+//! The simulator's ClientToken ledger in Postgres, shared by every daemon on the database
+//! and kept across crashes.
+
+use async_trait::async_trait;
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use super::model::LedgerEntry;
+use super::{LedgerError, SimLedger};
+
+/// A [`SimLedger`] in the `sim_ledger` table.
+#[derive(Debug, Clone)]
+pub struct PgSimLedger {
+    pool: PgPool,
+}
+
+impl PgSimLedger {
+    /// A ledger on this pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn backend(e: sqlx::Error) -> LedgerError {
+    LedgerError::Backend(Box::new(e))
+}
+
+#[async_trait]
+impl SimLedger for PgSimLedger {
+    async fn lookup(&self, client_token: &str) -> Result<Option<LedgerEntry>, LedgerError> {
+        let entry: Option<Json<LedgerEntry>> =
+            sqlx::query_scalar("select entry from sim_ledger where client_token = $1")
+                .bind(client_token)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(entry.map(|e| e.0))
+    }
+
+    async fn record(
+        &self,
+        client_token: &str,
+        entry: &LedgerEntry,
+    ) -> Result<Option<LedgerEntry>, LedgerError> {
+        // Insert, or read back the row a concurrent recorder won with, in one statement.
+        let stored: Option<(Json<LedgerEntry>, bool)> = sqlx::query_as(
+            "with ins as (
+                 insert into sim_ledger (client_token, entry) values ($1, $2)
+                 on conflict (client_token) do nothing
+                 returning entry
+             )
+             select entry, true from ins
+             union all
+             select entry, false from sim_ledger where client_token = $1 and not exists (select 1 from ins)",
+        )
+        .bind(client_token)
+        .bind(Json(entry))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        match stored {
+            Some((_, true)) => Ok(None),
+            Some((existing, false)) => Ok(Some(existing.0)),
+            // A concurrent recorder committed after this statement's snapshot was taken:
+            // its row is visible to a fresh read.
+            None => self.lookup(client_token).await,
+        }
+    }
+}

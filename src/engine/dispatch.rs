@@ -1,0 +1,292 @@
+//! One BatchPutContact call per claimed batch, and what its answer does to each request.
+//!
+//! A batch is written (with its ClientToken) before the call, and the call runs outside any
+//! transaction. Per item: a contact id means created; REQUEST_THROTTLED and INTERNAL_ERROR
+//! go back to the queue with backoff (a new batch and token later, since this batch's answer
+//! for them is known); INVALID_* and MISSING_* end the request as failed with that reason.
+//! A call that fails as a whole is re-sent later with the same token.
+//!
+//! Expiry when a call's outcome is unknown (a timeout, or a crash after the call): re-sending
+//! the same items could create a contact for a request that has expired since. So a re-send
+//! carries only the items still valid, under the same token. If the contact center took the
+//! first call, it refuses the changed content as an idempotency conflict; the full original
+//! is then re-sent to learn the contacts it created back then (a replay dials nobody). If it
+//! did not, only valid items are dialed and the expired ones end as expired.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::store::{batch_postpone, batch_resolve, Batch, BatchItem, ItemResult};
+use super::{secs_to_duration, EngineConfig, EngineError};
+use crate::clock::Clock;
+use crate::contact_center::{
+    BatchPutContactRequest, BatchPutContactResponse, ContactCenter, ContactCenterError,
+    ContactDataRequest, Endpoint, FailureReasonCode, FatalError, AMD_ATTRIBUTE_KEY,
+};
+use crate::metrics as m;
+
+/// What a dispatch did, for metrics and pacing.
+#[derive(Debug, Default, Clone)]
+pub struct DispatchReport {
+    /// Contacts created, with their dial request ids.
+    pub created: Vec<(Uuid, String)>,
+    /// Items that failed for good, by reason.
+    pub failed: Vec<String>,
+    /// Items sent back to the queue.
+    pub retried: usize,
+    /// Items that expired before a contact was made.
+    pub expired: usize,
+    /// The call failed as a whole and the batch will be re-sent.
+    pub postponed: bool,
+}
+
+/// Sends batches for one daemon.
+#[derive(Clone)]
+pub struct Dispatcher {
+    /// The database.
+    pub pool: sqlx::PgPool,
+    /// Where contacts are created.
+    pub center: Arc<dyn ContactCenter>,
+    /// Source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// Engine settings.
+    pub config: Arc<EngineConfig>,
+    /// This daemon's lease owner name.
+    pub owner: Arc<str>,
+}
+
+/// The BatchPutContact request for some items of a batch.
+pub fn render(batch: &Batch, items: &[&BatchItem]) -> BatchPutContactRequest {
+    let template = &batch.template;
+    BatchPutContactRequest {
+        client_token: batch.client_token.clone(),
+        instance_id: template.instance_id.clone(),
+        contacts: items
+            .iter()
+            .map(|item| {
+                let mut attributes = item.attributes.0.clone();
+                if template.answer_machine_detection {
+                    attributes.insert(AMD_ATTRIBUTE_KEY.to_string(), "true".to_string());
+                }
+                ContactDataRequest {
+                    request_identifier: item.id.to_string(),
+                    customer_endpoint: Some(Endpoint::telephone(item.phone_number.clone())),
+                    system_endpoint: template
+                        .source_phone_number
+                        .as_ref()
+                        .map(|n| Endpoint::telephone(n.clone())),
+                    queue_id: template.queue_id.clone(),
+                    attributes,
+                    campaign_id: Some(batch.campaign_id.clone()),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Whether an answer says the token was used before with other content.
+fn is_idempotency_conflict(answer: &Result<BatchPutContactResponse, ContactCenterError>) -> bool {
+    match answer {
+        Err(ContactCenterError::Fatal(FatalError::Idempotency(_))) => true,
+        Ok(response) => {
+            !response.failed.is_empty()
+                && response.successful.is_empty()
+                && response
+                    .failed
+                    .iter()
+                    .all(|f| f.failure_reason_code == FailureReasonCode::IdempotencyException)
+        }
+        Err(_) => false,
+    }
+}
+
+impl Dispatcher {
+    async fn call(
+        &self,
+        request: BatchPutContactRequest,
+    ) -> Result<BatchPutContactResponse, ContactCenterError> {
+        let started = std::time::Instant::now();
+        let timeout = std::time::Duration::from_secs_f64(self.config.call_timeout_secs);
+        let answer =
+            match tokio::time::timeout(timeout, self.center.batch_put_contact(request)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(ContactCenterError::Retryable(
+                    crate::contact_center::RetryableError::Timeout,
+                )),
+            };
+        metrics::histogram!(m::CONTACT_CREATION_DURATION).record(started.elapsed().as_secs_f64());
+        answer
+    }
+
+    /// Makes the batch's call and records its outcome under the lease `fence`.
+    pub async fn dispatch(&self, batch: &Batch, fence: i64) -> Result<DispatchReport, EngineError> {
+        let now = self.clock.now();
+        let (live, expired): (Vec<&BatchItem>, Vec<&BatchItem>) =
+            batch.items.iter().partition(|item| item.expires_at > now);
+        if live.is_empty() {
+            // Nothing may be dialed any more. If an earlier call of this batch did take
+            // effect, its contacts were made before the expiration and still report through
+            // events; a re-send cannot be risked, as a fresh call would dial expired requests.
+            let results: Vec<(Uuid, ItemResult)> = batch
+                .items
+                .iter()
+                .map(|i| (i.id, ItemResult::Expired))
+                .collect();
+            batch_resolve(&self.pool, batch, &self.owner, fence, now, &results).await?;
+            return Ok(self.report(batch, &results));
+        }
+        let first = if batch.attempts == 0 || expired.is_empty() {
+            self.call(render(batch, &live)).await
+        } else {
+            let reduced = self.call(render(batch, &live)).await;
+            if is_idempotency_conflict(&reduced) {
+                let full: Vec<&BatchItem> = batch.items.iter().collect();
+                self.call(render(batch, &full)).await
+            } else {
+                reduced
+            }
+        };
+        let sent_now = self.clock.now();
+        match first {
+            Ok(response) => {
+                let results = self.results(batch, &response, sent_now);
+                batch_resolve(&self.pool, batch, &self.owner, fence, sent_now, &results).await?;
+                Ok(self.report(batch, &results))
+            }
+            Err(error) if error.is_retryable() => {
+                let next = sent_now + self.config.backoff(batch.attempts + 1);
+                tracing::warn!(batch_id = %batch.id, campaign_id = %batch.campaign_id, %error, "BatchPutContact failed; will re-send with the same token");
+                metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => call_error_reason(&error))
+                    .increment(1);
+                batch_postpone(&self.pool, batch, &self.owner, fence, next).await?;
+                Ok(DispatchReport {
+                    postponed: true,
+                    ..DispatchReport::default()
+                })
+            }
+            Err(error) => {
+                tracing::error!(batch_id = %batch.id, campaign_id = %batch.campaign_id, %error, "BatchPutContact refused; failing the batch's requests");
+                let reason = call_error_reason(&error).to_string();
+                let results: Vec<(Uuid, ItemResult)> = batch
+                    .items
+                    .iter()
+                    .map(|i| {
+                        (
+                            i.id,
+                            ItemResult::Failed {
+                                reason: reason.clone(),
+                            },
+                        )
+                    })
+                    .collect();
+                batch_resolve(&self.pool, batch, &self.owner, fence, sent_now, &results).await?;
+                Ok(self.report(batch, &results))
+            }
+        }
+    }
+
+    fn results(
+        &self,
+        batch: &Batch,
+        response: &BatchPutContactResponse,
+        now: DateTime<Utc>,
+    ) -> Vec<(Uuid, ItemResult)> {
+        batch
+            .items
+            .iter()
+            .map(|item| {
+                let key = item.id.to_string();
+                if let Some(ok) = response
+                    .successful
+                    .iter()
+                    .find(|s| s.request_identifier == key)
+                {
+                    return (
+                        item.id,
+                        ItemResult::Created {
+                            contact_id: ok.contact_id.clone(),
+                        },
+                    );
+                }
+                let failure = response.failed.iter().find(|f| f.request_identifier == key);
+                let result = match failure {
+                    // Not in the answer: it was left out of a reduced re-send because it had
+                    // expired, or the answer is incomplete.
+                    None if item.expires_at <= now => ItemResult::Expired,
+                    None => retry_or_expire(item, now, &self.config, "INTERNAL_ERROR"),
+                    Some(f) if f.failure_reason_code.is_retryable() => {
+                        retry_or_expire(item, now, &self.config, f.failure_reason_code.as_str())
+                    }
+                    Some(f) => ItemResult::Failed {
+                        reason: f.failure_reason_code.as_str().to_string(),
+                    },
+                };
+                (item.id, result)
+            })
+            .collect()
+    }
+
+    fn report(&self, batch: &Batch, results: &[(Uuid, ItemResult)]) -> DispatchReport {
+        let mut report = DispatchReport::default();
+        for (id, result) in results {
+            match result {
+                ItemResult::Created { contact_id } => {
+                    report.created.push((*id, contact_id.clone()))
+                }
+                ItemResult::Retry { reason, .. } => {
+                    report.retried += 1;
+                    metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => reason.clone())
+                        .increment(1);
+                }
+                ItemResult::Failed { reason } => {
+                    report.failed.push(reason.clone());
+                    metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => reason.clone())
+                        .increment(1);
+                }
+                ItemResult::Expired => report.expired += 1,
+            }
+        }
+        if !report.created.is_empty() {
+            metrics::counter!(m::DIALS, m::CAMPAIGN_ID => batch.campaign_id.clone())
+                .increment(report.created.len() as u64);
+        }
+        if report.expired > 0 {
+            metrics::counter!(m::DIAL_REQUESTS_EXPIRED, m::CAMPAIGN_ID => batch.campaign_id.clone())
+                .increment(report.expired as u64);
+        }
+        report
+    }
+}
+
+fn retry_or_expire(
+    item: &BatchItem,
+    now: DateTime<Utc>,
+    config: &EngineConfig,
+    reason: &str,
+) -> ItemResult {
+    let not_before = now + config.backoff(item.attempts);
+    // A retry that could only come after the expiration (plus the claim margin) is pointless.
+    if not_before + secs_to_duration(config.claim_expiry_margin_secs) >= item.expires_at {
+        ItemResult::Expired
+    } else {
+        ItemResult::Retry {
+            reason: reason.to_string(),
+            not_before,
+        }
+    }
+}
+
+fn call_error_reason(error: &ContactCenterError) -> &'static str {
+    use crate::contact_center::RetryableError;
+    match error {
+        ContactCenterError::Retryable(RetryableError::Throttled) => "CALL_THROTTLED",
+        ContactCenterError::Retryable(RetryableError::Timeout) => "CALL_TIMEOUT",
+        ContactCenterError::Retryable(RetryableError::Server(_)) => "CALL_SERVER_ERROR",
+        ContactCenterError::Fatal(FatalError::InvalidRequest(_)) => "CALL_INVALID_REQUEST",
+        ContactCenterError::Fatal(FatalError::AccessDenied(_)) => "CALL_ACCESS_DENIED",
+        ContactCenterError::Fatal(FatalError::ResourceNotFound(_)) => "CALL_RESOURCE_NOT_FOUND",
+        ContactCenterError::Fatal(FatalError::Idempotency(_)) => "IDEMPOTENCY_EXCEPTION",
+    }
+}

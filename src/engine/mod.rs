@@ -1,0 +1,220 @@
+//! The dialing engine: for every running campaign this daemon holds the lease of, it asks
+//! pacing how many calls to place, claims that many dial requests into contact batches, has
+//! the contact center create the contacts, and follows every contact to its end.
+//!
+//! - [`scheduler`]: the planning loop (leases, pacing inputs, claims).
+//! - [`dispatch`]: one BatchPutContact call per batch, its retries and its results.
+//! - [`events`]: contact-center events into contact lifecycles and pacing observations.
+//! - [`store`]: the SQL.
+//!
+//! Invariants (each has an integration test):
+//! 1. at most one contact per dial request: a batch is written before its call, and every
+//!    re-send uses its ClientToken, so the contact center answers replays with the same
+//!    contacts;
+//! 2. no contact is created after its request's expiration (see [`dispatch`] for the retry
+//!    protocol that keeps this true when a call's outcome is unknown);
+//! 3. every claimed request reaches a terminal state (batches are retried by whoever holds
+//!    the lease; contacts that never report are reaped as `lost`);
+//! 4. one daemon paces a campaign at a time (a lease with a fence guards every write);
+//! 5. a dead daemon's leases lapse after `engine.lease_ttl_secs` and are taken over.
+
+pub mod dispatch;
+pub mod events;
+pub mod scheduler;
+pub mod store;
+
+use serde::Deserialize;
+
+/// Default seconds between planning passes.
+pub const TICK_SECS_DEFAULT: f64 = 0.25;
+/// Default campaign lease time-to-live.
+pub const LEASE_TTL_SECS_DEFAULT: f64 = 5.0;
+
+/// Engine settings (`[engine]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Whether this daemon dials at all (an API-only daemon sets false).
+    pub enabled: bool,
+    /// Seconds between planning passes when nothing wakes the scheduler earlier.
+    pub tick_secs: f64,
+    /// A campaign lease not renewed for this long is taken over by another daemon.
+    pub lease_ttl_secs: f64,
+    /// Lines (concurrent calls) the dialer may use in all; `dialingCapacity` shares them.
+    pub total_lines: u32,
+    /// Requests expiring sooner than this are not claimed: the contact would come too late.
+    pub claim_expiry_margin_secs: f64,
+    /// A BatchPutContact call not answered within this is abandoned and re-sent later.
+    pub call_timeout_secs: f64,
+    /// First retry delay after a failed call or a throttled item; doubles per attempt.
+    pub retry_base_secs: f64,
+    /// Longest retry delay.
+    pub retry_max_secs: f64,
+    /// Contacts with no end event after this long are ended as `lost`.
+    pub contact_timeout_secs: f64,
+    /// BatchPutContact calls this daemon makes at once.
+    pub max_concurrent_calls: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick_secs: TICK_SECS_DEFAULT,
+            lease_ttl_secs: LEASE_TTL_SECS_DEFAULT,
+            total_lines: 200,
+            claim_expiry_margin_secs: 1.0,
+            call_timeout_secs: 10.0,
+            retry_base_secs: 0.5,
+            retry_max_secs: 30.0,
+            contact_timeout_secs: 3600.0,
+            max_concurrent_calls: 8,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Every problem, each naming its key.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut positive = |key: &str, value: f64, min: f64| {
+            if !(value.is_finite() && value >= min) {
+                problems.push(format!("engine.{key} must be at least {min}, got {value}"));
+            }
+        };
+        positive("tick_secs", self.tick_secs, 0.01);
+        positive("lease_ttl_secs", self.lease_ttl_secs, 0.5);
+        positive(
+            "claim_expiry_margin_secs",
+            self.claim_expiry_margin_secs,
+            0.0,
+        );
+        positive("call_timeout_secs", self.call_timeout_secs, 0.1);
+        positive("retry_base_secs", self.retry_base_secs, 0.01);
+        positive(
+            "retry_max_secs",
+            self.retry_max_secs,
+            self.retry_base_secs.max(0.01),
+        );
+        positive("contact_timeout_secs", self.contact_timeout_secs, 1.0);
+        if self.lease_ttl_secs.is_finite() && self.lease_ttl_secs < 2.0 * self.tick_secs {
+            problems.push(format!(
+                "engine.lease_ttl_secs ({}) must be at least twice engine.tick_secs ({}) or leases lapse between renewals",
+                self.lease_ttl_secs, self.tick_secs
+            ));
+        }
+        if self.total_lines == 0 {
+            problems.push("engine.total_lines must be at least 1".to_string());
+        }
+        if self.max_concurrent_calls == 0 {
+            problems.push("engine.max_concurrent_calls must be at least 1".to_string());
+        }
+        problems
+    }
+
+    /// Retry delay after `attempts` failures.
+    pub fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let exponent = attempts.clamp(1, 20) - 1;
+        let secs = (self.retry_base_secs * 2f64.powi(exponent)).min(self.retry_max_secs);
+        secs_to_duration(secs)
+    }
+}
+
+/// Seconds as a chrono duration (millisecond precision).
+pub fn secs_to_duration(secs: f64) -> chrono::Duration {
+    chrono::Duration::milliseconds((secs * 1000.0).round() as i64)
+}
+
+/// Starts the engine's tasks on `services`: the simulated contact center, the event sink
+/// and the scheduler. `wake` is shared with the API so new work is planned at once.
+pub fn spawn(
+    services: &mut tokio::task::JoinSet<()>,
+    pool: sqlx::PgPool,
+    config: &crate::config::Config,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), crate::contact_center::sim::model::InvalidSimConfig> {
+    use std::sync::Arc;
+
+    use crate::contact_center::sim::store::PgSimLedger;
+    use crate::contact_center::sim::SimContactCenter;
+    use crate::contact_center::ContactCenter;
+
+    let ledger = Arc::new(PgSimLedger::new(pool.clone()));
+    let center: Arc<dyn ContactCenter> = Arc::new(SimContactCenter::new(
+        config.contact_center.sim.clone(),
+        ledger,
+        cancel.child_token(),
+    )?);
+    let owner: Arc<str> = format!(
+        "{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+    .into();
+    let epoch = clock.now();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let agent_freed_at = scheduler::AgentFreedAt::default();
+    let sink = events::EventSink::new(
+        pool.clone(),
+        sender.clone(),
+        wake.clone(),
+        epoch,
+        agent_freed_at.clone(),
+    );
+    services.spawn(sink.run(center.subscribe(), cancel.child_token()));
+    let scheduler = scheduler::Scheduler::new(
+        pool,
+        center,
+        clock,
+        Arc::new(config.engine.clone()),
+        Arc::new(config.pacing.clone()),
+        owner.clone(),
+        wake,
+        (sender, receiver),
+        epoch,
+        agent_freed_at,
+    );
+    services.spawn(scheduler.run(cancel.child_token()));
+    tracing::info!(owner = %owner, "dialing engine started with the simulated contact center");
+    Ok(())
+}
+
+/// Failures of the engine's own operations.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// This daemon no longer holds the campaign's lease; its write was refused.
+    #[error("lease of campaign {0} was lost to another daemon")]
+    StaleLease(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let config = EngineConfig::default();
+        assert_eq!(config.backoff(1), chrono::Duration::milliseconds(500));
+        assert_eq!(config.backoff(2), chrono::Duration::seconds(1));
+        assert_eq!(config.backoff(4), chrono::Duration::seconds(4));
+        assert_eq!(config.backoff(30), chrono::Duration::seconds(30));
+    }
+
+    #[test]
+    fn validation_names_keys() {
+        let config = EngineConfig {
+            tick_secs: 2.0,
+            lease_ttl_secs: 1.0,
+            total_lines: 0,
+            ..EngineConfig::default()
+        };
+        let problems = config.validate().join("\n");
+        assert!(problems.contains("engine.lease_ttl_secs"), "{problems}");
+        assert!(problems.contains("engine.total_lines"), "{problems}");
+    }
+}

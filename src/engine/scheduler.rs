@@ -1,0 +1,452 @@
+//! The planning loop of one daemon: every `engine.tick_secs`, and whenever an event or an
+//! API call wakes it, it renews its campaign leases, re-sends due batches, asks pacing how
+//! many calls each running campaign may place now, claims that many requests and hands the
+//! batches to the dispatcher.
+//!
+//! Pacing inputs come from the database (calls in progress, derived from contact states, so
+//! they are right whichever daemon placed the calls) and from the contact center (agents).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::Dispatcher;
+use super::events::CampaignObservation;
+use super::store::{
+    active_calls_many, batch_claim, batch_due_many, contact_reap_lost, lease_acquire_many,
+    lease_release_all, lease_save_pacer, ActiveCalls, Batch, BatchTemplate,
+};
+use super::{secs_to_duration, EngineConfig, EngineError};
+use crate::campaigns::{Campaign, CampaignState, DialerConfig};
+use crate::clock::Clock;
+use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
+use crate::metrics as m;
+use crate::pacing::{
+    Observation, ObservedEvent, PacerState, PacingConfig, PacingInput, PacingMode,
+};
+
+/// How often pacing estimates are saved with the lease for a successor.
+const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How often contacts that never ended are looked for.
+const REAP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// When an agent last became free, set by the event sink, taken by the next claim: the
+/// start of the agent-free to contact-created latency.
+pub type AgentFreedAt = Arc<Mutex<Option<Instant>>>;
+
+struct Owned {
+    fence: i64,
+    pacer: PacerState,
+}
+
+/// The planning loop.
+pub struct Scheduler {
+    /// The database.
+    pub pool: PgPool,
+    /// The contact center.
+    pub center: Arc<dyn ContactCenter>,
+    /// Source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// Engine settings.
+    pub engine: Arc<EngineConfig>,
+    /// Pacing settings.
+    pub pacing: Arc<PacingConfig>,
+    /// This daemon's name as a lease owner.
+    pub owner: Arc<str>,
+    /// Wakes the loop before its tick.
+    pub wake: Arc<Notify>,
+    /// Pacing observations from the event sink and the dispatcher.
+    pub observations: mpsc::UnboundedReceiver<CampaignObservation>,
+    /// Where the dispatcher sends its observations.
+    pub observation_sender: mpsc::UnboundedSender<CampaignObservation>,
+    /// Zero of the pacing clock.
+    pub epoch: DateTime<Utc>,
+    /// Set when an agent became free.
+    pub agent_freed_at: AgentFreedAt,
+    campaigns: HashMap<String, Owned>,
+    calls: Arc<Semaphore>,
+    tasks: JoinSet<()>,
+    last_save: Instant,
+    last_reap: Instant,
+}
+
+impl Scheduler {
+    /// A scheduler that has not run yet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pool: PgPool,
+        center: Arc<dyn ContactCenter>,
+        clock: Arc<dyn Clock>,
+        engine: Arc<EngineConfig>,
+        pacing: Arc<PacingConfig>,
+        owner: Arc<str>,
+        wake: Arc<Notify>,
+        observations: (
+            mpsc::UnboundedSender<CampaignObservation>,
+            mpsc::UnboundedReceiver<CampaignObservation>,
+        ),
+        epoch: DateTime<Utc>,
+        agent_freed_at: AgentFreedAt,
+    ) -> Self {
+        let calls = Arc::new(Semaphore::new(engine.max_concurrent_calls));
+        Self {
+            pool,
+            center,
+            clock,
+            engine,
+            pacing,
+            owner,
+            wake,
+            observation_sender: observations.0,
+            observations: observations.1,
+            epoch,
+            agent_freed_at,
+            campaigns: HashMap::new(),
+            calls,
+            tasks: JoinSet::new(),
+            last_save: Instant::now(),
+            last_reap: Instant::now(),
+        }
+    }
+
+    /// Plans until `cancel` fires, then lets in-flight calls finish and gives up the leases.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let tick = Duration::from_secs_f64(self.engine.tick_secs);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(tick) => {}
+                _ = self.wake.notified() => {}
+            }
+            if let Err(error) = self.step().await {
+                tracing::warn!(%error, "planning pass failed; retrying next tick");
+            }
+            while let Some(done) = self.tasks.try_join_next() {
+                if let Err(error) = done {
+                    tracing::error!(%error, "dispatch task failed");
+                }
+            }
+        }
+        while self.tasks.join_next().await.is_some() {}
+        self.save_pacers().await;
+        if let Err(error) = lease_release_all(&self.pool, &self.owner).await {
+            tracing::warn!(%error, "could not release campaign leases; they lapse after the lease TTL");
+        }
+    }
+
+    fn secs(&self, at: DateTime<Utc>) -> f64 {
+        (at - self.epoch).num_milliseconds() as f64 / 1000.0
+    }
+
+    /// One planning pass.
+    pub async fn step(&mut self) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        let leases = lease_acquire_many(
+            &self.pool,
+            &self.owner,
+            now,
+            secs_to_duration(self.engine.lease_ttl_secs),
+        )
+        .await?;
+        let mut kept = HashMap::with_capacity(leases.len());
+        for lease in leases {
+            let owned = match self.campaigns.remove(&lease.campaign_id) {
+                Some(mut owned) => {
+                    owned.fence = lease.fence;
+                    owned
+                }
+                None => {
+                    tracing::info!(campaign_id = %lease.campaign_id, fence = lease.fence, "took campaign lease");
+                    let pacer = lease
+                        .pacer_state
+                        .and_then(|state| serde_json::from_value(state).ok())
+                        .unwrap_or_default();
+                    Owned {
+                        fence: lease.fence,
+                        pacer,
+                    }
+                }
+            };
+            kept.insert(lease.campaign_id, owned);
+        }
+        for lost in self.campaigns.keys() {
+            tracing::info!(campaign_id = %lost, "campaign lease gone");
+        }
+        self.campaigns = kept;
+        while let Ok((campaign, observation)) = self.observations.try_recv() {
+            if let Some(owned) = self.campaigns.get_mut(&campaign) {
+                owned.pacer.observe(&observation);
+            }
+        }
+        if self.campaigns.is_empty() {
+            return Ok(());
+        }
+
+        let ids: Vec<String> = self.campaigns.keys().cloned().collect();
+        let campaigns = crate::campaigns::store::campaign_get_many(&self.pool, &ids)
+            .await
+            .map_err(|e| match e {
+                crate::campaigns::CampaignError::Database(e) => EngineError::Database(e),
+                other => EngineError::Database(sqlx::Error::Protocol(other.to_string())),
+            })?;
+        for campaign in &campaigns {
+            let fence = self.campaigns.get(&campaign.id).map(|o| o.fence);
+            if let Some(fence) = fence {
+                let due = batch_due_many(
+                    &self.pool,
+                    &campaign.id,
+                    &self.owner,
+                    fence,
+                    now,
+                    secs_to_duration(self.engine.call_timeout_secs),
+                )
+                .await?;
+                for batch in due {
+                    self.spawn_dispatch(batch, fence, None).await;
+                }
+            }
+        }
+
+        let running: Vec<&Campaign> = campaigns
+            .iter()
+            .filter(|c| c.state == CampaignState::Running)
+            .collect();
+        if !running.is_empty() {
+            let active = active_calls_many(&self.pool, &ids).await?;
+            let agents = self.agents(&running).await;
+            let freed = self
+                .agent_freed_at
+                .lock()
+                .map(|mut at| at.take())
+                .unwrap_or(None);
+            for campaign in running {
+                let calls = active.get(&campaign.id).cloned().unwrap_or_default();
+                self.plan(campaign, &calls, &agents, now, freed).await?;
+            }
+        }
+
+        if self.last_save.elapsed() >= PACER_SAVE_INTERVAL {
+            self.save_pacers().await;
+            self.last_save = Instant::now();
+        }
+        if self.last_reap.elapsed() >= REAP_INTERVAL {
+            self.last_reap = Instant::now();
+            let timeout = secs_to_duration(self.engine.contact_timeout_secs);
+            for (campaign, n) in contact_reap_lost(&self.pool, now, timeout).await? {
+                tracing::warn!(campaign_id = %campaign, contacts = n, "contacts without an end after the contact timeout ended as lost");
+                metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => campaign, m::OUTCOME_LABEL => "lost")
+                    .increment(n as u64);
+            }
+        }
+        Ok(())
+    }
+
+    /// Agent counts of every queue the running campaigns use, by (instance, queue).
+    async fn agents(&self, running: &[&Campaign]) -> HashMap<(String, String), QueueMetrics> {
+        let mut queues: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for campaign in running {
+            if let Some(queue) = &campaign.outbound_call_config.connect_queue_id {
+                let list = queues
+                    .entry(campaign.connect_instance_id.clone())
+                    .or_default();
+                if !list.contains(queue) {
+                    list.push(queue.clone());
+                }
+            }
+        }
+        let mut agents = HashMap::new();
+        for (instance, queue_ids) in queues {
+            match self.center.queue_metrics(&instance, &queue_ids).await {
+                Ok(metrics) => {
+                    for q in metrics {
+                        for (state, n) in [
+                            ("online", q.agents_online),
+                            ("available", q.agents_available),
+                            ("on_contact", q.agents_on_contact),
+                            ("after_contact_work", q.agents_after_contact_work),
+                        ] {
+                            metrics::gauge!(m::AGENTS, m::QUEUE_ID => q.queue_id.clone(), m::AGENT_STATE => state)
+                                .set(n as f64);
+                        }
+                        agents.insert((instance.clone(), q.queue_id.clone()), q);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(instance_id = %instance, %error, "agent metrics unavailable; agent campaigns of this instance wait");
+                }
+            }
+        }
+        agents
+    }
+
+    async fn plan(
+        &mut self,
+        campaign: &Campaign,
+        calls: &ActiveCalls,
+        agents: &HashMap<(String, String), QueueMetrics>,
+        now: DateTime<Utc>,
+        freed: Option<Instant>,
+    ) -> Result<(), EngineError> {
+        let (mode, bandwidth, capacity) = match &campaign.dialer_config {
+            DialerConfig::ProgressiveDialerConfig(c) => (
+                PacingMode::Progressive,
+                c.bandwidth_allocation,
+                c.dialing_capacity,
+            ),
+            DialerConfig::PredictiveDialerConfig(c) => (
+                PacingMode::Predictive,
+                c.bandwidth_allocation,
+                c.dialing_capacity,
+            ),
+            DialerConfig::AgentlessDialerConfig(c) => {
+                (PacingMode::Agentless, 0.0, c.dialing_capacity)
+            }
+        };
+        let queue = campaign
+            .outbound_call_config
+            .connect_queue_id
+            .as_ref()
+            .and_then(|q| agents.get(&(campaign.connect_instance_id.clone(), q.clone())));
+        if mode != PacingMode::Agentless && queue.is_none() {
+            return Ok(());
+        }
+        let lines = (f64::from(self.engine.total_lines) * capacity.unwrap_or(1.0)).floor() as u32;
+        let now_secs = self.secs(now);
+        let input = PacingInput {
+            now_secs,
+            mode,
+            bandwidth_allocation: bandwidth,
+            agents_available: queue.map_or(0, |q| q.agents_available),
+            agents_busy: queue.map_or(0, |q| q.agents_on_contact + q.agents_after_contact_work),
+            busy_elapsed_secs: Vec::new(),
+            dials_in_flight: calls.in_flight.len() as u32,
+            in_flight_elapsed_secs: calls
+                .in_flight
+                .iter()
+                .map(|at| {
+                    at.map_or(0.0, |at| {
+                        ((now - at).num_milliseconds() as f64 / 1000.0).max(0.0)
+                    })
+                })
+                .collect(),
+            customers_waiting: calls.waiting.max(queue.map_or(0, |q| q.contacts_in_queue)),
+            line_limit: lines.saturating_sub(calls.on_line),
+        };
+        let Some(owned) = self.campaigns.get_mut(&campaign.id) else {
+            return Ok(());
+        };
+        let fence = owned.fence;
+        let decision = owned.pacer.decide(&input, &self.pacing);
+        let labels = [(m::CAMPAIGN_ID, campaign.id.clone())];
+        metrics::gauge!(m::DIAL_RATIO, &labels).set(owned.pacer.dial_ratio());
+        metrics::gauge!(m::ABANDONMENT_RATE, &labels).set(decision.explanation.abandonment.rate);
+        metrics::gauge!(m::DIALS_IN_FLIGHT, &labels).set(f64::from(input.dials_in_flight));
+        metrics::gauge!(m::LINES_IN_USE, &labels).set(f64::from(calls.on_line));
+        if decision.dials > 0 {
+            tracing::debug!(campaign_id = %campaign.id, dials = decision.dials, explanation = ?decision.explanation, "pacing decision");
+        }
+        let template = BatchTemplate {
+            instance_id: campaign.connect_instance_id.clone(),
+            queue_id: campaign.outbound_call_config.connect_queue_id.clone(),
+            contact_flow_id: campaign
+                .outbound_call_config
+                .connect_contact_flow_id
+                .clone(),
+            source_phone_number: campaign
+                .outbound_call_config
+                .connect_source_phone_number
+                .clone(),
+            answer_machine_detection: campaign
+                .outbound_call_config
+                .answer_machine_detection_config
+                .as_ref()
+                .is_some_and(|c| c.enable_answer_machine_detection),
+        };
+        let mut remaining = i64::from(decision.dials);
+        while remaining > 0 {
+            let started = Instant::now();
+            let claimed = batch_claim(
+                &self.pool,
+                &campaign.id,
+                &self.owner,
+                fence,
+                remaining.min(BATCH_MAX_CONTACTS as i64),
+                now,
+                secs_to_duration(self.engine.claim_expiry_margin_secs),
+                secs_to_duration(self.engine.call_timeout_secs),
+                &template,
+            )
+            .await?;
+            metrics::histogram!(m::CLAIM_DURATION).record(started.elapsed().as_secs_f64());
+            let Some(batch) = claimed else { break };
+            remaining -= batch.items.len() as i64;
+            self.spawn_dispatch(batch, fence, freed).await;
+        }
+        Ok(())
+    }
+
+    async fn spawn_dispatch(&mut self, batch: Batch, fence: i64, freed: Option<Instant>) {
+        // Waiting here bounds the calls in flight; the loop resumes when one finishes.
+        let Ok(permit) = self.calls.clone().acquire_owned().await else {
+            return;
+        };
+        let dispatcher = Dispatcher {
+            pool: self.pool.clone(),
+            center: self.center.clone(),
+            clock: self.clock.clone(),
+            config: self.engine.clone(),
+            owner: self.owner.clone(),
+        };
+        let observations = self.observation_sender.clone();
+        let epoch = self.epoch;
+        let wake = self.wake.clone();
+        self.tasks.spawn(async move {
+            let _permit = permit;
+            match dispatcher.dispatch(&batch, fence).await {
+                Ok(report) => {
+                    if !report.created.is_empty() {
+                        if let Some(freed) = freed {
+                            metrics::histogram!(m::AGENT_FREE_TO_CONTACT).record(freed.elapsed().as_secs_f64());
+                        }
+                        let at_secs = (dispatcher.clock.now() - epoch).num_milliseconds() as f64 / 1000.0;
+                        for _ in &report.created {
+                            let _ = observations.send((
+                                batch.campaign_id.clone(),
+                                Observation { at_secs, event: ObservedEvent::DialPlaced },
+                            ));
+                        }
+                    }
+                    if report.retried + report.failed.len() + report.expired > 0 {
+                        // Capacity came back: plan again rather than wait for the tick.
+                        wake.notify_one();
+                    }
+                }
+                Err(EngineError::StaleLease(campaign)) => {
+                    tracing::warn!(campaign_id = %campaign, batch_id = %batch.id, "lease lost during a call; the new owner re-sends the batch");
+                }
+                Err(error) => {
+                    tracing::warn!(batch_id = %batch.id, %error, "could not record a batch's outcome; it is re-sent after the call timeout");
+                }
+            }
+        });
+    }
+
+    async fn save_pacers(&self) {
+        for (campaign, owned) in &self.campaigns {
+            let Ok(state) = serde_json::to_value(&owned.pacer) else {
+                continue;
+            };
+            if let Err(error) =
+                lease_save_pacer(&self.pool, campaign, &self.owner, owned.fence, &state).await
+            {
+                tracing::debug!(campaign_id = %campaign, %error, "pacer state not saved");
+            }
+        }
+    }
+}

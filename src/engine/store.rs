@@ -1,0 +1,648 @@
+//! Engine SQL: campaign leases, the claim, contact batches and their results, contact
+//! events, and the reads behind pacing and the status API.
+//!
+//! Every write the engine makes for a campaign is guarded by the campaign's lease (owner and
+//! fence): a daemon that lost its lease changes nothing, and learns so from a
+//! [`EngineError::StaleLease`].
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use super::EngineError;
+use crate::queue::store::PENDING_SHARDS;
+
+/// A campaign this daemon holds the lease of.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Lease {
+    /// Campaign id.
+    pub campaign_id: String,
+    /// The fence of this tenure.
+    pub fence: i64,
+    /// Pacing estimates left by the previous owner, if any.
+    pub pacer_state: Option<serde_json::Value>,
+}
+
+/// Renews this daemon's leases and takes every lapsed or free one of campaigns that need an
+/// owner (running or paused, or with unresolved contact batches). A takeover bumps the fence.
+pub async fn lease_acquire_many(
+    db: impl PgExecutor<'_>,
+    owner: &str,
+    now: DateTime<Utc>,
+    ttl: chrono::Duration,
+) -> Result<Vec<Lease>, EngineError> {
+    Ok(sqlx::query_as(
+        r#"
+        with candidates as (
+            select c.id from campaign c
+            where c.state in ('Running', 'Paused')
+               or exists (select 1 from contact_batch b where b.campaign_id = c.id and b.resolved_at is null)
+               or exists (select 1 from dial_request d where d.campaign_id = c.id and d.state = 'in_progress')
+        )
+        insert into campaign_lease (campaign_id, owner, fence, expires_at)
+        select id, $1, 1, $3 from candidates
+        on conflict (campaign_id) do update
+            set fence = case when campaign_lease.owner = excluded.owner
+                             then campaign_lease.fence else campaign_lease.fence + 1 end,
+                owner = excluded.owner,
+                expires_at = excluded.expires_at
+            where campaign_lease.owner = excluded.owner or campaign_lease.expires_at < $2
+        returning campaign_id, fence, pacer_state
+        "#,
+    )
+    .bind(owner)
+    .bind(now)
+    .bind(now + ttl)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Saves the owner's pacing estimates with its lease.
+pub async fn lease_save_pacer(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+    owner: &str,
+    fence: i64,
+    state: &serde_json::Value,
+) -> Result<(), EngineError> {
+    sqlx::query(
+        "update campaign_lease set pacer_state = $4 where campaign_id = $1 and owner = $2 and fence = $3",
+    )
+    .bind(campaign_id)
+    .bind(owner)
+    .bind(fence)
+    .bind(state)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Gives up this daemon's leases (on shutdown) so others take over at once.
+pub async fn lease_release_all(db: impl PgExecutor<'_>, owner: &str) -> Result<(), EngineError> {
+    sqlx::query("delete from campaign_lease where owner = $1")
+        .bind(owner)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// What a campaign's contacts need from the contact center, fixed when a batch is claimed so
+/// that every re-send of the batch is the same call.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BatchTemplate {
+    /// Amazon Connect instance.
+    pub instance_id: String,
+    /// Queue whose agents take the calls.
+    pub queue_id: Option<String>,
+    /// Contact flow.
+    pub contact_flow_id: String,
+    /// Caller id.
+    pub source_phone_number: Option<String>,
+    /// Answering-machine detection on.
+    pub answer_machine_detection: bool,
+}
+
+/// A dial request inside a contact batch.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BatchItem {
+    /// Dial request id (the item's RequestIdentifier).
+    pub id: Uuid,
+    /// Number to call.
+    pub phone_number: String,
+    /// Contact attributes.
+    pub attributes: Json<std::collections::BTreeMap<String, String>>,
+    /// Expiration.
+    pub expires_at: DateTime<Utc>,
+    /// Times the request was claimed, this claim included.
+    pub attempts: i32,
+}
+
+/// A claimed batch, written before the contact center is called.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Batch id.
+    pub id: Uuid,
+    /// Campaign.
+    pub campaign_id: String,
+    /// The BatchPutContact ClientToken.
+    pub client_token: String,
+    /// The call's fixed parts.
+    pub template: BatchTemplate,
+    /// Items in RequestIdentifier order.
+    pub items: Vec<BatchItem>,
+    /// Times the call was made before.
+    pub attempts: i32,
+}
+
+/// Claims up to `n` pending requests of a campaign into a new contact batch, in one
+/// statement: earliest expiration first, skipping rows other claimers hold, never a request
+/// expiring before `now + margin`, only while `owner` holds the lease with `fence`. The
+/// batch is marked in flight until `now + call_timeout`.
+#[allow(clippy::too_many_arguments)]
+pub async fn batch_claim(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+    owner: &str,
+    fence: i64,
+    n: i64,
+    now: DateTime<Utc>,
+    margin: chrono::Duration,
+    call_timeout: chrono::Duration,
+    template: &BatchTemplate,
+) -> Result<Option<Batch>, EngineError> {
+    let batch_id = Uuid::new_v4();
+    let client_token = format!("dialer-{batch_id}");
+    let shard = rand::random_range(0..PENDING_SHARDS);
+    let items: Vec<BatchItem> = sqlx::query_as(
+        r#"
+        with lease as (
+            select 1 from campaign_lease
+            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > $4
+        ),
+        picked as (
+            select id from dial_request
+            where campaign_id = $1 and state = 'pending' and expires_at > $5
+              and (not_before is null or not_before <= $4)
+              and exists (select 1 from lease)
+            order by expires_at
+            limit $6
+            for update skip locked
+        ),
+        claimed as (
+            update dial_request d
+            set state = 'in_progress', batch_id = $7, attempts = d.attempts + 1,
+                contact_phase = 'creating', not_before = null, dialed_at = $4, updated_at = now()
+            from picked where d.id = picked.id
+            returning d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
+        ),
+        batch as (
+            insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
+            select $7, $1, $8, $3, $9, array_agg(id order by id), 1, $10 from claimed having count(*) > 0
+        ),
+        counted as (
+            insert into campaign_pending (campaign_id, shard, n)
+            select $1, $11, -count(*) from claimed having count(*) > 0
+            on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
+        )
+        select id, phone_number, attributes, expires_at, attempts from claimed order by id
+        "#,
+    )
+    .bind(campaign_id)
+    .bind(owner)
+    .bind(fence)
+    .bind(now)
+    .bind(now + margin)
+    .bind(n)
+    .bind(batch_id)
+    .bind(&client_token)
+    .bind(Json(template))
+    .bind(now + call_timeout)
+    .bind(shard)
+    .fetch_all(db)
+    .await?;
+    if items.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Batch {
+        id: batch_id,
+        campaign_id: campaign_id.to_string(),
+        client_token,
+        template: template.clone(),
+        items,
+        attempts: 0,
+    }))
+}
+
+#[derive(sqlx::FromRow)]
+struct BatchRow {
+    id: Uuid,
+    campaign_id: String,
+    client_token: String,
+    request: Json<BatchTemplate>,
+    attempts: i32,
+}
+
+/// Unresolved batches of a campaign whose retry time has come, marked in flight again until
+/// `now + call_timeout` (guarded by the lease).
+pub async fn batch_due_many(
+    pool: &PgPool,
+    campaign_id: &str,
+    owner: &str,
+    fence: i64,
+    now: DateTime<Utc>,
+    call_timeout: chrono::Duration,
+) -> Result<Vec<Batch>, EngineError> {
+    let rows: Vec<BatchRow> = sqlx::query_as(
+        r#"
+        update contact_batch b
+        set next_attempt_at = $5, attempts = b.attempts + 1
+        where b.campaign_id = $1 and b.resolved_at is null and b.next_attempt_at <= $4
+          and exists (select 1 from campaign_lease l
+                      where l.campaign_id = $1 and l.owner = $2 and l.fence = $3 and l.expires_at > $4)
+        returning b.id, b.campaign_id, b.client_token, b.request, b.attempts - 1 as attempts
+        "#,
+    )
+    .bind(campaign_id)
+    .bind(owner)
+    .bind(fence)
+    .bind(now)
+    .bind(now + call_timeout)
+    .fetch_all(pool)
+    .await?;
+    let mut batches = Vec::with_capacity(rows.len());
+    for row in rows {
+        // The original items: every request the batch was claimed with, whatever happened
+        // to them since, so a re-send is the same call.
+        let items: Vec<BatchItem> = sqlx::query_as(
+            r#"
+            select d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
+            from contact_batch b cross join unnest(b.request_ids) as r(id)
+            join dial_request d on d.id = r.id
+            where b.id = $1
+            order by d.id
+            "#,
+        )
+        .bind(row.id)
+        .fetch_all(pool)
+        .await?;
+        batches.push(Batch {
+            id: row.id,
+            campaign_id: row.campaign_id,
+            client_token: row.client_token,
+            template: row.request.0,
+            items,
+            attempts: row.attempts,
+        });
+    }
+    Ok(batches)
+}
+
+/// What became of one item of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemResult {
+    /// The contact exists.
+    Created {
+        /// Contact id from the contact center.
+        contact_id: String,
+    },
+    /// Try again in a new batch, not before the given time.
+    Retry {
+        /// Reason code of the failure.
+        reason: String,
+        /// Backoff end.
+        not_before: DateTime<Utc>,
+    },
+    /// Ended without a contact.
+    Failed {
+        /// Reason code.
+        reason: String,
+    },
+    /// Its expiration passed before a contact was made.
+    Expired,
+}
+
+/// Records a resolved batch: contacts created, items to retry, failed or expired items; the
+/// batch is closed. One statement, guarded by the lease.
+pub async fn batch_resolve(
+    db: impl PgExecutor<'_>,
+    batch: &Batch,
+    owner: &str,
+    fence: i64,
+    now: DateTime<Utc>,
+    results: &[(Uuid, ItemResult)],
+) -> Result<(), EngineError> {
+    let mut ids = Vec::with_capacity(results.len());
+    let mut states = Vec::with_capacity(results.len());
+    let mut contact_ids: Vec<Option<String>> = Vec::with_capacity(results.len());
+    let mut reasons: Vec<Option<String>> = Vec::with_capacity(results.len());
+    let mut not_before: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(results.len());
+    for (id, result) in results {
+        ids.push(*id);
+        let (state, contact, reason, after) = match result {
+            ItemResult::Created { contact_id } => {
+                ("in_progress", Some(contact_id.clone()), None, None)
+            }
+            ItemResult::Retry { reason, not_before } => {
+                ("pending", None, Some(reason.clone()), Some(*not_before))
+            }
+            ItemResult::Failed { reason } => ("failed", None, Some(reason.clone()), None),
+            ItemResult::Expired => ("expired", None, Some("EXPIRED".to_string()), None),
+        };
+        states.push(state);
+        contact_ids.push(contact);
+        reasons.push(reason);
+        not_before.push(after);
+    }
+    let shard = rand::random_range(0..PENDING_SHARDS);
+    let closed: Option<i64> = sqlx::query_scalar(
+        r#"
+        with guard as (
+            select 1 from campaign_lease
+            where campaign_id = $2 and owner = $3 and fence = $4
+        ),
+        results as (
+            select * from unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+                as r(id, state, contact_id, reason, not_before)
+        ),
+        updated as (
+            -- Events of a fast call may have ended the request before this answer was
+            -- recorded: then only the contact id is added.
+            update dial_request d
+            set state = case when d.state = 'in_progress' then r.state::dial_request_state else d.state end,
+                contact_id = coalesce(r.contact_id, d.contact_id),
+                contact_phase = case when d.state <> 'in_progress' then d.contact_phase
+                                     when r.state = 'in_progress' then coalesce(nullif(d.contact_phase, 'creating'), 'initiated')
+                                     end,
+                reason = case when d.state = 'in_progress' then r.reason else d.reason end,
+                not_before = r.not_before,
+                batch_id = case when r.state = 'pending' then null else d.batch_id end,
+                updated_at = now()
+            from results r
+            where d.id = r.id and d.batch_id = $1 and exists (select 1 from guard)
+              and (d.state = 'in_progress' or r.contact_id is not null)
+            returning d.state, d.contact_id
+        ),
+        requeued as (
+            insert into campaign_pending (campaign_id, shard, n)
+            select $2, $11, count(*) from updated where state = 'pending' having count(*) > 0
+            on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
+        ),
+        dialed as (
+            insert into campaign_hourly (campaign_id, hour, dials)
+            select $2, date_trunc('hour', $10::timestamptz), count(*) from updated where contact_id is not null having count(*) > 0
+            on conflict (campaign_id, hour) do update set dials = campaign_hourly.dials + excluded.dials
+        ),
+        closed as (
+            update contact_batch set resolved_at = $10
+            where id = $1 and exists (select 1 from guard)
+            returning 1
+        )
+        select count(*) from closed
+        "#,
+    )
+    .bind(batch.id)
+    .bind(&batch.campaign_id)
+    .bind(owner)
+    .bind(fence)
+    .bind(&ids)
+    .bind(&states)
+    .bind(&contact_ids)
+    .bind(&reasons)
+    .bind(&not_before)
+    .bind(now)
+    .bind(shard)
+    .fetch_optional(db)
+    .await?;
+    if closed.unwrap_or(0) == 0 {
+        return Err(EngineError::StaleLease(batch.campaign_id.clone()));
+    }
+    Ok(())
+}
+
+/// Postpones a batch whose call failed as a whole (same ClientToken next time).
+pub async fn batch_postpone(
+    db: impl PgExecutor<'_>,
+    batch: &Batch,
+    owner: &str,
+    fence: i64,
+    next_attempt_at: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    let updated = sqlx::query(
+        r#"
+        update contact_batch b set next_attempt_at = $4
+        where b.id = $1 and b.resolved_at is null
+          and exists (select 1 from campaign_lease l where l.campaign_id = b.campaign_id and l.owner = $2 and l.fence = $3)
+        "#,
+    )
+    .bind(batch.id)
+    .bind(owner)
+    .bind(fence)
+    .bind(next_attempt_at)
+    .execute(db)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(EngineError::StaleLease(batch.campaign_id.clone()));
+    }
+    Ok(())
+}
+
+/// Calls of one campaign by phase, for pacing: (phase, count, oldest dial time).
+#[derive(Debug, Clone, Default)]
+pub struct ActiveCalls {
+    /// Contacts whose outcome is not known yet, with their dial times (creation pending
+    /// ones have none yet).
+    pub in_flight: Vec<Option<DateTime<Utc>>>,
+    /// Answered persons waiting for an agent.
+    pub waiting: u32,
+    /// Calls holding a line.
+    pub on_line: u32,
+}
+
+/// The active calls of the given campaigns.
+pub async fn active_calls_many(
+    db: impl PgExecutor<'_>,
+    campaign_ids: &[String],
+) -> Result<std::collections::HashMap<String, ActiveCalls>, EngineError> {
+    let rows: Vec<(String, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select campaign_id, contact_phase, dialed_at from dial_request
+         where state = 'in_progress' and campaign_id = any($1) and contact_phase <> 'disconnected'",
+    )
+    .bind(campaign_ids)
+    .fetch_all(db)
+    .await?;
+    let mut calls: std::collections::HashMap<String, ActiveCalls> =
+        std::collections::HashMap::new();
+    for (campaign, phase, dialed_at) in rows {
+        let entry = calls.entry(campaign).or_default();
+        if crate::contacts::Phase::ON_LINE.contains(&phase.as_str()) {
+            entry.on_line += 1;
+        }
+        if crate::contacts::Phase::IN_FLIGHT.contains(&phase.as_str()) {
+            entry.in_flight.push(dialed_at);
+        } else if phase == "queued" || phase == "answered" {
+            entry.waiting += 1;
+        }
+    }
+    Ok(calls)
+}
+
+/// The current status of dial requests named by id (for applying events).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ContactRow {
+    /// Dial request id.
+    pub id: Uuid,
+    /// Campaign.
+    pub campaign_id: String,
+    /// Stored phase.
+    pub contact_phase: Option<String>,
+    /// Stored outcome.
+    pub outcome: Option<String>,
+    /// Request state.
+    pub state: crate::queue::DialRequestState,
+    /// When the contact was created.
+    pub dialed_at: Option<DateTime<Utc>>,
+}
+
+/// Looks up requests by id or, for events that carry only a contact id, by contact id.
+pub async fn contact_rows(
+    db: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    contact_ids: &[String],
+) -> Result<Vec<(ContactRow, Option<String>)>, EngineError> {
+    let rows: Vec<(Uuid, String, Option<String>, Option<String>, crate::queue::DialRequestState, Option<DateTime<Utc>>, Option<String>)> =
+        sqlx::query_as(
+            "select id, campaign_id, contact_phase, outcome, state, dialed_at, contact_id from dial_request
+             where id = any($1) or contact_id = any($2)",
+        )
+        .bind(ids)
+        .bind(contact_ids)
+        .fetch_all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, campaign_id, contact_phase, outcome, state, dialed_at, contact_id)| {
+                (
+                    ContactRow {
+                        id,
+                        campaign_id,
+                        contact_phase,
+                        outcome,
+                        state,
+                        dialed_at,
+                    },
+                    contact_id,
+                )
+            },
+        )
+        .collect())
+}
+
+/// A stored event, new or duplicate.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    /// Dial request.
+    pub dial_request_id: Uuid,
+    /// Contact id.
+    pub contact_id: String,
+    /// Event kind spelling.
+    pub kind: &'static str,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Agent id for connections.
+    pub detail: Option<String>,
+}
+
+/// Stores events; returns the (request, kind) pairs that were new (duplicates are dropped).
+pub async fn event_insert_many(
+    db: impl PgExecutor<'_>,
+    events: &[EventRecord],
+) -> Result<Vec<(Uuid, String)>, EngineError> {
+    let ids: Vec<Uuid> = events.iter().map(|e| e.dial_request_id).collect();
+    let contacts: Vec<&str> = events.iter().map(|e| e.contact_id.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+    let ats: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
+    let details: Vec<Option<&str>> = events.iter().map(|e| e.detail.as_deref()).collect();
+    Ok(sqlx::query_as(
+        "insert into contact_event (dial_request_id, contact_id, kind, at, detail)
+         select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+         on conflict do nothing
+         returning dial_request_id, kind",
+    )
+    .bind(&ids)
+    .bind(&contacts)
+    .bind(&kinds)
+    .bind(&ats)
+    .bind(&details)
+    .fetch_all(db)
+    .await?)
+}
+
+/// A contact's new status after events.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    /// Dial request.
+    pub id: Uuid,
+    /// New phase.
+    pub phase: &'static str,
+    /// New outcome.
+    pub outcome: Option<&'static str>,
+    /// Whether the request is now completed.
+    pub terminal: bool,
+}
+
+/// Writes contact statuses; requests whose contact ended become `completed`.
+pub async fn contact_update_many(
+    db: impl PgExecutor<'_>,
+    updates: &[StatusUpdate],
+) -> Result<(), EngineError> {
+    let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
+    let phases: Vec<&str> = updates.iter().map(|u| u.phase).collect();
+    let outcomes: Vec<Option<&str>> = updates.iter().map(|u| u.outcome).collect();
+    let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
+    sqlx::query(
+        "update dial_request d
+         set contact_phase = u.phase, outcome = u.outcome,
+             state = case when u.terminal and d.state = 'in_progress' then 'completed'::dial_request_state else d.state end,
+             updated_at = now()
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::bool[]) as u(id, phase, outcome, terminal)
+         where d.id = u.id",
+    )
+    .bind(&ids)
+    .bind(&phases)
+    .bind(&outcomes)
+    .bind(&terminal)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Adds outcome counts to the campaign's hour.
+pub async fn hourly_add(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+    at: DateTime<Utc>,
+    person_answers: i64,
+    abandons: i64,
+    machines: i64,
+) -> Result<(), EngineError> {
+    sqlx::query(
+        "insert into campaign_hourly (campaign_id, hour, person_answers, abandons, machines)
+         values ($1, date_trunc('hour', $2::timestamptz), $3, $4, $5)
+         on conflict (campaign_id, hour) do update
+         set person_answers = campaign_hourly.person_answers + excluded.person_answers,
+             abandons = campaign_hourly.abandons + excluded.abandons,
+             machines = campaign_hourly.machines + excluded.machines",
+    )
+    .bind(campaign_id)
+    .bind(at)
+    .bind(person_answers)
+    .bind(abandons)
+    .bind(machines)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Ends contacts that never reported an end within `timeout` of their creation (the
+/// contact center lost them, or the daemon whose simulated center placed them died).
+pub async fn contact_reap_lost(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    timeout: chrono::Duration,
+) -> Result<Vec<(String, i64)>, EngineError> {
+    Ok(sqlx::query_as(
+        "with lost as (
+             update dial_request
+             set state = 'completed', outcome = coalesce(outcome, 'lost'), contact_phase = 'completed', updated_at = now()
+             where state = 'in_progress' and contact_id is not null and dialed_at < $1
+             returning campaign_id
+         )
+         select campaign_id, count(*) from lost group by campaign_id",
+    )
+    .bind(now - timeout)
+    .fetch_all(db)
+    .await?)
+}
