@@ -12,6 +12,7 @@ pub mod dial_requests;
 pub mod error;
 pub mod instances;
 pub mod sigv4;
+pub mod status;
 pub mod throttle;
 pub mod wire;
 
@@ -62,6 +63,9 @@ pub const OPERATIONS: &[&str] = &[
     "UpdateCampaignDialerConfig",
     "UpdateCampaignName",
     "UpdateCampaignOutboundCallConfig",
+    // Extensions of this engine, signed like the rest.
+    "DescribeDialRequest",
+    "GetCampaignProgress",
 ];
 
 /// The SigV4 signing name of the service (`signingName` in the model).
@@ -170,6 +174,14 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/campaigns/{id}/dial-requests",
             op("PutDialRequestBatch", put(dial_requests::put_batch)),
+        )
+        .route(
+            "/campaigns/{id}/dial-requests/{dialRequestId}",
+            op("DescribeDialRequest", get(status::dial_request)),
+        )
+        .route(
+            "/campaigns/{id}/progress",
+            op("GetCampaignProgress", get(status::progress)),
         )
         .route(
             "/tags/{arn}",

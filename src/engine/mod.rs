@@ -5,6 +5,7 @@
 //! - [`scheduler`]: the planning loop (leases, pacing inputs, claims).
 //! - [`dispatch`]: one BatchPutContact call per batch, its retries and its results.
 //! - [`events`]: contact-center events into contact lifecycles and pacing observations.
+//! - [`planner`]: the pure step from campaign, agents and calls to the pacing input.
 //! - [`store`]: the SQL.
 //!
 //! Invariants (each has an integration test):
@@ -20,6 +21,7 @@
 
 pub mod dispatch;
 pub mod events;
+pub mod planner;
 pub mod scheduler;
 pub mod store;
 

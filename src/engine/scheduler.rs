@@ -18,18 +18,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Dispatcher;
 use super::events::CampaignObservation;
+use super::planner::{pacing_input, ActiveCalls};
 use super::store::{
     active_calls_many, batch_claim, batch_due_many, contact_reap_lost, lease_acquire_many,
-    lease_release_all, lease_save_pacer, ActiveCalls, Batch, BatchTemplate,
+    lease_release_all, lease_save_pacer, Batch, BatchTemplate,
 };
 use super::{secs_to_duration, EngineConfig, EngineError};
-use crate::campaigns::{Campaign, CampaignState, DialerConfig};
+use crate::campaigns::{Campaign, CampaignState};
 use crate::clock::Clock;
 use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
-use crate::pacing::{
-    Observation, ObservedEvent, PacerState, PacingConfig, PacingInput, PacingMode,
-};
+use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
 
 /// How often pacing estimates are saved with the lease for a successor.
 const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
@@ -138,10 +137,6 @@ impl Scheduler {
         if let Err(error) = lease_release_all(&self.pool, &self.owner).await {
             tracing::warn!(%error, "could not release campaign leases; they lapse after the lease TTL");
         }
-    }
-
-    fn secs(&self, at: DateTime<Utc>) -> f64 {
-        (at - self.epoch).num_milliseconds() as f64 / 1000.0
     }
 
     /// One planning pass.
@@ -293,50 +288,20 @@ impl Scheduler {
         now: DateTime<Utc>,
         freed: Option<Instant>,
     ) -> Result<(), EngineError> {
-        let (mode, bandwidth, capacity) = match &campaign.dialer_config {
-            DialerConfig::ProgressiveDialerConfig(c) => (
-                PacingMode::Progressive,
-                c.bandwidth_allocation,
-                c.dialing_capacity,
-            ),
-            DialerConfig::PredictiveDialerConfig(c) => (
-                PacingMode::Predictive,
-                c.bandwidth_allocation,
-                c.dialing_capacity,
-            ),
-            DialerConfig::AgentlessDialerConfig(c) => {
-                (PacingMode::Agentless, 0.0, c.dialing_capacity)
-            }
-        };
         let queue = campaign
             .outbound_call_config
             .connect_queue_id
             .as_ref()
             .and_then(|q| agents.get(&(campaign.connect_instance_id.clone(), q.clone())));
-        if mode != PacingMode::Agentless && queue.is_none() {
+        let Some(input) = pacing_input(
+            &campaign.dialer_config,
+            queue,
+            calls,
+            self.engine.total_lines,
+            now,
+            self.epoch,
+        ) else {
             return Ok(());
-        }
-        let lines = (f64::from(self.engine.total_lines) * capacity.unwrap_or(1.0)).floor() as u32;
-        let now_secs = self.secs(now);
-        let input = PacingInput {
-            now_secs,
-            mode,
-            bandwidth_allocation: bandwidth,
-            agents_available: queue.map_or(0, |q| q.agents_available),
-            agents_busy: queue.map_or(0, |q| q.agents_on_contact + q.agents_after_contact_work),
-            busy_elapsed_secs: Vec::new(),
-            dials_in_flight: calls.in_flight.len() as u32,
-            in_flight_elapsed_secs: calls
-                .in_flight
-                .iter()
-                .map(|at| {
-                    at.map_or(0.0, |at| {
-                        ((now - at).num_milliseconds() as f64 / 1000.0).max(0.0)
-                    })
-                })
-                .collect(),
-            customers_waiting: calls.waiting.max(queue.map_or(0, |q| q.contacts_in_queue)),
-            line_limit: lines.saturating_sub(calls.on_line),
         };
         let Some(owned) = self.campaigns.get_mut(&campaign.id) else {
             return Ok(());

@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use super::planner::ActiveCalls;
 use super::EngineError;
 use crate::queue::store::PENDING_SHARDS;
 
@@ -428,33 +429,23 @@ pub async fn batch_postpone(
     Ok(())
 }
 
-/// Calls of one campaign by phase, for pacing: (phase, count, oldest dial time).
-#[derive(Debug, Clone, Default)]
-pub struct ActiveCalls {
-    /// Contacts whose outcome is not known yet, with their dial times (creation pending
-    /// ones have none yet).
-    pub in_flight: Vec<Option<DateTime<Utc>>>,
-    /// Answered persons waiting for an agent.
-    pub waiting: u32,
-    /// Calls holding a line.
-    pub on_line: u32,
-}
-
-/// The active calls of the given campaigns.
+/// The calls in progress of the given campaigns.
 pub async fn active_calls_many(
     db: impl PgExecutor<'_>,
     campaign_ids: &[String],
 ) -> Result<std::collections::HashMap<String, ActiveCalls>, EngineError> {
-    let rows: Vec<(String, String, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "select campaign_id, contact_phase, dialed_at from dial_request
-         where state = 'in_progress' and campaign_id = any($1) and contact_phase <> 'disconnected'",
+    let rows: Vec<(String, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select d.campaign_id, d.contact_phase, d.dialed_at, e.at
+         from dial_request d
+         left join contact_event e on e.dial_request_id = d.id and e.kind = 'connected_to_agent'
+         where d.state = 'in_progress' and d.campaign_id = any($1)",
     )
     .bind(campaign_ids)
     .fetch_all(db)
     .await?;
     let mut calls: std::collections::HashMap<String, ActiveCalls> =
         std::collections::HashMap::new();
-    for (campaign, phase, dialed_at) in rows {
+    for (campaign, phase, dialed_at, connected_at) in rows {
         let entry = calls.entry(campaign).or_default();
         if crate::contacts::Phase::ON_LINE.contains(&phase.as_str()) {
             entry.on_line += 1;
@@ -463,6 +454,9 @@ pub async fn active_calls_many(
             entry.in_flight.push(dialed_at);
         } else if phase == "queued" || phase == "answered" {
             entry.waiting += 1;
+        }
+        if let Some(connected_at) = connected_at {
+            entry.busy_since.push(connected_at);
         }
     }
     Ok(calls)

@@ -234,3 +234,84 @@ pub async fn campaign_pending_count(
     .fetch_one(db)
     .await?)
 }
+
+/// What the status API shows of one request (never the number or attributes).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RequestStatus {
+    /// Request id.
+    pub id: Uuid,
+    /// Client token.
+    pub client_token: String,
+    /// State.
+    pub state: DialRequestState,
+    /// Why it failed, expired or was retried.
+    pub reason: Option<String>,
+    /// Contact id, once created.
+    pub contact_id: Option<String>,
+    /// Call outcome.
+    pub outcome: Option<String>,
+    /// Times claimed.
+    pub attempts: i32,
+    /// Expiration.
+    pub expires_at: DateTime<Utc>,
+    /// Accepted at.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A request of a campaign, with its contact's timeline (event kind, time, detail).
+pub async fn dial_request_status(
+    pool: &PgPool,
+    campaign_id: &str,
+    id: Uuid,
+) -> Result<Option<(RequestStatus, Vec<(String, DateTime<Utc>, Option<String>)>)>, QueueError> {
+    let status: Option<RequestStatus> = sqlx::query_as(
+        "select id, client_token, state, reason, contact_id, outcome, attempts, expires_at, created_at, updated_at
+         from dial_request where campaign_id = $1 and id = $2",
+    )
+    .bind(campaign_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(status) = status else {
+        return Ok(None);
+    };
+    let timeline = sqlx::query_as(
+        "select kind, at, detail from contact_event where dial_request_id = $1 order by at, kind",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some((status, timeline)))
+}
+
+/// Counts of a campaign's requests by state, outcome and reason.
+pub async fn campaign_progress(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+) -> Result<Vec<(DialRequestState, Option<String>, Option<String>, i64)>, QueueError> {
+    Ok(sqlx::query_as(
+        "select state, outcome, reason, count(*) from dial_request where campaign_id = $1
+         group by state, outcome, reason",
+    )
+    .bind(campaign_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Person answers and abandons of a campaign since `since` (hourly buckets).
+pub async fn campaign_abandonment(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+    since: DateTime<Utc>,
+) -> Result<(i64, i64, i64), QueueError> {
+    Ok(sqlx::query_as(
+        "select coalesce(sum(dials), 0)::bigint, coalesce(sum(person_answers), 0)::bigint, coalesce(sum(abandons), 0)::bigint
+         from campaign_hourly where campaign_id = $1 and hour >= date_trunc('hour', $2::timestamptz)",
+    )
+    .bind(campaign_id)
+    .bind(since)
+    .fetch_one(db)
+    .await?)
+}
