@@ -17,6 +17,7 @@ use crate::api::{self, AppState};
 use crate::campaigns::ArnScheme;
 use crate::clock::{Clock, WallClock};
 use crate::config::Config;
+use crate::contact_center::sim::SimContactCenter;
 use crate::metrics as m;
 use crate::queue::store::dial_request_depth;
 use crate::queue::sweeper::Sweeper;
@@ -62,19 +63,34 @@ pub async fn run(
     listener: TcpListener,
     cancel: CancellationToken,
 ) -> Result<(), AppError> {
+    run_observed(config, pool, listener, cancel, None).await
+}
+
+/// [`run`], handing the simulated contact center to `center` once it is up (the demo reads
+/// its agent occupancy).
+pub async fn run_observed(
+    config: Arc<Config>,
+    pool: PgPool,
+    listener: TcpListener,
+    cancel: CancellationToken,
+    center: Option<tokio::sync::oneshot::Sender<Arc<SimContactCenter>>>,
+) -> Result<(), AppError> {
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let app = state(config.clone(), pool.clone(), clock.clone());
     let mut services = JoinSet::new();
     if config.engine.enabled {
-        crate::engine::spawn(
+        let sim = crate::engine::spawn(
             &mut services,
             pool.clone(),
             &config,
-            clock.clone(),
             app.engine_wake.clone(),
             &cancel,
         )
         .map_err(|e| AppError::ContactCenter(e.to_string()))?;
+        if let Some(center) = center {
+            // The receiver may have gone; then nobody wanted it.
+            let _ = center.send(sim);
+        }
     }
     let sweeper = Sweeper {
         pool: pool.clone(),

@@ -48,6 +48,8 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Run a campaign end to end on the embedded defaults, with live progress.
+    Demo(crate::demo::DemoArgs),
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]
@@ -122,6 +124,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { bench } => runtime.block_on(crate::bench::run(bench)),
+        Command::Demo(args) => {
+            let quiet = Config {
+                log: crate::config::LogConfig {
+                    level: "warn".to_string(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            init_logging(&quiet);
+            runtime.block_on(crate::demo::run(args))
+        }
     }
 }
 

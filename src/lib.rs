@@ -19,6 +19,8 @@
 //! - [`metrics`]: metric names and the Prometheus exporter.
 //! - [`clock`]: time as an input.
 //! - [`bench`]: the benchmarks behind `dialer bench`.
+//! - [`demo`]: `dialer demo`, a campaign run end to end on the embedded defaults.
+//! - [`client`]: a signing client of the API for the demo and benchmarks.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -26,11 +28,13 @@ pub mod app;
 pub mod bench;
 pub mod campaigns;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod contact_center;
 pub mod contacts;
 pub mod db;
+pub mod demo;
 pub mod engine;
 pub mod instances;
 pub mod metrics;

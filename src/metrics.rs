@@ -106,25 +106,76 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// How a metric aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Distribution of observations.
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// Every metric the daemon exports: name, kind, labels, meaning. The README's metric
+/// catalogue is this table.
+pub const CATALOGUE: &[(&str, Kind, &str, &str)] = &[
+    (API_REQUESTS, Kind::Counter, "operation, status", "API requests by operation and HTTP status."),
+    (API_REQUEST_DURATION, Kind::Histogram, "operation", "API request latency by operation, in seconds."),
+    (DIAL_REQUESTS_RECEIVED, Kind::Counter, "campaign_id, outcome, code", "Dial requests received by PutDialRequestBatch, accepted or refused (with the failure code)."),
+    (QUEUE_DEPTH, Kind::Gauge, "campaign_id, state", "Dial requests by campaign and state (refreshed every 10 s)."),
+    (DIAL_REQUESTS_EXPIRED, Kind::Counter, "campaign_id", "Dial requests that reached their expiration time before being dialed."),
+    (DIAL_REQUESTS_CANCELLED, Kind::Counter, "campaign_id", "Pending dial requests cancelled because their campaign was stopped."),
+    (DIALS, Kind::Counter, "campaign_id", "Contacts created (dials launched)."),
+    (CONTACTS_COMPLETED, Kind::Counter, "campaign_id, outcome", "Contacts that reached their end, by outcome (connected, abandoned, machine, answered, no_answer, busy, invalid, lost)."),
+    (CONTACT_EVENTS, Kind::Counter, "campaign_id, kind", "Contact lifecycle events received from the contact center."),
+    (PERSON_ANSWERS, Kind::Counter, "campaign_id", "Calls answered by a person (the abandonment denominator)."),
+    (ABANDONS, Kind::Counter, "campaign_id", "Person-answered calls not connected to an agent within the abandon threshold."),
+    (AGENTS, Kind::Gauge, "queue_id, state", "Agents per queue: online, available, on_contact, after_contact_work."),
+    (LINES_IN_USE, Kind::Gauge, "campaign_id", "Calls holding a line (dialing, ringing, queued or with an agent)."),
+    (DIALS_IN_FLIGHT, Kind::Gauge, "campaign_id", "Dials placed whose outcome is not known yet."),
+    (DIAL_RATIO, Kind::Gauge, "campaign_id", "The pacer's current dial ratio (lines dialing per usable agent)."),
+    (ABANDONMENT_RATE, Kind::Gauge, "campaign_id", "Abandonment rate over the pacing evaluation window."),
+    (CLAIM_DURATION, Kind::Histogram, "", "Duration of the claim statement, in seconds."),
+    (CONTACT_CREATION_DURATION, Kind::Histogram, "", "Duration of BatchPutContact calls, in seconds."),
+    (AGENT_FREE_TO_CONTACT, Kind::Histogram, "", "From an agent becoming free to the next contact created, in seconds."),
+    (CONTACT_CREATION_FAILURES, Kind::Counter, "campaign_id, reason", "Contact creation failures by BatchPutContact reason code or whole-call error."),
+    (CONFIG_RELOADS, Kind::Counter, "result", "Config reloads, applied or rejected."),
+];
+
+/// `/metrics`: the recorder's output, plus `# HELP`/`# TYPE` lines for catalogue metrics
+/// not recorded yet, so scrapers and dashboards see every metric from the first scrape.
+pub fn render(handle: &PrometheusHandle) -> String {
+    let mut text = handle.render();
+    for (name, kind, _, help) in CATALOGUE {
+        if !text.contains(&format!("# TYPE {name} ")) {
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {}\n",
+                kind.as_str()
+            ));
+        }
+    }
+    text
+}
+
 fn describe() {
-    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_counter!(API_REQUESTS, "API requests by operation and HTTP status.");
-    describe_histogram!(
-        API_REQUEST_DURATION,
-        Unit::Seconds,
-        "API request latency by operation."
-    );
-    describe_counter!(
-        DIAL_REQUESTS_RECEIVED,
-        "Dial requests received by PutDialRequestBatch, by campaign, outcome and failure code."
-    );
-    describe_gauge!(QUEUE_DEPTH, "Dial requests by campaign and state.");
-    describe_counter!(
-        DIAL_REQUESTS_EXPIRED,
-        "Dial requests that reached their expiration time before being dialed."
-    );
-    describe_counter!(
-        DIAL_REQUESTS_CANCELLED,
-        "Pending dial requests cancelled because their campaign was stopped."
-    );
+    for (name, kind, _, help) in CATALOGUE {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(*name, *help),
+            Kind::Gauge => metrics::describe_gauge!(*name, *help),
+            Kind::Histogram => {
+                metrics::describe_histogram!(*name, metrics::Unit::Seconds, *help)
+            }
+        }
+    }
 }

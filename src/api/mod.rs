@@ -245,7 +245,7 @@ async fn render_metrics(State(app): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(),
+        m::render(&app.metrics),
     )
 }
 

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::percentiles_ms;
-use crate::api::sigv4;
+use crate::client::ApiClient;
 use crate::config::{Config, EnvOverrides, Rate};
 use crate::db::Database;
 use crate::queue::store::PENDING_SHARDS;
@@ -103,9 +103,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         args.clients, args.seconds
     );
     let client = Client {
-        http: reqwest::Client::new(),
-        endpoint,
-        region: config.aws.region.clone(),
+        api: ApiClient::new(&endpoint, &config.aws.region, BENCH_KEY.0, BENCH_KEY.1),
     };
     let engine_campaign = client.create_campaign().await?;
     let mut engine = client
@@ -128,9 +126,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 
 #[derive(Clone)]
 struct Client {
-    http: reqwest::Client,
-    endpoint: String,
-    region: String,
+    api: ApiClient,
 }
 
 impl Client {
@@ -140,36 +136,7 @@ impl Client {
         path: &str,
         body: Vec<u8>,
     ) -> anyhow::Result<serde_json::Value> {
-        let host = self.endpoint.trim_start_matches("http://").to_string();
-        let mut headers = vec![
-            ("host".to_string(), host),
-            ("content-type".to_string(), "application/json".to_string()),
-        ];
-        let params = sigv4::SigningParams {
-            access_key_id: BENCH_KEY.0,
-            secret_access_key: BENCH_KEY.1,
-            region: &self.region,
-            service: crate::api::SIGNING_NAME,
-            now: Utc::now(),
-        };
-        sigv4::sign(method, path, None, &mut headers, &body, &params)?;
-        let method: reqwest::Method = method.parse()?;
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.endpoint));
-        for (name, value) in headers.iter().filter(|(n, _)| n != "host") {
-            request = request.header(name, value);
-        }
-        let response = request.body(body).send().await?;
-        let status = response.status();
-        let json: serde_json::Value = response.json().await.unwrap_or_default();
-        if !status.is_success() {
-            bail!(
-                "{method_path} answered {status}: {json}",
-                method_path = path
-            );
-        }
-        Ok(json)
+        Ok(self.api.call_bytes(method, path, body).await?)
     }
 
     async fn create_campaign(&self) -> anyhow::Result<String> {

@@ -224,51 +224,81 @@ impl EventSink {
         Ok(())
     }
 
-    fn secs(&self, at: DateTime<Utc>) -> f64 {
-        (at - self.epoch).num_milliseconds() as f64 / 1000.0
-    }
-
     fn observe(
         &mut self,
         id: Uuid,
         dialed_at: Option<DateTime<Utc>>,
         event: &ContactEvent,
     ) -> Option<Observation> {
-        let since = |from: Option<DateTime<Utc>>| {
-            from.map(|f| ((event.at - f).num_milliseconds() as f64 / 1000.0).max(0.0))
+        let mut times = ContactTimes {
+            dialed_at,
+            answered_at: self.answered_at.get(&id).copied(),
+            connected_at: self.connected_at.get(&id).copied(),
         };
-        let ring = since(dialed_at);
-        let observed = match &event.kind {
-            ContactEventKind::PersonAnswered => {
-                self.answered_at.insert(id, event.at);
-                ObservedEvent::PersonAnswered { after_secs: ring? }
-            }
-            ContactEventKind::MachineAnswered => {
-                ObservedEvent::MachineAnswered { after_secs: ring? }
-            }
-            ContactEventKind::NoAnswer => ObservedEvent::NoAnswer { after_secs: ring? },
-            ContactEventKind::Busy | ContactEventKind::Invalid => {
-                ObservedEvent::Failed { after_secs: ring? }
-            }
-            ContactEventKind::ConnectedToAgent { .. } => {
-                self.connected_at.insert(id, event.at);
-                ObservedEvent::Connected {
-                    waited_secs: since(self.answered_at.get(&id).copied())?,
-                }
-            }
-            ContactEventKind::Abandoned => ObservedEvent::Abandoned {
-                waited_secs: since(self.answered_at.get(&id).copied())?,
-            },
-            ContactEventKind::Completed => ObservedEvent::ContactFinished {
-                handle_secs: since(self.connected_at.get(&id).copied())?,
-            },
-            _ => return None,
-        };
-        Some(Observation {
-            at_secs: self.secs(event.at),
-            event: observed,
-        })
+        let observation = observation(&mut times, event, self.epoch);
+        if let Some(at) = times.answered_at {
+            self.answered_at.insert(id, at);
+        }
+        if let Some(at) = times.connected_at {
+            self.connected_at.insert(id, at);
+        }
+        observation
     }
+}
+
+/// When a contact reached the steps its observations are timed from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContactTimes {
+    /// When it was claimed for dialing.
+    pub dialed_at: Option<DateTime<Utc>>,
+    /// When a person answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// When an agent took it.
+    pub connected_at: Option<DateTime<Utc>>,
+}
+
+/// The pacing observation `event` makes, on the pacing clock whose zero is `epoch`: ring
+/// times count from the dial, waits from the answer, the handle time from the connection to
+/// `Completed`. Records the answer and connection times in `times` first, so they are kept
+/// even when the event itself cannot be timed. The daemon's event sink and the what-if
+/// simulator both use it.
+pub fn observation(
+    times: &mut ContactTimes,
+    event: &ContactEvent,
+    epoch: DateTime<Utc>,
+) -> Option<Observation> {
+    let since = |from: Option<DateTime<Utc>>| {
+        from.map(|f| ((event.at - f).num_milliseconds() as f64 / 1000.0).max(0.0))
+    };
+    let ring = since(times.dialed_at);
+    let observed = match &event.kind {
+        ContactEventKind::PersonAnswered => {
+            times.answered_at = Some(event.at);
+            ObservedEvent::PersonAnswered { after_secs: ring? }
+        }
+        ContactEventKind::MachineAnswered => ObservedEvent::MachineAnswered { after_secs: ring? },
+        ContactEventKind::NoAnswer => ObservedEvent::NoAnswer { after_secs: ring? },
+        ContactEventKind::Busy | ContactEventKind::Invalid => {
+            ObservedEvent::Failed { after_secs: ring? }
+        }
+        ContactEventKind::ConnectedToAgent { .. } => {
+            times.connected_at = Some(event.at);
+            ObservedEvent::Connected {
+                waited_secs: since(times.answered_at)?,
+            }
+        }
+        ContactEventKind::Abandoned => ObservedEvent::Abandoned {
+            waited_secs: since(times.answered_at)?,
+        },
+        ContactEventKind::Completed => ObservedEvent::ContactFinished {
+            handle_secs: since(times.connected_at)?,
+        },
+        _ => return None,
+    };
+    Some(Observation {
+        at_secs: (event.at - epoch).num_milliseconds() as f64 / 1000.0,
+        event: observed,
+    })
 }
 
 fn stored_status(row: &super::store::ContactRow) -> ContactStatus {

@@ -128,15 +128,18 @@ pub fn secs_to_duration(secs: f64) -> chrono::Duration {
 }
 
 /// Starts the engine's tasks on `services`: the simulated contact center, the event sink
-/// and the scheduler. `wake` is shared with the API so new work is planned at once.
+/// and the scheduler. `wake` is shared with the API so new work is planned at once. The
+/// engine reads time from the contact center (see [`crate::clock::Clock`] on the sim).
 pub fn spawn(
     services: &mut tokio::task::JoinSet<()>,
     pool: sqlx::PgPool,
     config: &crate::config::Config,
-    clock: std::sync::Arc<dyn crate::clock::Clock>,
     wake: std::sync::Arc<tokio::sync::Notify>,
     cancel: &tokio_util::sync::CancellationToken,
-) -> Result<(), crate::contact_center::sim::model::InvalidSimConfig> {
+) -> Result<
+    std::sync::Arc<crate::contact_center::sim::SimContactCenter>,
+    crate::contact_center::sim::model::InvalidSimConfig,
+> {
     use std::sync::Arc;
 
     use crate::contact_center::sim::store::PgSimLedger;
@@ -144,11 +147,13 @@ pub fn spawn(
     use crate::contact_center::ContactCenter;
 
     let ledger = Arc::new(PgSimLedger::new(pool.clone()));
-    let center: Arc<dyn ContactCenter> = Arc::new(SimContactCenter::new(
+    let sim = Arc::new(SimContactCenter::new(
         config.contact_center.sim.clone(),
         ledger,
         cancel.child_token(),
     )?);
+    let center: Arc<dyn ContactCenter> = sim.clone();
+    let clock: Arc<dyn crate::clock::Clock> = sim.clone();
     let owner: Arc<str> = format!(
         "{}-{}",
         std::process::id(),
@@ -180,7 +185,7 @@ pub fn spawn(
     );
     services.spawn(scheduler.run(cancel.child_token()));
     tracing::info!(owner = %owner, "dialing engine started with the simulated contact center");
-    Ok(())
+    Ok(sim)
 }
 
 /// Failures of the engine's own operations.

@@ -622,3 +622,12 @@ mod tests {
         assert!(clock.now() >= clock.epoch);
     }
 }
+
+/// The engine plans on the contact center's clock: with a `time_scale` above 1 the
+/// simulated center's model time runs ahead of the wall, and event times, ring times and
+/// expiry checks must all be read on that one clock.
+impl crate::clock::Clock for SimContactCenter {
+    fn now(&self) -> DateTime<Utc> {
+        self.shared.clock.now()
+    }
+}

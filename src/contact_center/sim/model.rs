@@ -717,10 +717,11 @@ impl SimCounters {
 pub struct SimModel {
     config: SimConfig,
     epoch: DateTime<Utc>,
-    /// Seconds since `epoch`.
-    now: f64,
+    /// Model time: microseconds since `epoch`. Integers, so that a time handed out by
+    /// `next_event_time` and passed back to `advance` compares equal to the event's own.
+    now: Micros,
     /// Answer-rate schedule sorted by time.
-    answer_rates: Vec<(f64, f64)>,
+    answer_rates: Vec<(Micros, f64)>,
     queues: Vec<QueueState>,
     contacts: HashMap<u64, Contact>,
     next_contact: u64,
@@ -729,7 +730,15 @@ pub struct SimModel {
     fault_rng: StdRng,
     counters: SimCounters,
     /// Up to when the agent-time counters have been accrued.
-    accrued_to: f64,
+    accrued_to: Micros,
+}
+
+/// Microseconds since the model's epoch.
+type Micros = i64;
+
+/// Seconds as [`Micros`]; `as` saturates, and durations are finite and bounded anyway.
+fn micros(secs: f64) -> Micros {
+    (secs * 1e6).round() as Micros
 }
 
 #[derive(Debug)]
@@ -772,8 +781,8 @@ struct Contact {
     request_identifier: String,
     queue: Option<usize>,
     outcome: Outcome,
-    talk_secs: f64,
-    wrap_secs: f64,
+    talk: Micros,
+    wrap: Micros,
     phase: Phase,
 }
 
@@ -819,7 +828,7 @@ impl Job {
 
 #[derive(Debug)]
 struct Scheduled {
-    at: f64,
+    at: Micros,
     rank: u8,
     seq: u64,
     job: Job,
@@ -831,7 +840,7 @@ impl Ord for Scheduled {
     fn cmp(&self, other: &Self) -> Ordering {
         other
             .at
-            .total_cmp(&self.at)
+            .cmp(&self.at)
             .then(other.rank.cmp(&self.rank))
             .then(other.seq.cmp(&self.seq))
     }
@@ -870,26 +879,26 @@ impl SimModel {
         if !errors.is_empty() {
             return Err(InvalidSimConfig(errors));
         }
-        let mut answer_rates: Vec<(f64, f64)> = config
+        let mut answer_rates: Vec<(Micros, f64)> = config
             .customers
             .answer_rate_changes
             .iter()
-            .map(|c| (c.at_secs, c.probability))
+            .map(|c| (micros(c.at_secs), c.probability))
             .collect();
-        answer_rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        answer_rates.sort_by_key(|&(at, _)| at);
         let mut model = Self {
             fault_rng: stream_rng(config.seed, 0, FAULT_STREAM),
             queues: Vec::with_capacity(config.queues.len()),
             config,
             epoch,
-            now: 0.0,
+            now: 0,
             answer_rates,
             contacts: HashMap::new(),
             next_contact: 0,
             agenda: BinaryHeap::new(),
             next_scheduled: 0,
             counters: SimCounters::default(),
-            accrued_to: 0.0,
+            accrued_to: 0,
         };
         let mut staffing = Vec::new();
         for (index, queue) in model.config.queues.iter().enumerate() {
@@ -907,7 +916,12 @@ impl SimModel {
                 state.log_in();
             }
             model.queues.push(state);
-            staffing.extend(queue.staffing.iter().map(|c| (c.at_secs, index, c.delta)));
+            staffing.extend(
+                queue
+                    .staffing
+                    .iter()
+                    .map(|c| (micros(c.at_secs), index, c.delta)),
+            );
         }
         for (at, queue, delta) in staffing {
             model.schedule(at, Job::Staffing { queue, delta });
@@ -1032,7 +1046,7 @@ impl SimModel {
         now: DateTime<Utc>,
         prepared: PreparedBatch,
     ) -> BatchPutContactResponse {
-        let now = self.to_secs(now);
+        let now = self.to_micros(now);
         self.counters.failed_items += prepared.entry.response.failed.len() as u64;
         for new in prepared.new_contacts {
             self.dial(now, new);
@@ -1075,7 +1089,7 @@ impl SimModel {
 
     /// Runs every event due up to and including `until` and moves model time there.
     pub fn advance(&mut self, until: DateTime<Utc>) -> Vec<ContactEvent> {
-        let until = self.to_secs(until);
+        let until = self.to_micros(until);
         let mut events = Vec::new();
         loop {
             let due = match self.agenda.peek_mut() {
@@ -1173,15 +1187,15 @@ impl SimModel {
         }
     }
 
-    fn answer_probability_at(&self, secs: f64) -> f64 {
+    fn answer_probability_at(&self, now: Micros) -> f64 {
         self.answer_rates
             .iter()
-            .take_while(|(at, _)| *at <= secs)
+            .take_while(|(at, _)| *at <= now)
             .last()
             .map_or(self.config.customers.answer_probability, |(_, p)| *p)
     }
 
-    fn dial(&mut self, now: f64, new: NewContact) {
+    fn dial(&mut self, now: Micros, new: NewContact) {
         let seq = self.next_contact;
         self.next_contact += 1;
         let mut rng = stream_rng(self.config.seed, seq, CONTACT_STREAM);
@@ -1210,7 +1224,7 @@ impl SimModel {
             outcome = Outcome::NoAnswer;
             delay = c.ring_timeout_secs;
         }
-        let (talk_secs, wrap_secs) = match (outcome, new.queue) {
+        let (talk, wrap) = match (outcome, new.queue) {
             (Outcome::Person, Some(q)) => self.queues[q].handle_time.sample(&mut rng),
             (Outcome::Machine { detected: false }, Some(_)) => {
                 c.machine_handle_time.sample(&mut rng)
@@ -1224,17 +1238,17 @@ impl SimModel {
                 request_identifier: new.request_identifier,
                 queue: new.queue,
                 outcome,
-                talk_secs,
-                wrap_secs,
+                talk: micros(talk),
+                wrap: micros(wrap),
                 phase: Phase::Ringing,
             },
         );
         self.counters.dials += 1;
         self.schedule(now, Job::Initiate(seq));
-        self.schedule(now + delay, Job::RingEnd(seq));
+        self.schedule(now.saturating_add(micros(delay)), Job::RingEnd(seq));
     }
 
-    fn schedule(&mut self, at: f64, job: Job) {
+    fn schedule(&mut self, at: Micros, job: Job) {
         self.agenda.push(Scheduled {
             at,
             rank: job.rank(),
@@ -1244,9 +1258,9 @@ impl SimModel {
         self.next_scheduled += 1;
     }
 
-    fn accrue(&mut self, to: f64) {
-        let span = to - self.accrued_to;
-        if span > 0.0 {
+    fn accrue(&mut self, to: Micros) {
+        if to > self.accrued_to {
+            let span = (to - self.accrued_to) as f64 / 1e6;
             let busy: u32 = self.queues.iter().map(QueueState::busy).sum();
             let online: u32 = self.queues.iter().map(QueueState::online).sum();
             self.counters.agent_busy_secs += span * f64::from(busy);
@@ -1271,7 +1285,7 @@ impl SimModel {
         }
     }
 
-    fn ring_end(&mut self, seq: u64, at: f64, events: &mut Vec<ContactEvent>) {
+    fn ring_end(&mut self, seq: u64, at: Micros, events: &mut Vec<ContactEvent>) {
         let Some(mut contact) = self.contacts.remove(&seq) else {
             return;
         };
@@ -1316,12 +1330,12 @@ impl SimModel {
         contact.phase = Phase::Waiting;
         self.contacts.insert(seq, contact);
         self.queues[queue].waiting.push_back(seq);
-        let threshold = self.config.customers.abandon_threshold_secs;
-        self.schedule(at + threshold, Job::AbandonCheck(seq));
+        let threshold = micros(self.config.customers.abandon_threshold_secs);
+        self.schedule(at.saturating_add(threshold), Job::AbandonCheck(seq));
         self.dispatch(queue, at, events);
     }
 
-    fn abandon_check(&mut self, seq: u64, at: f64, events: &mut Vec<ContactEvent>) {
+    fn abandon_check(&mut self, seq: u64, at: Micros, events: &mut Vec<ContactEvent>) {
         let still_waiting = self
             .contacts
             .get(&seq)
@@ -1341,7 +1355,7 @@ impl SimModel {
     }
 
     /// Hands waiting contacts to idle agents until one side runs out.
-    fn dispatch(&mut self, queue: usize, at: f64, events: &mut Vec<ContactEvent>) {
+    fn dispatch(&mut self, queue: usize, at: Micros, events: &mut Vec<ContactEvent>) {
         loop {
             let q = &mut self.queues[queue];
             if q.available.is_empty() {
@@ -1359,17 +1373,17 @@ impl SimModel {
             q.on_contact += 1;
             contact.phase = Phase::Talking(agent);
             let agent_id = q.agent_id(agent);
-            let talk = contact.talk_secs;
+            let talk = contact.talk;
             self.counters.connected += 1;
             if let Some(contact) = self.contacts.get(&seq) {
                 let kind = ContactEventKind::ConnectedToAgent { agent_id };
                 events.push(self.event(contact, at, kind));
             }
-            self.schedule(at + talk, Job::TalkEnd(seq));
+            self.schedule(at.saturating_add(talk), Job::TalkEnd(seq));
         }
     }
 
-    fn talk_end(&mut self, seq: u64, at: f64, events: &mut Vec<ContactEvent>) {
+    fn talk_end(&mut self, seq: u64, at: Micros, events: &mut Vec<ContactEvent>) {
         let Some(contact) = self.contacts.get_mut(&seq) else {
             return;
         };
@@ -1377,17 +1391,17 @@ impl SimModel {
             return;
         };
         contact.phase = Phase::Wrapping(agent);
-        let wrap = contact.wrap_secs;
+        let wrap = contact.wrap;
         let q = &mut self.queues[queue];
         q.on_contact -= 1;
         q.after_contact_work += 1;
         if let Some(contact) = self.contacts.get(&seq) {
             events.push(self.event(contact, at, ContactEventKind::Disconnected));
         }
-        self.schedule(at + wrap, Job::WrapEnd(seq));
+        self.schedule(at.saturating_add(wrap), Job::WrapEnd(seq));
     }
 
-    fn wrap_end(&mut self, seq: u64, at: f64, events: &mut Vec<ContactEvent>) {
+    fn wrap_end(&mut self, seq: u64, at: Micros, events: &mut Vec<ContactEvent>) {
         let Some(contact) = self.contacts.remove(&seq) else {
             return;
         };
@@ -1406,7 +1420,7 @@ impl SimModel {
         self.dispatch(queue, at, events);
     }
 
-    fn staff(&mut self, queue: usize, delta: i32, at: f64, events: &mut Vec<ContactEvent>) {
+    fn staff(&mut self, queue: usize, delta: i32, at: Micros, events: &mut Vec<ContactEvent>) {
         let q = &mut self.queues[queue];
         let mut change = delta.unsigned_abs();
         if delta > 0 {
@@ -1425,7 +1439,7 @@ impl SimModel {
         }
     }
 
-    fn event(&self, contact: &Contact, at: f64, kind: ContactEventKind) -> ContactEvent {
+    fn event(&self, contact: &Contact, at: Micros, kind: ContactEventKind) -> ContactEvent {
         ContactEvent {
             contact_id: contact.contact_id.clone(),
             request_identifier: Some(contact.request_identifier.clone()),
@@ -1434,18 +1448,16 @@ impl SimModel {
         }
     }
 
-    fn to_time(&self, secs: f64) -> DateTime<Utc> {
-        // `as` saturates, and every model time is finite, so this cannot wrap.
-        let micros = chrono::Duration::microseconds((secs * 1e6).round() as i64);
+    fn to_time(&self, at: Micros) -> DateTime<Utc> {
         self.epoch
-            .checked_add_signed(micros)
+            .checked_add_signed(chrono::Duration::microseconds(at))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
-    /// Model seconds for `t`, never before the current model time.
-    fn to_secs(&self, t: DateTime<Utc>) -> f64 {
-        let micros = (t - self.epoch).num_microseconds().unwrap_or(i64::MAX);
-        (micros as f64 / 1e6).max(self.now)
+    /// Model time for `t`, never before the current model time.
+    fn to_micros(&self, t: DateTime<Utc>) -> Micros {
+        let since_epoch = (t - self.epoch).num_microseconds().unwrap_or(Micros::MAX);
+        since_epoch.max(self.now)
     }
 }
 
