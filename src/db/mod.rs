@@ -43,7 +43,7 @@ impl Database {
     /// Connects (starting the embedded cluster when no URL is configured) and migrates.
     pub async fn open(config: &DatabaseConfig) -> Result<Database, DbError> {
         let (url, embedded) = if config.url.is_empty() {
-            let cluster = EmbeddedPostgres::start(&config.embedded_data_dir).await?;
+            let cluster = start_embedded(&config.embedded_data_dir).await?;
             (cluster.url(), Some(cluster))
         } else {
             (config.url.clone(), None)
@@ -61,6 +61,35 @@ impl Database {
                 tracing::warn!(%error, "embedded PostgreSQL did not stop cleanly");
             }
         }
+    }
+}
+
+/// Where the embedded cluster goes when the configured directory is under a path the
+/// `postgres` user cannot enter (a checkout in /root, run as root).
+const EMBEDDED_FALLBACK_ROOT: &str = "/var/tmp/dialer-embedded";
+
+/// Starts the embedded cluster in `data_dir`, or, when running as root in a directory the
+/// `postgres` user cannot reach, in a directory of its own named after `data_dir`, so that
+/// the default setup works from any checkout.
+async fn start_embedded(data_dir: &std::path::Path) -> Result<EmbeddedPostgres, DbError> {
+    match EmbeddedPostgres::start(data_dir).await {
+        Err(EmbeddedError::NotReachableByPostgres { path }) => {
+            let absolute = std::path::absolute(&path).unwrap_or(path.clone());
+            let name: String = absolute
+                .to_string_lossy()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let fallback =
+                std::path::Path::new(EMBEDDED_FALLBACK_ROOT).join(name.trim_matches('_'));
+            tracing::warn!(
+                configured = %path.display(),
+                using = %fallback.display(),
+                "the postgres user cannot reach database.embedded_data_dir; using a directory it can reach instead (set database.embedded_data_dir to choose)"
+            );
+            Ok(EmbeddedPostgres::start(&fallback).await?)
+        }
+        other => Ok(other?),
     }
 }
 

@@ -235,14 +235,14 @@ impl EventSink {
             answered_at: self.answered_at.get(&id).copied(),
             connected_at: self.connected_at.get(&id).copied(),
         };
-        let observation = observation(&mut times, event, self.epoch);
+        let observed = observation(&mut times, event, self.epoch);
         if let Some(at) = times.answered_at {
             self.answered_at.insert(id, at);
         }
         if let Some(at) = times.connected_at {
             self.connected_at.insert(id, at);
         }
-        observation
+        observed
     }
 }
 
@@ -310,5 +310,63 @@ fn stored_status(row: &super::store::ContactRow) -> ContactStatus {
             .unwrap_or(Phase::Initiated),
         outcome: row.outcome.as_deref().and_then(Outcome::parse),
         terminal: row.state != DialRequestState::InProgress,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(secs)
+    }
+
+    fn event(secs: i64, kind: ContactEventKind) -> ContactEvent {
+        ContactEvent {
+            contact_id: "c".into(),
+            request_identifier: None,
+            at: at(secs),
+            kind,
+        }
+    }
+
+    #[test]
+    fn observations_time_ring_wait_and_handle_from_their_steps() {
+        let mut times = ContactTimes {
+            dialed_at: Some(at(100)),
+            ..ContactTimes::default()
+        };
+        let seen = |times: &mut ContactTimes, secs, kind| {
+            observation(times, &event(secs, kind), at(0)).map(|o| (o.at_secs, o.event))
+        };
+        assert_eq!(
+            seen(&mut times, 112, ContactEventKind::PersonAnswered),
+            Some((112.0, ObservedEvent::PersonAnswered { after_secs: 12.0 }))
+        );
+        let agent = ContactEventKind::ConnectedToAgent {
+            agent_id: "a".into(),
+        };
+        assert_eq!(
+            seen(&mut times, 113, agent),
+            Some((113.0, ObservedEvent::Connected { waited_secs: 1.0 }))
+        );
+        assert_eq!(seen(&mut times, 150, ContactEventKind::Disconnected), None);
+        assert_eq!(
+            seen(&mut times, 213, ContactEventKind::Completed),
+            Some((213.0, ObservedEvent::ContactFinished { handle_secs: 100.0 }))
+        );
+    }
+
+    #[test]
+    fn an_untimed_answer_still_times_the_wait_after_it() {
+        let mut times = ContactTimes::default();
+        let answered = event(10, ContactEventKind::PersonAnswered);
+        assert_eq!(observation(&mut times, &answered, at(0)), None);
+        assert_eq!(times.answered_at, Some(at(10)));
+        let abandoned = event(12, ContactEventKind::Abandoned);
+        assert_eq!(
+            observation(&mut times, &abandoned, at(0)).map(|o| o.event),
+            Some(ObservedEvent::Abandoned { waited_secs: 2.0 })
+        );
     }
 }
