@@ -22,6 +22,7 @@ use crate::metrics as m;
 use crate::queue::store::dial_request_depth;
 use crate::queue::sweeper::Sweeper;
 use crate::queue::DialRequestState;
+use crate::reload::{ConfigSource, Reloadable, Reloader};
 
 /// The access key shipped in `config/dialer.toml` for local use. Only this well-known pair
 /// is ever printed in full (in the startup hint); real secrets never are.
@@ -43,11 +44,16 @@ pub enum AppError {
 }
 
 /// Builds the state every handler shares.
-pub fn state(config: Arc<Config>, pool: PgPool, clock: Arc<dyn Clock>) -> AppState {
+pub fn state(
+    config: Arc<Config>,
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    throttle: Arc<std::sync::RwLock<Arc<Throttle>>>,
+) -> AppState {
     AppState {
         arns: ArnScheme::new(&config.aws.region, &config.aws.account_id),
         keys: Arc::new(config.auth.key_pairs()),
-        throttle: Arc::new(Throttle::new(&config.throttling)),
+        throttle,
         metrics: m::install(),
         engine_wake: Arc::new(Notify::new()),
         pool,
@@ -63,31 +69,46 @@ pub async fn run(
     listener: TcpListener,
     cancel: CancellationToken,
 ) -> Result<(), AppError> {
-    run_observed(config, pool, listener, cancel, None).await
+    run_with(config, pool, listener, cancel, Hooks::default()).await
 }
 
-/// [`run`], handing the simulated contact center to `center` once it is up (the demo reads
-/// its agent occupancy).
-pub async fn run_observed(
+/// Optional extras of [`run_with`].
+#[derive(Default)]
+pub struct Hooks {
+    /// Receives the simulated contact center once it is up (the demo reads its occupancy).
+    pub center: Option<tokio::sync::oneshot::Sender<Arc<SimContactCenter>>>,
+    /// The config file to watch for reloads (SIGHUP or a change on disk).
+    pub config_source: Option<ConfigSource>,
+}
+
+/// [`run`] with hooks.
+pub async fn run_with(
     config: Arc<Config>,
     pool: PgPool,
     listener: TcpListener,
     cancel: CancellationToken,
-    center: Option<tokio::sync::oneshot::Sender<Arc<SimContactCenter>>>,
+    hooks: Hooks,
 ) -> Result<(), AppError> {
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
-    let app = state(config.clone(), pool.clone(), clock.clone());
+    let reloadable = Reloadable::new(&config);
+    let app = state(
+        config.clone(),
+        pool.clone(),
+        clock.clone(),
+        reloadable.throttle.clone(),
+    );
     let mut services = JoinSet::new();
     if config.engine.enabled {
         let sim = crate::engine::spawn(
             &mut services,
             pool.clone(),
             &config,
+            reloadable.pacing.clone(),
             app.engine_wake.clone(),
             &cancel,
         )
         .map_err(|e| AppError::ContactCenter(e.to_string()))?;
-        if let Some(center) = center {
+        if let Some(center) = hooks.center {
             // The receiver may have gone; then nobody wanted it.
             let _ = center.send(sim);
         }
@@ -100,6 +121,14 @@ pub async fn run_observed(
     };
     services.spawn(sweeper.run(cancel.child_token()));
     services.spawn(report_depth(pool.clone(), cancel.child_token()));
+    if let Some(source) = hooks.config_source {
+        let reloader = Reloader {
+            source,
+            current: (*config).clone(),
+            targets: reloadable,
+        };
+        services.spawn(reloader.run(cancel.child_token()));
+    }
 
     let served = axum::serve(listener, api::router(app))
         .with_graceful_shutdown(cancel.clone().cancelled_owned())

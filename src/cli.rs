@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, EnvOverrides, LogFormat};
+use crate::config::{Config, EnvOverrides};
 use crate::db::Database;
 
 const CONFIG_DEFAULT: &str = "config/dialer.toml";
@@ -69,8 +69,12 @@ pub fn main() -> ExitCode {
     }
 }
 
+fn config_arg_is_default(path: &std::path::Path) -> bool {
+    path.as_os_str() == CONFIG_DEFAULT
+}
+
 fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
-    let is_default = arg.config.as_os_str() == CONFIG_DEFAULT;
+    let is_default = config_arg_is_default(&arg.config);
     Ok(Config::load(
         &arg.config,
         is_default,
@@ -79,15 +83,7 @@ fn load(arg: &ConfigArg) -> anyhow::Result<Config> {
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    // A second init (never in the binary) would fail harmlessly.
-    let _ = match config.log.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
+    crate::logging::init(&config.log);
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -97,8 +93,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     match cli.command {
         Command::Serve { config, listen } => {
+            let config_path = config.config.clone();
             let mut config = load(&config)?;
-            if let Some(listen) = listen {
+            if let Some(listen) = listen.clone() {
                 config.server.listen = listen;
                 let problems = config.validate();
                 if !problems.is_empty() {
@@ -106,7 +103,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             init_logging(&config);
-            runtime.block_on(serve(config))
+            let source = crate::reload::ConfigSource {
+                is_default: config_arg_is_default(&config_path),
+                path: config_path,
+                listen_override: listen,
+            };
+            runtime.block_on(serve(config, source))
         }
         Command::Migrate { config } => {
             let config = load(&config)?;
@@ -138,7 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, source: crate::reload::ConfigSource) -> anyhow::Result<()> {
     if !config.auth.enabled {
         tracing::warn!("auth.enabled = false: API requests are NOT authenticated; use this only on a trusted network");
     }
@@ -152,7 +154,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let cancel = CancellationToken::new();
     tokio::spawn(shutdown_on_signal(cancel.clone()));
-    let result = crate::app::run(Arc::new(config), db.pool.clone(), listener, cancel).await;
+    let hooks = crate::app::Hooks {
+        config_source: Some(source),
+        ..Default::default()
+    };
+    let result =
+        crate::app::run_with(Arc::new(config), db.pool.clone(), listener, cancel, hooks).await;
     db.close().await;
     tracing::info!("dialer stopped");
     Ok(result?)

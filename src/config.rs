@@ -26,7 +26,7 @@ pub const SWEEP_INTERVAL_SECS_DEFAULT: f64 = 1.0;
 pub const SWEEP_BATCH_DEFAULT: i64 = 1000;
 
 /// Where the daemon listens and how much it accepts.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// `HOST:PORT` of the API, `/metrics`, `/healthz` and `/readyz`.
@@ -45,7 +45,7 @@ impl Default for ServerConfig {
 }
 
 /// The AWS identity this endpoint presents, used in ARNs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AwsConfig {
     /// Region in campaign ARNs; clients may sign for any region.
@@ -64,7 +64,7 @@ impl Default for AwsConfig {
 }
 
 /// SigV4 request authentication.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Turning this off accepts unsigned requests; the daemon logs a warning at start.
@@ -109,7 +109,7 @@ impl AuthConfig {
 }
 
 /// The Postgres database.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `postgres://` URL; empty means the daemon starts its own embedded cluster.
@@ -153,7 +153,7 @@ pub struct Rate {
 }
 
 /// API rate limits, applied per operation and caller (access key id).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottlingConfig {
     /// Rate of any operation not listed in `operations`.
@@ -181,7 +181,7 @@ impl Default for ThrottlingConfig {
 }
 
 /// The dial-request queue.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
     /// Pending requests a campaign may hold; items beyond fail with `RequestThrottled`.
@@ -203,7 +203,7 @@ impl Default for QueueConfig {
 }
 
 /// Log output.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// A `tracing` filter such as `info` or `dialer=debug,info`; `RUST_LOG` replaces it.
@@ -232,7 +232,7 @@ pub enum LogFormat {
 }
 
 /// The whole daemon configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Listener settings.
@@ -259,7 +259,7 @@ pub struct Config {
 
 /// The contact center (`[contact_center]`). The built-in simulated center is the only
 /// backend so far; its settings are under `[contact_center.sim]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContactCenterConfig {
     /// The simulated contact center.

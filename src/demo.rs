@@ -86,12 +86,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let (center_tx, center_rx) = tokio::sync::oneshot::channel();
     let config = Arc::new(config);
-    let server = tokio::spawn(crate::app::run_observed(
+    let hooks = crate::app::Hooks {
+        center: Some(center_tx),
+        ..Default::default()
+    };
+    let server = tokio::spawn(crate::app::run_with(
         config.clone(),
         db.pool.clone(),
         listener,
         cancel.clone(),
-        Some(center_tx),
+        hooks,
     ));
     let center = center_rx.await.context("the engine did not start")?;
     println!("dialer demo: API at {endpoint}, metrics at {endpoint}/metrics");

@@ -18,6 +18,8 @@
 //! - [`db`]: connection, migrations, the embedded Postgres cluster.
 //! - [`metrics`]: metric names and the Prometheus exporter.
 //! - [`clock`]: time as an input.
+//! - [`logging`]: log output (text or JSON) and its reloadable filter.
+//! - [`reload`]: config reload on SIGHUP or file change.
 //! - [`bench`]: the benchmarks behind `dialer bench`.
 //! - [`demo`]: `dialer demo`, a campaign run end to end on the embedded defaults.
 //! - [`client`]: a signing client of the API for the demo and benchmarks.
@@ -37,6 +39,8 @@ pub mod db;
 pub mod demo;
 pub mod engine;
 pub mod instances;
+pub mod logging;
 pub mod metrics;
 pub mod pacing;
 pub mod queue;
+pub mod reload;

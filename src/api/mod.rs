@@ -82,8 +82,8 @@ pub struct AppState {
     pub arns: ArnScheme,
     /// Access key id -> secret.
     pub keys: Arc<BTreeMap<String, String>>,
-    /// Rate limiters.
-    pub throttle: Arc<Throttle>,
+    /// Rate limiters (swapped by a config reload).
+    pub throttle: Arc<std::sync::RwLock<Arc<Throttle>>>,
     /// Source of "now" (signature freshness).
     pub clock: Arc<dyn Clock>,
     /// Renders `/metrics`.
@@ -338,7 +338,7 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
     } else {
         "anonymous".to_string()
     };
-    if !app.throttle.allow(edge.operation, &caller) {
+    if !crate::reload::current(&app.throttle).allow(edge.operation, &caller) {
         return Err(ApiError::Throttling(format!(
             "Rate exceeded for {} by {caller}",
             edge.operation

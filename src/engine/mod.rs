@@ -134,6 +134,7 @@ pub fn spawn(
     services: &mut tokio::task::JoinSet<()>,
     pool: sqlx::PgPool,
     config: &crate::config::Config,
+    pacing: std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::pacing::PacingConfig>>>,
     wake: std::sync::Arc<tokio::sync::Notify>,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<
@@ -176,7 +177,7 @@ pub fn spawn(
         center,
         clock,
         Arc::new(config.engine.clone()),
-        Arc::new(config.pacing.clone()),
+        pacing,
         owner.clone(),
         wake,
         (sender, receiver),

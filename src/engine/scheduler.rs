@@ -54,8 +54,8 @@ pub struct Scheduler {
     pub clock: Arc<dyn Clock>,
     /// Engine settings.
     pub engine: Arc<EngineConfig>,
-    /// Pacing settings.
-    pub pacing: Arc<PacingConfig>,
+    /// Pacing settings (swapped by a config reload).
+    pub pacing: Arc<std::sync::RwLock<Arc<PacingConfig>>>,
     /// This daemon's name as a lease owner.
     pub owner: Arc<str>,
     /// Wakes the loop before its tick.
@@ -83,7 +83,7 @@ impl Scheduler {
         center: Arc<dyn ContactCenter>,
         clock: Arc<dyn Clock>,
         engine: Arc<EngineConfig>,
-        pacing: Arc<PacingConfig>,
+        pacing: Arc<std::sync::RwLock<Arc<PacingConfig>>>,
         owner: Arc<str>,
         wake: Arc<Notify>,
         observations: (
@@ -307,7 +307,8 @@ impl Scheduler {
             return Ok(());
         };
         let fence = owned.fence;
-        let decision = owned.pacer.decide(&input, &self.pacing);
+        let pacing = crate::reload::current(&self.pacing);
+        let decision = owned.pacer.decide(&input, &pacing);
         let labels = [(m::CAMPAIGN_ID, campaign.id.clone())];
         metrics::gauge!(m::DIAL_RATIO, &labels).set(owned.pacer.dial_ratio());
         metrics::gauge!(m::ABANDONMENT_RATE, &labels).set(decision.explanation.abandonment.rate);

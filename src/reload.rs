@@ -1,0 +1,175 @@
+//! Config reload without restart, on SIGHUP and when the file changes.
+//!
+//! The new file is loaded and validated like at start; an invalid file is refused with a
+//! log line naming every problem, and the running config stays in force. What changes in
+//! place: pacing (`[pacing]`), rate limits (`[throttling]`) and the log level. In-flight
+//! calls are untouched. Other sections take effect at the next restart, which is logged.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::api::throttle::Throttle;
+use crate::config::{Config, EnvOverrides};
+use crate::metrics as m;
+use crate::pacing::PacingConfig;
+
+/// How often the file's modification time is checked.
+const WATCH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The parts of the running daemon a reload swaps.
+#[derive(Clone)]
+pub struct Reloadable {
+    /// Rate limiters used by the API edge.
+    pub throttle: Arc<RwLock<Arc<Throttle>>>,
+    /// Pacing settings read by the scheduler at every decision.
+    pub pacing: Arc<RwLock<Arc<PacingConfig>>>,
+}
+
+impl Reloadable {
+    /// Handles holding `config`'s values.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            throttle: Arc::new(RwLock::new(Arc::new(Throttle::new(&config.throttling)))),
+            pacing: Arc::new(RwLock::new(Arc::new(config.pacing.clone()))),
+        }
+    }
+}
+
+/// Reads the current value of a swappable setting.
+pub fn current<T>(slot: &RwLock<Arc<T>>) -> Arc<T> {
+    slot.read()
+        .map(|v| v.clone())
+        .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+}
+
+fn replace<T>(slot: &RwLock<Arc<T>>, value: T) {
+    let mut guard = slot
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    *guard = Arc::new(value);
+}
+
+/// Where the config came from.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// The file.
+    pub path: PathBuf,
+    /// Whether it is the default path (a missing default file means built-in defaults).
+    pub is_default: bool,
+    /// `--listen`, which overrides the file's `server.listen`.
+    pub listen_override: Option<String>,
+}
+
+/// Watches the file and applies valid changes.
+pub struct Reloader {
+    /// Where to read.
+    pub source: ConfigSource,
+    /// What is in force.
+    pub current: Config,
+    /// What to swap.
+    pub targets: Reloadable,
+}
+
+fn modified(path: &std::path::Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl Reloader {
+    /// Runs until `cancel` fires.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        #[cfg(unix)]
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            Ok(signal) => Some(signal),
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGHUP; config reload only on file change");
+                None
+            }
+        };
+        let mut seen = modified(&self.source.path);
+        loop {
+            #[cfg(unix)]
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let hup = std::future::pending::<()>();
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = hup => {
+                    seen = modified(&self.source.path);
+                    self.reload("SIGHUP");
+                }
+                _ = tokio::time::sleep(WATCH_INTERVAL) => {
+                    let now = modified(&self.source.path);
+                    if now != seen {
+                        seen = now;
+                        self.reload("file changed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Loads, validates and applies the file; returns whether it was applied.
+    pub fn reload(&mut self, trigger: &str) -> bool {
+        let path = &self.source.path;
+        let new = match Config::load(path, self.source.is_default, &EnvOverrides::from_env()) {
+            Ok(mut new) => {
+                if let Some(listen) = &self.source.listen_override {
+                    new.server.listen = listen.clone();
+                }
+                new
+            }
+            Err(error) => {
+                tracing::error!(%trigger, file = %path.display(), "config reload rejected, the running config stays in force: {error}");
+                metrics::counter!(m::CONFIG_RELOADS, m::RESULT => "rejected").increment(1);
+                return false;
+            }
+        };
+        let mut changed = Vec::new();
+        if new.pacing != self.current.pacing {
+            replace(&self.targets.pacing, new.pacing.clone());
+            changed.push("pacing");
+        }
+        if new.throttling != self.current.throttling {
+            replace(&self.targets.throttle, Throttle::new(&new.throttling));
+            changed.push("throttling");
+        }
+        if new.log.level != self.current.log.level {
+            match crate::logging::set_level(&new.log.level) {
+                Ok(()) => changed.push("log.level"),
+                Err(error) => tracing::warn!(%error, "log.level not applied"),
+            }
+        }
+        let old = &self.current;
+        let restart_only: Vec<&str> = [
+            ("server", new.server != old.server),
+            ("aws", new.aws != old.aws),
+            ("auth", new.auth != old.auth),
+            ("database", new.database != old.database),
+            ("queue", new.queue != old.queue),
+            ("engine", new.engine != old.engine),
+            ("contact_center", new.contact_center != old.contact_center),
+            ("log.format", new.log.format != old.log.format),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect();
+        if !restart_only.is_empty() {
+            tracing::warn!(sections = ?restart_only, "config changes that take effect at the next restart");
+        }
+        tracing::info!(%trigger, file = %path.display(), applied = ?changed, "config reloaded");
+        metrics::counter!(m::CONFIG_RELOADS, m::RESULT => "applied").increment(1);
+        self.current = new;
+        true
+    }
+}

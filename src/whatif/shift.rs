@@ -1,0 +1,654 @@
+//! One shift as a discrete-event loop over the daemon's own pieces, on a virtual clock.
+//!
+//! Each step moves the clock to the earliest of: the contact center's next event, the next
+//! planning tick, the next sampling mark (minute ends, mid-shift, the end). Events go
+//! through [`ContactStatus::apply`] and [`crate::engine::events::observation`] exactly as
+//! the daemon's event sink applies them; after any events, and at every tick, the campaign
+//! is planned as the daemon's scheduler plans it: [`pacing_input`] from the queue's agents
+//! and the calls in progress, [`PacerState::decide`], then a claim of that many requests in
+//! batches of at most [`BATCH_MAX_CONTACTS`], rendered by [`crate::engine::dispatch::render`]
+//! and put into the model, each created contact observed as `DialPlaced`.
+//!
+//! Invariants:
+//! - Deterministic: the same scenario gives the same report (the model draws from its seed,
+//!   contacts are kept in request order, nothing reads the wall clock).
+//! - Dialing stops at the end of the shift; calls placed before play out, and their
+//!   answers and abandons count (in the last minute). Agent time counts up to the end.
+//! - A contact is tracked from its claim until its status is terminal, so calls in
+//!   progress are derived from contact states as the daemon derives them from the database.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::scenario::{Mode, Scenario};
+use super::SimulateError;
+use crate::campaigns::{AgentDialerConfig, DialerConfig};
+use crate::clock::{Clock, VirtualClock};
+use crate::contact_center::sim::model::SimModel;
+use crate::contact_center::{ContactEvent, ContactEventKind, BATCH_MAX_CONTACTS};
+use crate::contacts::{ContactStatus, Phase};
+use crate::engine::dispatch::render;
+use crate::engine::events::{observation, ContactTimes};
+use crate::engine::planner::{pacing_input, ActiveCalls};
+use crate::engine::store::{Batch, BatchItem, BatchTemplate};
+use crate::pacing::{Observation, ObservedEvent, PacerState};
+
+/// Campaign id on the simulated contacts.
+const CAMPAIGN_ID: &str = "whatif";
+/// Upper halves of the simulated request and batch ids (UUIDs, like the daemon's); the
+/// lower half is the sequence number.
+const REQUEST_ID_HIGH: u64 = 0x7768_6174_6966_0001;
+const BATCH_ID_HIGH: u64 = 0x7768_6174_6966_0002;
+
+/// Figures of one minute of the shift.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Minute {
+    /// Contacts created.
+    pub dials: u64,
+    /// Person answers (by answer time).
+    pub answers: u64,
+    /// Abandons, counted in the minute their person answered.
+    pub abandons: u64,
+    /// Contacts agents took.
+    pub connects: u64,
+    /// Agent-seconds on contacts (talk and wrap-up).
+    pub busy_secs: f64,
+    /// Agent-seconds logged in.
+    pub online_secs: f64,
+    /// Sum of the dial ratio after each planning tick.
+    pub dial_ratio_sum: f64,
+    /// Planning ticks.
+    pub ticks: u32,
+    /// Agents logged in at the minute's end.
+    pub agents: u32,
+}
+
+/// What a shift came to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Pacing mode.
+    pub mode: Mode,
+    /// Seed of the contact center's draws.
+    pub seed: u64,
+    /// Shift length.
+    pub hours: f64,
+    /// Agents logged in at the start.
+    pub agents: u32,
+    /// Person-answer probability at the start.
+    pub answer_rate: f64,
+    /// Mean handle time configured.
+    pub mean_handle_secs: f64,
+    /// The abandonment cap pacing aims for.
+    pub abandonment_target: f64,
+    /// Contacts created.
+    pub dials: u64,
+    /// Person-answered calls (with AMD off, machines too: they reach agents).
+    pub human_answers: u64,
+    /// Machines AMD detected.
+    pub machine_answers: u64,
+    /// Calls an agent took.
+    pub connected: u64,
+    /// Person-answered calls no agent took within the abandon threshold.
+    pub abandons: u64,
+    /// `abandons / human_answers`.
+    pub abandonment_rate: f64,
+    /// Abandonment of calls answered in the first half of the shift.
+    pub first_half_abandonment_rate: f64,
+    /// Abandonment of calls answered in the second half.
+    pub second_half_abandonment_rate: f64,
+    /// Agent time on contacts over logged-in agent time.
+    pub occupancy: f64,
+    /// Occupancy in the first half.
+    pub first_half_occupancy: f64,
+    /// Occupancy in the second half.
+    pub second_half_occupancy: f64,
+    /// Logged-in agent time not on a contact, per contact taken in the shift: how long an
+    /// agent waits for the next call.
+    pub mean_agent_idle_secs: f64,
+    /// Logged-in agent-seconds over the shift's seconds.
+    pub mean_agents_logged_in: f64,
+    /// Lines dialing per agent after each planning tick, averaged.
+    pub mean_dial_ratio: f64,
+    /// Most dials in flight plus persons waiting beyond the free agents after any planning
+    /// pass; never above 0 in progressive mode while agents stay logged in.
+    pub peak_excess_dials: i64,
+    /// Minute-by-minute figures, for tables and charts.
+    #[serde(skip)]
+    pub minutes: Vec<Minute>,
+}
+
+/// Runs a shift; see [`simulate_with_progress`].
+pub fn simulate(scenario: &Scenario) -> Result<Report, SimulateError> {
+    simulate_with_progress(scenario, &mut |_| {})
+}
+
+/// Runs a shift, telling `progress` the share of it done (0 to 1) once a simulated minute.
+pub fn simulate_with_progress(
+    scenario: &Scenario,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Report, SimulateError> {
+    let errors = scenario.validate();
+    if !errors.is_empty() {
+        return Err(SimulateError::Invalid(errors));
+    }
+    let mut shift = Shift::new(scenario)?;
+    shift.run(progress)?;
+    Ok(shift.report())
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    status: ContactStatus,
+    times: ContactTimes,
+}
+
+/// Sampling points that do not plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Mark {
+    MinuteEnd,
+    Half,
+}
+
+struct Shift<'a> {
+    scenario: &'a Scenario,
+    epoch: DateTime<Utc>,
+    end: DateTime<Utc>,
+    half: DateTime<Utc>,
+    tick: Duration,
+    clock: VirtualClock,
+    model: SimModel,
+    pacer: PacerState,
+    dialer: DialerConfig,
+    template: BatchTemplate,
+    queue_ids: Vec<String>,
+    /// Contacts not ended yet, by request sequence number: ordered, so pacing inputs come
+    /// out in the same order every run.
+    contacts: BTreeMap<u64, Tracked>,
+    next_request: u64,
+    next_batch: u64,
+    backlog_left: Option<u64>,
+    minutes: Vec<Minute>,
+    /// Agent-seconds (busy, online) accrued up to the last mark, and at mid-shift.
+    accrued: (f64, f64),
+    at_half: (f64, f64),
+    answers: [u64; 2],
+    abandons: [u64; 2],
+    machine_answers: u64,
+    connected: u64,
+    peak_excess: i64,
+}
+
+fn secs_since(epoch: DateTime<Utc>, at: DateTime<Utc>) -> f64 {
+    (at - epoch).num_milliseconds() as f64 / 1000.0
+}
+
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+fn share(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        part / whole
+    } else {
+        0.0
+    }
+}
+
+impl<'a> Shift<'a> {
+    fn new(scenario: &'a Scenario) -> Result<Self, SimulateError> {
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        let micros = |secs: f64| Duration::microseconds((secs * 1e6).round() as i64);
+        let shift_secs = scenario.hours * 3600.0;
+        let model = SimModel::new(scenario.sim().clone(), epoch)
+            .map_err(|e| SimulateError::Invalid(e.0))?;
+        let queue_ids: Vec<String> = scenario
+            .sim()
+            .queues
+            .iter()
+            .map(|q| q.queue_id.clone())
+            .collect();
+        let minutes = (shift_secs / 60.0).ceil().max(1.0) as usize;
+        let agent_config = AgentDialerConfig {
+            bandwidth_allocation: 1.0,
+            dialing_capacity: None,
+        };
+        // Campaigns have no VICIdial dialer config: VICIdial runs on a predictive campaign
+        // and its mode is set on the pacing input.
+        let dialer = match scenario.mode {
+            Mode::Progressive => DialerConfig::ProgressiveDialerConfig(agent_config),
+            Mode::Predictive | Mode::Vicidial => {
+                DialerConfig::PredictiveDialerConfig(agent_config)
+            }
+        };
+        Ok(Self {
+            scenario,
+            epoch,
+            end: epoch + micros(shift_secs),
+            half: epoch + micros(shift_secs / 2.0),
+            tick: micros(scenario.tick_secs),
+            clock: VirtualClock::new(epoch),
+            model,
+            pacer: PacerState::new(),
+            dialer,
+            template: BatchTemplate {
+                instance_id: "whatif-instance".to_string(),
+                queue_id: queue_ids.first().cloned(),
+                contact_flow_id: "whatif-flow".to_string(),
+                source_phone_number: None,
+                answer_machine_detection: scenario.answer_machine_detection,
+            },
+            queue_ids,
+            contacts: BTreeMap::new(),
+            next_request: 0,
+            next_batch: 0,
+            backlog_left: scenario.backlog,
+            minutes: vec![Minute::default(); minutes],
+            accrued: (0.0, 0.0),
+            at_half: (0.0, 0.0),
+            answers: [0; 2],
+            abandons: [0; 2],
+            machine_answers: 0,
+            connected: 0,
+            peak_excess: i64::MIN,
+        })
+    }
+
+    /// Sampling marks in time order: every minute's end, mid-shift, the end.
+    fn marks(&self) -> Vec<(DateTime<Utc>, Mark)> {
+        let mut marks: Vec<(DateTime<Utc>, Mark)> = (1..=self.minutes.len())
+            .map(|m| {
+                let at = self.epoch + Duration::seconds(60 * m as i64);
+                (at.min(self.end), Mark::MinuteEnd)
+            })
+            .collect();
+        marks.push((self.half, Mark::Half));
+        marks.sort();
+        marks
+    }
+
+    fn run(&mut self, progress: &mut dyn FnMut(f64)) -> Result<(), SimulateError> {
+        let marks = self.marks();
+        let mut next_mark = 0;
+        let mut ticks: i32 = 0;
+        loop {
+            let tick_at = self.epoch + self.tick * ticks;
+            let candidates = [
+                self.model.next_event_time(),
+                (tick_at < self.end).then_some(tick_at),
+                marks.get(next_mark).map(|(at, _)| *at),
+            ];
+            let Some(at) = candidates.into_iter().flatten().min() else {
+                break;
+            };
+            self.clock.advance_to(at);
+            let now = self.clock.now();
+            let events = self.model.advance(now);
+            for event in &events {
+                self.apply(event);
+            }
+            while let Some((_, mark)) = marks.get(next_mark).filter(|(at, _)| *at <= now) {
+                self.close(*mark, now);
+                next_mark += 1;
+                progress(share(secs_since(self.epoch, now), secs_since(self.epoch, self.end)));
+            }
+            let ticked = tick_at == now && now < self.end;
+            if now < self.end && (ticked || !events.is_empty()) {
+                self.plan(now)?;
+            }
+            if ticked {
+                let ratio = self.pacer.dial_ratio();
+                let minute = self.minute_mut(now);
+                minute.dial_ratio_sum += ratio;
+                minute.ticks += 1;
+                ticks += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn minute_mut(&mut self, at: DateTime<Utc>) -> &mut Minute {
+        let index = (secs_since(self.epoch, at).max(0.0) / 60.0) as usize;
+        let last = self.minutes.len() - 1;
+        &mut self.minutes[index.min(last)]
+    }
+
+    fn close(&mut self, mark: Mark, now: DateTime<Utc>) {
+        let counters = self.model.counters();
+        let totals = (counters.agent_busy_secs, counters.agent_online_secs);
+        match mark {
+            Mark::Half => self.at_half = totals,
+            Mark::MinuteEnd => {
+                let agents = self
+                    .model
+                    .queue_metrics(&self.queue_ids)
+                    .iter()
+                    .map(|q| q.agents_online)
+                    .sum();
+                let (busy, online) = (totals.0 - self.accrued.0, totals.1 - self.accrued.1);
+                self.accrued = totals;
+                // A minute ends at its mark; look it up from just before.
+                let minute = self.minute_mut(now - Duration::milliseconds(1));
+                minute.busy_secs = busy;
+                minute.online_secs = online;
+                minute.agents = agents;
+            }
+        }
+    }
+
+    fn apply(&mut self, event: &ContactEvent) {
+        let Some(seq) = event
+            .request_identifier
+            .as_deref()
+            .and_then(|r| Uuid::parse_str(r).ok())
+            .map(|id| id.as_u64_pair().1)
+        else {
+            return;
+        };
+        let Some(tracked) = self.contacts.get_mut(&seq) else {
+            return;
+        };
+        tracked.status = tracked.status.apply(&event.kind);
+        if let Some(observed) = observation(&mut tracked.times, event, self.epoch) {
+            self.pacer.observe(&observed);
+        }
+        let answered_at = tracked.times.answered_at.unwrap_or(event.at);
+        if tracked.status.terminal {
+            self.contacts.remove(&seq);
+        }
+        let half = usize::from(answered_at >= self.half);
+        match &event.kind {
+            ContactEventKind::PersonAnswered => {
+                self.answers[half] += 1;
+                self.minute_mut(answered_at).answers += 1;
+            }
+            ContactEventKind::Abandoned => {
+                self.abandons[half] += 1;
+                self.minute_mut(answered_at).abandons += 1;
+            }
+            ContactEventKind::MachineAnswered => self.machine_answers += 1,
+            ContactEventKind::ConnectedToAgent { .. } => {
+                self.connected += 1;
+                if event.at < self.end {
+                    self.minute_mut(event.at).connects += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Calls in progress as `engine::store::active_calls_many` derives them from the
+    /// stored contact states.
+    fn active_calls(&self) -> ActiveCalls {
+        let mut calls = ActiveCalls::default();
+        for tracked in self.contacts.values() {
+            let phase = tracked.status.phase;
+            if Phase::ON_LINE.contains(&phase.as_str()) {
+                calls.on_line += 1;
+            }
+            if Phase::IN_FLIGHT.contains(&phase.as_str()) {
+                calls.in_flight.push(tracked.times.dialed_at);
+            } else if matches!(phase, Phase::Answered | Phase::Queued) {
+                calls.waiting += 1;
+            }
+            if let Some(at) = tracked.times.connected_at {
+                calls.busy_since.push(at);
+            }
+        }
+        calls
+    }
+
+    /// One planning pass of the campaign, as the daemon's scheduler makes it.
+    fn plan(&mut self, now: DateTime<Utc>) -> Result<(), SimulateError> {
+        let queues = self.model.queue_metrics(&self.queue_ids);
+        let calls = self.active_calls();
+        let Some(mut input) = pacing_input(
+            &self.dialer,
+            queues.first(),
+            &calls,
+            self.scenario.total_lines,
+            now,
+            self.epoch,
+        ) else {
+            return Ok(());
+        };
+        input.mode = self.scenario.mode.pacing_mode();
+        let decision = self.pacer.decide(&input, &self.scenario.pacing);
+        let placed = self.claim(decision.dials, now)?;
+        let ahead = i64::from(input.dials_in_flight) + i64::from(input.customers_waiting);
+        let excess = ahead + placed as i64 - i64::from(input.agents_available);
+        self.peak_excess = self.peak_excess.max(excess);
+        Ok(())
+    }
+
+    /// Takes up to `n` requests from the backlog and dials them; returns how many.
+    fn claim(&mut self, n: u32, now: DateTime<Utc>) -> Result<u64, SimulateError> {
+        let mut remaining = u64::from(n).min(self.backlog_left.unwrap_or(u64::MAX));
+        if let Some(left) = &mut self.backlog_left {
+            *left -= remaining;
+        }
+        let mut placed = 0;
+        while remaining > 0 {
+            let size = remaining.min(BATCH_MAX_CONTACTS as u64);
+            remaining -= size;
+            let items: Vec<BatchItem> = (self.next_request..self.next_request + size)
+                .map(|seq| BatchItem {
+                    id: Uuid::from_u64_pair(REQUEST_ID_HIGH, seq),
+                    // Made-up numbers in a fictional range: there is no personal data here.
+                    phone_number: format!("+1555{:07}", seq % 10_000_000),
+                    attributes: Json(BTreeMap::new()),
+                    expires_at: DateTime::<Utc>::MAX_UTC,
+                    attempts: 1,
+                })
+                .collect();
+            for seq in self.next_request..self.next_request + size {
+                let claimed = ContactStatus {
+                    phase: Phase::Creating,
+                    outcome: None,
+                    terminal: false,
+                };
+                let times = ContactTimes {
+                    dialed_at: Some(now),
+                    ..ContactTimes::default()
+                };
+                self.contacts.insert(
+                    seq,
+                    Tracked {
+                        status: claimed,
+                        times,
+                    },
+                );
+            }
+            self.next_request += size;
+            let batch = Batch {
+                id: Uuid::from_u64_pair(BATCH_ID_HIGH, self.next_batch),
+                campaign_id: CAMPAIGN_ID.to_string(),
+                client_token: format!("whatif-{}", self.next_batch),
+                template: self.template.clone(),
+                items,
+                attempts: 0,
+            };
+            self.next_batch += 1;
+            let request = render(&batch, &batch.items.iter().collect::<Vec<_>>());
+            // No token is ever re-sent here (no faults, no crashes), so the ledger entry
+            // that would answer a replay is not kept.
+            let outcome = self.model.put_contacts(now, &request, None)?;
+            if let Some(failed) = outcome.response.failed.first() {
+                return Err(SimulateError::Refused(failed.failure_reason_message.clone()));
+            }
+            for created in &outcome.response.successful {
+                let seq = Uuid::parse_str(&created.request_identifier)
+                    .map(|id| id.as_u64_pair().1)
+                    .ok();
+                if let Some(tracked) = seq.and_then(|seq| self.contacts.get_mut(&seq)) {
+                    tracked.status = tracked.status.apply(&ContactEventKind::Initiated);
+                }
+                self.pacer.observe(&Observation {
+                    at_secs: secs_since(self.epoch, now),
+                    event: ObservedEvent::DialPlaced,
+                });
+                self.minute_mut(now).dials += 1;
+                placed += 1;
+            }
+        }
+        Ok(placed)
+    }
+
+    fn report(&self) -> Report {
+        let sim = self.scenario.sim();
+        let sum = |f: fn(&Minute) -> f64| self.minutes.iter().map(f).sum::<f64>();
+        let busy = sum(|m| m.busy_secs);
+        let online = sum(|m| m.online_secs);
+        let ratio_sum = sum(|m| m.dial_ratio_sum);
+        let ticks: u64 = self.minutes.iter().map(|m| u64::from(m.ticks)).sum();
+        let connects_in_shift: u64 = self.minutes.iter().map(|m| m.connects).sum();
+        let dials = self.minutes.iter().map(|m| m.dials).sum();
+        let answers = self.answers[0] + self.answers[1];
+        let abandons = self.abandons[0] + self.abandons[1];
+        let shift_secs = secs_since(self.epoch, self.end);
+        Report {
+            mode: self.scenario.mode,
+            seed: sim.seed,
+            hours: self.scenario.hours,
+            agents: sim.queues.first().map_or(0, |q| q.agents),
+            answer_rate: sim.customers.answer_probability,
+            mean_handle_secs: sim.queues.first().map_or(0.0, |q| q.handle_time.mean_secs()),
+            abandonment_target: self.scenario.pacing.abandonment_target,
+            dials,
+            human_answers: answers,
+            machine_answers: self.machine_answers,
+            connected: self.connected,
+            abandons,
+            abandonment_rate: rate(abandons, answers),
+            first_half_abandonment_rate: rate(self.abandons[0], self.answers[0]),
+            second_half_abandonment_rate: rate(self.abandons[1], self.answers[1]),
+            occupancy: share(busy, online),
+            first_half_occupancy: share(self.at_half.0, self.at_half.1),
+            second_half_occupancy: share(busy - self.at_half.0, online - self.at_half.1),
+            mean_agent_idle_secs: share(online - busy, connects_in_shift as f64),
+            mean_agents_logged_in: share(online, shift_secs),
+            mean_dial_ratio: share(ratio_sum, ticks as f64),
+            peak_excess_dials: self.peak_excess.max(0),
+            minutes: self.minutes.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contact_center::sim::model::{AnswerRateChange, StaffingChange};
+
+    fn reference(agents: u32, mode: Mode, hours: f64, seed: u64) -> Scenario {
+        Scenario::reference(agents, 0.25, 120.0, hours, mode, seed)
+    }
+
+    fn run(scenario: &Scenario) -> Report {
+        simulate(scenario).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn progressive_never_dials_ahead_of_free_agents_and_never_abandons() {
+        let report = run(&reference(20, Mode::Progressive, 2.0, 1));
+        assert_eq!(report.peak_excess_dials, 0);
+        assert_eq!(report.abandons, 0);
+        assert!(report.dials > 1000, "{report:?}");
+        // One dial per free agent leaves agents idle while calls ring: about 0.6.
+        assert!((0.5..0.7).contains(&report.occupancy), "{}", report.occupancy);
+    }
+
+    #[test]
+    fn figures_add_up() {
+        let report = run(&reference(10, Mode::Predictive, 1.0, 4));
+        let minutes = &report.minutes;
+        assert_eq!(minutes.len(), 60);
+        assert_eq!(minutes.iter().map(|m| m.dials).sum::<u64>(), report.dials);
+        assert_eq!(
+            minutes.iter().map(|m| m.answers).sum::<u64>(),
+            report.human_answers
+        );
+        assert_eq!(
+            minutes.iter().map(|m| m.abandons).sum::<u64>(),
+            report.abandons
+        );
+        assert!(minutes.iter().all(|m| m.ticks == 60 && m.agents == 10));
+        let online: f64 = minutes.iter().map(|m| m.online_secs).sum();
+        assert!((online - 10.0 * 3600.0).abs() < 1e-6, "{online}");
+        assert!((report.mean_agents_logged_in - 10.0).abs() < 1e-9);
+        let idle = (1.0 - report.occupancy) * online;
+        let connects: u64 = minutes.iter().map(|m| m.connects).sum();
+        assert!((report.mean_agent_idle_secs - idle / connects as f64).abs() < 1e-6);
+        assert!(report.connected + report.abandons <= report.human_answers);
+        assert!(report.human_answers - report.connected - report.abandons <= 1);
+    }
+
+    #[test]
+    fn a_finite_backlog_runs_dry() {
+        let mut scenario = reference(10, Mode::Predictive, 1.0, 1);
+        scenario.backlog = Some(300);
+        let report = run(&scenario);
+        assert_eq!(report.dials, 300);
+        assert!(report.occupancy < 0.5, "{}", report.occupancy);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_shift() {
+        let scenario = reference(10, Mode::Predictive, 1.0, 7);
+        assert_eq!(run(&scenario), run(&scenario));
+        let other = reference(10, Mode::Predictive, 1.0, 8);
+        assert_ne!(run(&scenario).dials, run(&other).dials);
+    }
+
+    #[test]
+    fn staffing_changes_count_logged_in_time_only() {
+        let mut scenario = reference(20, Mode::Progressive, 1.0, 1);
+        scenario.contact_center.sim.queues[0].staffing = vec![StaffingChange {
+            at_secs: 1800.0,
+            delta: -10,
+        }];
+        let report = run(&scenario);
+        assert_eq!(report.minutes[0].agents, 20);
+        assert_eq!(report.minutes[59].agents, 10);
+        // Agents busy at the change log out when they finish, so a little over 15.
+        assert!(
+            (15.0..16.0).contains(&report.mean_agents_logged_in),
+            "{}",
+            report.mean_agents_logged_in
+        );
+        assert!((0.5..0.7).contains(&report.second_half_occupancy));
+    }
+
+    #[test]
+    fn answer_rate_changes_show_in_each_half() {
+        let mut scenario = reference(20, Mode::Progressive, 1.0, 2);
+        scenario.contact_center.sim.customers.answer_probability = 0.4;
+        scenario.contact_center.sim.customers.answer_rate_changes = vec![AnswerRateChange {
+            at_secs: 1800.0,
+            probability: 0.1,
+        }];
+        let report = run(&scenario);
+        let first: u64 = report.minutes[..30].iter().map(|m| m.answers).sum();
+        let dials_first: u64 = report.minutes[..30].iter().map(|m| m.dials).sum();
+        let second: u64 = report.minutes[31..].iter().map(|m| m.answers).sum();
+        let dials_second: u64 = report.minutes[31..].iter().map(|m| m.dials).sum();
+        assert!(rate(first, dials_first) > 0.3, "{first}/{dials_first}");
+        assert!(rate(second, dials_second) < 0.15, "{second}/{dials_second}");
+        assert!(report.second_half_occupancy < report.first_half_occupancy);
+    }
+
+    #[test]
+    fn invalid_scenarios_are_refused_before_running() {
+        let scenario = reference(10, Mode::Predictive, -1.0, 1);
+        match simulate(&scenario) {
+            Err(SimulateError::Invalid(errors)) => assert!(errors[0].starts_with("hours")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
