@@ -173,3 +173,45 @@ impl Reloader {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &std::path::Path, target: f64, rate: f64) {
+        let text = format!(
+            "[auth]\naccess_keys = [\"AK:secret\"]\n[pacing]\nabandonment_target = {target}\n[throttling]\ndefault = {{ per_second = {rate}, burst = 1 }}\n"
+        );
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn valid_changes_apply_and_invalid_files_keep_the_running_config() {
+        let dir = std::env::temp_dir().join(format!("dialer-reload-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dialer.toml");
+        write(&path, 0.03, 1000.0);
+        let config = Config::load(&path, false, &EnvOverrides::default()).unwrap();
+        let targets = Reloadable::new(&config);
+        let mut reloader = Reloader {
+            source: ConfigSource { path: path.clone(), is_default: false, listen_override: None },
+            current: config,
+            targets: targets.clone(),
+        };
+
+        write(&path, 0.02, 0.001);
+        assert!(reloader.reload("test"));
+        assert_eq!(current(&targets.pacing).abandonment_target, 0.02);
+        let throttle = current(&targets.throttle);
+        assert!(throttle.allow("ListCampaigns", "k"));
+        assert!(!throttle.allow("ListCampaigns", "k"), "the new, tiny rate is in force");
+
+        write(&path, 0.9, 1000.0);
+        assert!(!reloader.reload("test"));
+        assert_eq!(current(&targets.pacing).abandonment_target, 0.02, "old value kept");
+        std::fs::write(&path, "[pacing\n").unwrap();
+        assert!(!reloader.reload("test"));
+        assert_eq!(current(&targets.pacing).abandonment_target, 0.02);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -98,6 +98,8 @@ def config_toml(
     operation_rates: dict[str, tuple[float, int]] | None = None,
     max_pending_per_campaign: int | None = None,
     max_clock_skew_secs: int | None = None,
+    log_level: str = "info",
+    extra: str = "",
 ) -> str:
     keys = ", ".join(json.dumps(f"{k}:{s}") for k, s in access_keys)
     lines = ["[auth]", f"access_keys = [{keys}]"]
@@ -116,7 +118,7 @@ def config_toml(
         lines.append(f"{op} = {{ per_second = {float(per_second)}, burst = {burst} }}")
     if max_pending_per_campaign is not None:
         lines += ["", "[queue]", f"max_pending_per_campaign = {max_pending_per_campaign}"]
-    lines += ["", "[log]", 'level = "info"', ""]
+    lines += ["", "[log]", f"level = {json.dumps(log_level)}", "", extra, ""]
     return "\n".join(lines)
 
 
