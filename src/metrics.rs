@@ -179,3 +179,28 @@ fn describe() {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_catalogue_lists_every_metric() {
+        let readme = include_str!("../README.md");
+        for (name, _, _, _) in CATALOGUE {
+            assert!(readme.contains(&format!("`{name}`")), "README.md does not list {name}");
+        }
+    }
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        for (name, kind, _, _) in CATALOGUE {
+            assert!(name.starts_with("dialer_"), "{name}");
+            match kind {
+                Kind::Counter => assert!(name.ends_with("_total"), "{name}"),
+                Kind::Histogram => assert!(name.ends_with("_seconds"), "{name}"),
+                Kind::Gauge => assert!(!name.ends_with("_total"), "{name}"),
+            }
+        }
+    }
+}
