@@ -33,8 +33,11 @@ pub struct IngestArgs {
 }
 
 const BATCH: usize = 25;
+/// Alternating rounds per phase.
+const ROUNDS: u32 = 4;
 const BENCH_KEY: (&str, &str) = ("AKIDBENCH", "bench-secret");
 
+#[derive(Default)]
 struct Phase {
     accepted: u64,
     elapsed: Duration,
@@ -42,6 +45,12 @@ struct Phase {
 }
 
 impl Phase {
+    fn absorb(&mut self, other: Phase) {
+        self.accepted += other.accepted;
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+    }
+
     fn rate(&self) -> f64 {
         self.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -105,12 +114,21 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let client = Client {
         api: ApiClient::new(&endpoint, &config.aws.region, BENCH_KEY.0, BENCH_KEY.1),
     };
+    // The phases alternate in short rounds so that a noisy neighbour on the machine weighs
+    // on both alike.
     let engine_campaign = client.create_campaign().await?;
-    let mut engine = client
-        .drive(&engine_campaign, args.clients, args.seconds)
-        .await?;
     let baseline_campaign = client.create_campaign().await?;
-    let mut baseline = raw_sql(&db.pool, &baseline_campaign, args.clients, args.seconds).await?;
+    let round_secs = (args.seconds as f64 / ROUNDS as f64).max(1.0);
+    let mut engine = Phase::default();
+    let mut baseline = Phase::default();
+    for n in 0..ROUNDS {
+        engine.absorb(
+            client
+                .drive(&engine_campaign, args.clients, round_secs, n)
+                .await?,
+        );
+        baseline.absorb(raw_sql(&db.pool, &baseline_campaign, args.clients, round_secs, n).await?);
+    }
 
     let e = engine.report("engine");
     let b = baseline.report("raw sql");
@@ -155,8 +173,14 @@ impl Client {
             .context("CreateCampaign returned no id")
     }
 
-    async fn drive(&self, campaign: &str, clients: usize, seconds: u64) -> anyhow::Result<Phase> {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
+    async fn drive(
+        &self,
+        campaign: &str,
+        clients: usize,
+        seconds: f64,
+        round: u32,
+    ) -> anyhow::Result<Phase> {
+        let deadline = Instant::now() + Duration::from_secs_f64(seconds);
         let started = Instant::now();
         let mut tasks = JoinSet::new();
         for worker in 0..clients {
@@ -170,7 +194,7 @@ impl Client {
                     let body = serde_json::json!({ "dialRequests": (0..BATCH).map(|i| {
                         seq += 1;
                         serde_json::json!({
-                            "clientToken": format!("w{worker}-{seq}-{i}"),
+                            "clientToken": format!("r{round}-w{worker}-{seq}-{i}"),
                             "phoneNumber": phone(worker, seq),
                             "expirationTime": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
                             "attributes": {"customer": format!("c{seq}")},
@@ -215,9 +239,10 @@ async fn raw_sql(
     pool: &PgPool,
     campaign: &str,
     clients: usize,
-    seconds: u64,
+    seconds: f64,
+    round: u32,
 ) -> anyhow::Result<Phase> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for worker in 0..clients {
@@ -233,7 +258,7 @@ async fn raw_sql(
                 let mut attributes = Vec::with_capacity(BATCH);
                 for i in 0..BATCH {
                     seq += 1;
-                    tokens.push(format!("raw-w{worker}-{seq}-{i}"));
+                    tokens.push(format!("raw-r{round}-w{worker}-{seq}-{i}"));
                     phones.push(phone(worker, seq));
                     attributes.push(serde_json::json!({"customer": format!("c{seq}")}));
                 }

@@ -22,9 +22,13 @@ struct AdmitRow {
 }
 
 /// Admits a batch into a campaign's queue in one statement (one round trip, one
-/// transaction): checks the campaign under a share lock (so StopCampaign cannot interleave),
-/// returns existing ids for replayed tokens, inserts new requests up to the pending cap, and
-/// bumps one shard of the pending counter.
+/// transaction): reads the campaign's state, inserts new requests up to the pending cap and
+/// bumps one shard of the pending counter; replayed tokens are then looked up.
+///
+/// The campaign row is not locked, so that concurrent batches never queue on it: a batch
+/// that races a StopCampaign may land just after the stop, and the sweeper then cancels its
+/// requests like any other pending request of a stopped campaign. Nothing is ever dialed for
+/// a stopped campaign.
 ///
 /// `requests` must not repeat a clientToken; the caller resolves repeats within a batch.
 pub async fn dial_request_admit_many(
@@ -51,50 +55,37 @@ pub async fn dial_request_admit_many(
     let new_ids: Vec<Uuid> = requests.iter().map(|_| Uuid::new_v4()).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
 
-    let rows: Vec<AdmitRow> = sqlx::query_as(
+    let mut rows: Vec<AdmitRow> = sqlx::query_as(
         r#"
         with camp as (
-            select state from campaign where id = $1 for share
+            select state from campaign where id = $1
         ),
         input as (
             select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::bytea[], $7::uuid[])
                 with ordinality as t(client_token, phone_number, expires_at, attributes, digest, new_id, ord)
         ),
-        existing as (
-            select d.client_token, d.id, d.digest
-            from dial_request d join input i on d.client_token = i.client_token
-            where d.campaign_id = $1
-        ),
         depth as (
             select coalesce(sum(n), 0) as pending from campaign_pending where campaign_id = $1
         ),
-        fresh as (
-            select i.*, row_number() over (order by i.ord) as rank
-            from input i
-            where not exists (select 1 from existing e where e.client_token = i.client_token)
-        ),
         inserted as (
             insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
-            select f.new_id, $1, f.client_token, f.phone_number, f.expires_at, f.attributes, f.digest
-            from fresh f, camp, depth
-            where camp.state not in ('Stopped', 'Failed') and depth.pending + f.rank <= $8
-            -- A concurrent batch may have committed the same token after our snapshot: the
-            -- no-op update returns its row (and id) instead of nothing.
-            on conflict (campaign_id, client_token) do update set client_token = excluded.client_token
-            returning id, client_token, digest, (xmax = 0) as is_new
+            select i.new_id, $1, i.client_token, i.phone_number, i.expires_at, i.attributes, i.digest
+            from input i, camp, depth
+            where camp.state not in ('Stopped', 'Failed') and depth.pending + i.ord <= $8
+            on conflict (campaign_id, client_token) do nothing
+            returning id, client_token, digest
         ),
         bump as (
             insert into campaign_pending (campaign_id, shard, n)
-            select $1, $9, count(*) from inserted where is_new having count(*) > 0
+            select $1, $9, count(*) from inserted having count(*) > 0
             on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
         )
         select (select state from camp) as campaign_state,
                i.client_token,
-               coalesce(ins.id, e.id) as id,
-               coalesce(ins.digest, e.digest) as stored_digest
+               ins.id,
+               ins.digest as stored_digest
         from input i
         left join inserted ins on ins.client_token = i.client_token
-        left join existing e on e.client_token = i.client_token
         order by i.ord
         "#,
     )
@@ -116,6 +107,31 @@ pub async fn dial_request_admit_many(
         .ok_or_else(|| QueueError::CampaignNotFound(campaign_id.to_string()))?;
     if !state.accepts_dial_requests() {
         return Ok(BatchOutcome::CampaignEnded(state));
+    }
+    // Not inserted: a replay, a token a concurrent batch just stored, or over the cap. A
+    // second statement (rare: only when a batch repeats tokens or the queue is full) finds
+    // the stored ones; what it does not find was throttled. Items of a full queue are offered
+    // in order, so replays near the cap may take a slot that a new item could have used;
+    // they are answered from the table all the same.
+    let missing: Vec<&str> = rows
+        .iter()
+        .filter(|row| row.id.is_none())
+        .map(|row| row.client_token.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let found: Vec<(String, Uuid, Vec<u8>)> = sqlx::query_as(
+            "select client_token, id, digest from dial_request where campaign_id = $1 and client_token = any($2)",
+        )
+        .bind(campaign_id)
+        .bind(&missing)
+        .fetch_all(pool)
+        .await?;
+        for row in rows.iter_mut() {
+            if let Some((_, id, digest)) = found.iter().find(|(t, _, _)| *t == row.client_token) {
+                row.id = Some(*id);
+                row.stored_digest = Some(digest.clone());
+            }
+        }
     }
     let digest_of: HashMap<&str, &[u8]> = requests
         .iter()
