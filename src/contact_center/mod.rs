@@ -200,6 +200,8 @@ pub enum FailureReasonCode {
     InvalidSystemEndpoint,
     /// The queue does not exist in the instance.
     InvalidQueue,
+    /// The campaign's outbound strategy does not allow the contact (newer Connect API).
+    InvalidOutboundStrategy,
     /// No campaign id.
     MissingCampaign,
     /// No customer endpoint.
@@ -227,6 +229,7 @@ impl FailureReasonCode {
             Self::InvalidCustomerEndpoint => "INVALID_CUSTOMER_ENDPOINT",
             Self::InvalidSystemEndpoint => "INVALID_SYSTEM_ENDPOINT",
             Self::InvalidQueue => "INVALID_QUEUE",
+            Self::InvalidOutboundStrategy => "INVALID_OUTBOUND_STRATEGY",
             Self::MissingCampaign => "MISSING_CAMPAIGN",
             Self::MissingCustomerEndpoint => "MISSING_CUSTOMER_ENDPOINT",
             Self::MissingQueueIdAndSystemEndpoint => "MISSING_QUEUE_ID_AND_SYSTEM_ENDPOINT",
@@ -470,6 +473,7 @@ mod tests {
             InvalidCustomerEndpoint,
             InvalidSystemEndpoint,
             InvalidQueue,
+            InvalidOutboundStrategy,
             MissingCampaign,
             MissingCustomerEndpoint,
             MissingQueueIdAndSystemEndpoint,
