@@ -414,10 +414,9 @@ impl Config {
         if self.auth.max_clock_skew_secs == 0 {
             problems.push("auth.max_clock_skew_secs must be greater than 0".to_string());
         }
-        if !self.database.url.is_empty()
-            && !(self.database.url.starts_with("postgres://")
-                || self.database.url.starts_with("postgresql://"))
-        {
+        let url = &self.database.url;
+        let postgres_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        if !url.is_empty() && !postgres_url {
             problems.push(
                 "database.url (or DATABASE_URL) must start with postgres:// or postgresql://"
                     .to_string(),

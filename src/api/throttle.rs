@@ -55,12 +55,13 @@ mod tests {
 
     #[test]
     fn burst_then_refuse_per_caller_and_operation() {
-        let mut config = ThrottlingConfig::default();
-        config.default = Rate {
-            per_second: 0.001,
-            burst: 2,
+        let config = ThrottlingConfig {
+            default: Rate {
+                per_second: 0.001,
+                burst: 2,
+            },
+            operations: Default::default(),
         };
-        config.operations.clear();
         let throttle = Throttle::new(&config);
         assert!(throttle.allow("ListCampaigns", "a"));
         assert!(throttle.allow("ListCampaigns", "a"));

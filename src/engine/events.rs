@@ -113,9 +113,9 @@ impl EventSink {
         let rows = contact_rows(&self.pool, &ids, &contact_ids).await?;
         let mut by_id = HashMap::new();
         let mut by_contact = HashMap::new();
-        for (row, contact_id) in rows {
-            if let Some(contact_id) = contact_id {
-                by_contact.insert(contact_id, row.id);
+        for row in rows {
+            if let Some(contact_id) = &row.contact_id {
+                by_contact.insert(contact_id.clone(), row.id);
             }
             by_id.insert(row.id, row);
         }

@@ -429,13 +429,21 @@ pub async fn batch_postpone(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct ActiveRow {
+    campaign_id: String,
+    contact_phase: String,
+    dialed_at: Option<DateTime<Utc>>,
+    connected_at: Option<DateTime<Utc>>,
+}
+
 /// The calls in progress of the given campaigns.
 pub async fn active_calls_many(
     db: impl PgExecutor<'_>,
     campaign_ids: &[String],
 ) -> Result<std::collections::HashMap<String, ActiveCalls>, EngineError> {
-    let rows: Vec<(String, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "select d.campaign_id, d.contact_phase, d.dialed_at, e.at
+    let rows: Vec<ActiveRow> = sqlx::query_as(
+        "select d.campaign_id, d.contact_phase, d.dialed_at, e.at as connected_at
          from dial_request d
          left join contact_event e on e.dial_request_id = d.id and e.kind = 'connected_to_agent'
          where d.state = 'in_progress' and d.campaign_id = any($1)",
@@ -445,7 +453,13 @@ pub async fn active_calls_many(
     .await?;
     let mut calls: std::collections::HashMap<String, ActiveCalls> =
         std::collections::HashMap::new();
-    for (campaign, phase, dialed_at, connected_at) in rows {
+    for ActiveRow {
+        campaign_id: campaign,
+        contact_phase: phase,
+        dialed_at,
+        connected_at,
+    } in rows
+    {
         let entry = calls.entry(campaign).or_default();
         if crate::contacts::Phase::ON_LINE.contains(&phase.as_str()) {
             entry.on_line += 1;
@@ -469,6 +483,8 @@ pub struct ContactRow {
     pub id: Uuid,
     /// Campaign.
     pub campaign_id: String,
+    /// Contact id, once recorded.
+    pub contact_id: Option<String>,
     /// Stored phase.
     pub contact_phase: Option<String>,
     /// Stored outcome.
@@ -484,34 +500,15 @@ pub async fn contact_rows(
     db: impl PgExecutor<'_>,
     ids: &[Uuid],
     contact_ids: &[String],
-) -> Result<Vec<(ContactRow, Option<String>)>, EngineError> {
-    let rows: Vec<(Uuid, String, Option<String>, Option<String>, crate::queue::DialRequestState, Option<DateTime<Utc>>, Option<String>)> =
-        sqlx::query_as(
-            "select id, campaign_id, contact_phase, outcome, state, dialed_at, contact_id from dial_request
-             where id = any($1) or contact_id = any($2)",
-        )
-        .bind(ids)
-        .bind(contact_ids)
-        .fetch_all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, campaign_id, contact_phase, outcome, state, dialed_at, contact_id)| {
-                (
-                    ContactRow {
-                        id,
-                        campaign_id,
-                        contact_phase,
-                        outcome,
-                        state,
-                        dialed_at,
-                    },
-                    contact_id,
-                )
-            },
-        )
-        .collect())
+) -> Result<Vec<ContactRow>, EngineError> {
+    Ok(sqlx::query_as(
+        "select id, campaign_id, contact_id, contact_phase, outcome, state, dialed_at from dial_request
+         where id = any($1) or contact_id = any($2)",
+    )
+    .bind(ids)
+    .bind(contact_ids)
+    .fetch_all(db)
+    .await?)
 }
 
 /// A stored event, new or duplicate.
