@@ -188,7 +188,10 @@ mod tests {
     fn the_readme_catalogue_lists_every_metric() {
         let readme = include_str!("../README.md");
         for (name, _, _, _) in CATALOGUE {
-            assert!(readme.contains(&format!("`{name}`")), "README.md does not list {name}");
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md does not list {name}"
+            );
         }
     }
 

@@ -194,7 +194,11 @@ mod tests {
         let config = Config::load(&path, false, &EnvOverrides::default()).unwrap();
         let targets = Reloadable::new(&config);
         let mut reloader = Reloader {
-            source: ConfigSource { path: path.clone(), is_default: false, listen_override: None },
+            source: ConfigSource {
+                path: path.clone(),
+                is_default: false,
+                listen_override: None,
+            },
             current: config,
             targets: targets.clone(),
         };
@@ -204,11 +208,18 @@ mod tests {
         assert_eq!(current(&targets.pacing).abandonment_target, 0.02);
         let throttle = current(&targets.throttle);
         assert!(throttle.allow("ListCampaigns", "k"));
-        assert!(!throttle.allow("ListCampaigns", "k"), "the new, tiny rate is in force");
+        assert!(
+            !throttle.allow("ListCampaigns", "k"),
+            "the new, tiny rate is in force"
+        );
 
         write(&path, 0.9, 1000.0);
         assert!(!reloader.reload("test"));
-        assert_eq!(current(&targets.pacing).abandonment_target, 0.02, "old value kept");
+        assert_eq!(
+            current(&targets.pacing).abandonment_target,
+            0.02,
+            "old value kept"
+        );
         std::fs::write(&path, "[pacing\n").unwrap();
         assert!(!reloader.reload("test"));
         assert_eq!(current(&targets.pacing).abandonment_target, 0.02);
