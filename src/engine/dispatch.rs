@@ -156,7 +156,7 @@ impl Dispatcher {
                 Ok(self.report(batch, &results))
             }
             Err(error) if error.is_retryable() => {
-                let next = sent_now + self.config.backoff(batch.attempts + 1);
+                let next = sent_now + self.backoff(batch.attempts + 1);
                 tracing::warn!(batch_id = %batch.id, campaign_id = %batch.campaign_id, %error, "BatchPutContact failed; will re-send with the same token");
                 metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => call_error_reason(&error))
                     .increment(1);
@@ -215,9 +215,9 @@ impl Dispatcher {
                     // Not in the answer: it was left out of a reduced re-send because it had
                     // expired, or the answer is incomplete.
                     None if item.expires_at <= now => ItemResult::Expired,
-                    None => retry_or_expire(item, now, &self.config, "INTERNAL_ERROR"),
+                    None => self.retry_or_expire(item, now, "INTERNAL_ERROR"),
                     Some(f) if f.failure_reason_code.is_retryable() => {
-                        retry_or_expire(item, now, &self.config, f.failure_reason_code.as_str())
+                        self.retry_or_expire(item, now, f.failure_reason_code.as_str())
                     }
                     Some(f) => ItemResult::Failed {
                         reason: f.failure_reason_code.as_str().to_string(),
@@ -226,6 +226,27 @@ impl Dispatcher {
                 (item.id, result)
             })
             .collect()
+    }
+
+    /// Retry delay on the engine's clock: the configured delays are real time.
+    fn backoff(&self, attempts: i32) -> chrono::Duration {
+        let delay = self.config.backoff(attempts);
+        secs_to_duration(delay.num_milliseconds() as f64 / 1000.0 * self.clock.rate().max(1.0))
+    }
+
+    fn retry_or_expire(&self, item: &BatchItem, now: DateTime<Utc>, reason: &str) -> ItemResult {
+        let not_before = now + self.backoff(item.attempts);
+        // A retry that could only come after the expiration (plus the claim margin) is
+        // pointless: the request can no longer be dialed.
+        let margin = secs_to_duration(self.config.claim_expiry_margin_secs);
+        if not_before + margin >= item.expires_at {
+            ItemResult::Expired
+        } else {
+            ItemResult::Retry {
+                reason: reason.to_string(),
+                not_before,
+            }
+        }
     }
 
     fn report(&self, batch: &Batch, results: &[(Uuid, ItemResult)]) -> DispatchReport {
@@ -257,24 +278,6 @@ impl Dispatcher {
                 .increment(report.expired as u64);
         }
         report
-    }
-}
-
-fn retry_or_expire(
-    item: &BatchItem,
-    now: DateTime<Utc>,
-    config: &EngineConfig,
-    reason: &str,
-) -> ItemResult {
-    let not_before = now + config.backoff(item.attempts);
-    // A retry that could only come after the expiration (plus the claim margin) is pointless.
-    if not_before + secs_to_duration(config.claim_expiry_margin_secs) >= item.expires_at {
-        ItemResult::Expired
-    } else {
-        ItemResult::Retry {
-            reason: reason.to_string(),
-            not_before,
-        }
     }
 }
 

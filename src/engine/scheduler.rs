@@ -139,6 +139,12 @@ impl Scheduler {
         }
     }
 
+    /// How long a batch counts as in flight on the engine's clock: the call timeout is
+    /// real time, and a sped-up clock covers more ground meanwhile.
+    fn in_flight_mark(&self) -> chrono::Duration {
+        secs_to_duration(self.engine.call_timeout_secs * self.clock.rate().max(1.0))
+    }
+
     /// One planning pass.
     pub async fn step(&mut self) -> Result<(), EngineError> {
         let now = self.clock.now();
@@ -199,7 +205,7 @@ impl Scheduler {
                     &self.owner,
                     fence,
                     now,
-                    secs_to_duration(self.engine.call_timeout_secs),
+                    self.in_flight_mark(),
                 )
                 .await?;
                 for batch in due {
@@ -345,7 +351,7 @@ impl Scheduler {
                 remaining.min(BATCH_MAX_CONTACTS as i64),
                 now,
                 secs_to_duration(self.engine.claim_expiry_margin_secs),
-                secs_to_duration(self.engine.call_timeout_secs),
+                self.in_flight_mark(),
                 &template,
             )
             .await?;

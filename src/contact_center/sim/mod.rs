@@ -369,6 +369,19 @@ fn shut_down() -> ContactCenterError {
     ))
 }
 
+/// The engine plans on the contact center's clock: with a `time_scale` above 1 the
+/// simulated center's model time runs ahead of the wall, and event times, ring times and
+/// expiry checks must all be read on that one clock.
+impl crate::clock::Clock for SimContactCenter {
+    fn now(&self) -> DateTime<Utc> {
+        self.shared.clock.now()
+    }
+
+    fn rate(&self) -> f64 {
+        self.shared.clock.time_scale
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -620,14 +633,5 @@ mod tests {
         assert_eq!(deadline - clock.started, Duration::from_secs(2));
         assert_eq!(clock.wall_duration(30.0), Duration::from_millis(500));
         assert!(clock.now() >= clock.epoch);
-    }
-}
-
-/// The engine plans on the contact center's clock: with a `time_scale` above 1 the
-/// simulated center's model time runs ahead of the wall, and event times, ring times and
-/// expiry checks must all be read on that one clock.
-impl crate::clock::Clock for SimContactCenter {
-    fn now(&self) -> DateTime<Utc> {
-        self.shared.clock.now()
     }
 }

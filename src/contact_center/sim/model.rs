@@ -1719,9 +1719,11 @@ mod tests {
 
     #[test]
     fn validate_names_every_bad_key() {
-        let mut config = SimConfig::default();
-        config.time_scale = 0.0;
-        config.event_buffer = 0;
+        let mut config = SimConfig {
+            time_scale: 0.0,
+            event_buffer: 0,
+            ..SimConfig::default()
+        };
         config.customers.answer_probability = 0.9;
         config.customers.answer_delay = Dist::Uniform {
             min_secs: 10.0,
@@ -2225,11 +2227,11 @@ mod tests {
         for b in 0..40 {
             put(&mut m, 0.0, &batch_of(&format!("early{b}"), 25));
         }
-        m.advance(at(100.0));
+        let mut events = m.advance(at(100.0));
         for b in 0..40 {
             put(&mut m, 100.0, &batch_of(&format!("late{b}"), 25));
         }
-        let events = run_all(&mut m);
+        events.extend(run_all(&mut m));
         let answered_early = events
             .iter()
             .filter(|e| e.kind == K::PersonAnswered && e.at < at(100.0))
