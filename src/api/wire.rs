@@ -40,18 +40,7 @@ impl Violations {
 
     /// A string's length in characters.
     pub fn length(&mut self, path: &str, value: &str, min: usize, max: usize) {
-        let len = value.chars().count();
-        if len < min {
-            self.push(
-                path,
-                format!("Member must have length greater than or equal to {min}"),
-            );
-        } else if len > max {
-            self.push(
-                path,
-                format!("Member must have length less than or equal to {max}"),
-            );
-        }
+        self.count(path, value.chars().count(), min, max);
     }
 
     /// A string made only of allowed characters (the model's character-class patterns).
@@ -85,7 +74,7 @@ impl Violations {
         }
     }
 
-    /// A list's item count.
+    /// A list's item count (or a string's length).
     pub fn count(&mut self, path: &str, len: usize, min: usize, max: usize) {
         if len < min {
             self.push(

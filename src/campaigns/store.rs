@@ -67,6 +67,14 @@ fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
+/// `NotFound` when a statement keyed by `key` touched no row.
+fn found(rows: u64, key: &str) -> Result<(), CampaignError> {
+    if rows == 0 {
+        return Err(CampaignError::NotFound(key.to_string()));
+    }
+    Ok(())
+}
+
 /// Stores a new campaign in state `Initialized`.
 pub async fn campaign_insert(
     db: impl PgExecutor<'_>,
@@ -157,10 +165,7 @@ pub async fn campaign_delete(db: impl PgExecutor<'_>, id: &str) -> Result<(), Ca
         .execute(db)
         .await?
         .rows_affected();
-    if deleted == 0 {
-        return Err(CampaignError::NotFound(id.to_string()));
-    }
-    Ok(())
+    found(deleted, id)
 }
 
 /// Applies a lifecycle command under a row lock and returns the new state.
@@ -313,10 +318,7 @@ pub async fn campaign_tag(
             .execute(db)
             .await?
             .rows_affected();
-    if updated == 0 {
-        return Err(CampaignError::NotFound(arn.to_string()));
-    }
-    Ok(())
+    found(updated, arn)
 }
 
 /// Removes tags from the campaign with this ARN; absent keys are ignored.
@@ -333,8 +335,5 @@ pub async fn campaign_untag(
     .execute(db)
     .await?
     .rows_affected();
-    if updated == 0 {
-        return Err(CampaignError::NotFound(arn.to_string()));
-    }
-    Ok(())
+    found(updated, arn)
 }
