@@ -103,6 +103,7 @@ pub async fn run_with(
             &mut services,
             pool.clone(),
             &config,
+            clock.clone(),
             reloadable.pacing.clone(),
             app.engine_wake.clone(),
             &cancel,

@@ -50,6 +50,9 @@ enum Command {
     },
     /// Run a campaign end to end on the embedded defaults, with live progress.
     Demo(crate::demo::DemoArgs),
+    /// What-if simulation of a shift: the engine's pacing against the simulated contact
+    /// center on a virtual clock.
+    Simulate(crate::whatif::SimulateArgs),
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]
@@ -126,6 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { bench } => runtime.block_on(crate::bench::run(bench)),
+        Command::Simulate(args) => crate::whatif::run(args),
         Command::Demo(args) => {
             let quiet = Config {
                 log: crate::config::LogConfig {

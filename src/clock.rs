@@ -8,12 +8,6 @@ use chrono::{DateTime, Utc};
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> DateTime<Utc>;
-
-    /// Clock seconds per wall second: how far this clock moves while the process waits one
-    /// real second (a sped-up simulation runs faster than the wall).
-    fn rate(&self) -> f64 {
-        1.0
-    }
 }
 
 /// The system clock.

@@ -23,6 +23,7 @@
 //! - [`bench`]: the benchmarks behind `dialer bench`.
 //! - [`demo`]: `dialer demo`, a campaign run end to end on the embedded defaults.
 //! - [`client`]: a signing client of the API for the demo and benchmarks.
+//! - [`whatif`]: `dialer simulate`, the what-if simulator: the engine's pacing on a virtual clock.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -44,3 +45,4 @@ pub mod metrics;
 pub mod pacing;
 pub mod queue;
 pub mod reload;
+pub mod whatif;

@@ -49,8 +49,10 @@ pub struct Dispatcher {
     pub pool: sqlx::PgPool,
     /// Where contacts are created.
     pub center: Arc<dyn ContactCenter>,
-    /// Source of "now".
+    /// The wall clock: expiry and retries.
     pub clock: Arc<dyn Clock>,
+    /// The contact center's clock: when calls happen.
+    pub center_clock: Arc<dyn Clock>,
     /// Engine settings.
     pub config: Arc<EngineConfig>,
     /// This daemon's lease owner name.
@@ -84,6 +86,17 @@ pub fn render(batch: &Batch, items: &[&BatchItem]) -> BatchPutContactRequest {
             })
             .collect(),
     }
+}
+
+/// A request under the batch's token that no contact center can dial: one item, without a
+/// customer endpoint.
+fn undialable(batch: &Batch) -> BatchPutContactRequest {
+    let mut request = render(batch, &batch.items.iter().take(1).collect::<Vec<_>>());
+    for contact in &mut request.contacts {
+        contact.customer_endpoint = None;
+        contact.attributes.clear();
+    }
+    request
 }
 
 /// Whether an answer says the token was used before with other content.
@@ -123,29 +136,37 @@ impl Dispatcher {
     /// Makes the batch's call and records its outcome under the lease `fence`.
     pub async fn dispatch(&self, batch: &Batch, fence: i64) -> Result<DispatchReport, EngineError> {
         let now = self.clock.now();
-        let (live, expired): (Vec<&BatchItem>, Vec<&BatchItem>) =
-            batch.items.iter().partition(|item| item.expires_at > now);
-        if live.is_empty() {
-            // Nothing may be dialed any more. If an earlier call of this batch did take
-            // effect, its contacts were made before the expiration and still report through
-            // events; a re-send cannot be risked, as a fresh call would dial expired requests.
-            let results: Vec<(Uuid, ItemResult)> = batch
-                .items
-                .iter()
-                .map(|i| (i.id, ItemResult::Expired))
-                .collect();
-            batch_resolve(&self.pool, batch, &self.owner, fence, now, &results).await?;
-            return Ok(self.report(batch, &results));
-        }
+        // The contact is created a moment after this check; the margin covers that moment.
+        let margin = secs_to_duration(self.config.claim_expiry_margin_secs);
+        let (live, expired): (Vec<&BatchItem>, Vec<&BatchItem>) = batch
+            .items
+            .iter()
+            .partition(|item| item.expires_at > now + margin);
         let first = if batch.attempts == 0 || expired.is_empty() {
+            if live.is_empty() {
+                // Never sent: nothing was dialed, so everything simply expired.
+                return self.resolve_expired(batch, fence, now).await;
+            }
             self.call(render(batch, &live)).await
         } else {
-            let reduced = self.call(render(batch, &live)).await;
-            if is_idempotency_conflict(&reduced) {
+            // An earlier call may have taken effect. Ask under the same token with content
+            // that differs from the original (only the valid items, or, when none is left, an
+            // item without a customer endpoint, which can never be dialed): a contact center
+            // that took the first call answers with an idempotency conflict, and only then is
+            // the original replayed, to learn the contacts it made back then.
+            let probe = if live.is_empty() {
+                undialable(batch)
+            } else {
+                render(batch, &live)
+            };
+            let answer = self.call(probe).await;
+            if is_idempotency_conflict(&answer) {
                 let full: Vec<&BatchItem> = batch.items.iter().collect();
                 self.call(render(batch, &full)).await
+            } else if live.is_empty() && answer.is_ok() {
+                return self.resolve_expired(batch, fence, now).await;
             } else {
-                reduced
+                answer
             }
         };
         let sent_now = self.clock.now();
@@ -156,7 +177,7 @@ impl Dispatcher {
                 Ok(self.report(batch, &results))
             }
             Err(error) if error.is_retryable() => {
-                let next = sent_now + self.backoff(batch.attempts + 1);
+                let next = sent_now + self.config.backoff(batch.attempts + 1);
                 tracing::warn!(batch_id = %batch.id, campaign_id = %batch.campaign_id, %error, "BatchPutContact failed; will re-send with the same token");
                 metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => call_error_reason(&error))
                     .increment(1);
@@ -185,6 +206,21 @@ impl Dispatcher {
                 Ok(self.report(batch, &results))
             }
         }
+    }
+
+    async fn resolve_expired(
+        &self,
+        batch: &Batch,
+        fence: i64,
+        now: DateTime<Utc>,
+    ) -> Result<DispatchReport, EngineError> {
+        let results: Vec<(Uuid, ItemResult)> = batch
+            .items
+            .iter()
+            .map(|i| (i.id, ItemResult::Expired))
+            .collect();
+        batch_resolve(&self.pool, batch, &self.owner, fence, now, &results).await?;
+        Ok(self.report(batch, &results))
     }
 
     fn results(
@@ -228,14 +264,8 @@ impl Dispatcher {
             .collect()
     }
 
-    /// Retry delay on the engine's clock: the configured delays are real time.
-    fn backoff(&self, attempts: i32) -> chrono::Duration {
-        let delay = self.config.backoff(attempts);
-        secs_to_duration(delay.num_milliseconds() as f64 / 1000.0 * self.clock.rate().max(1.0))
-    }
-
     fn retry_or_expire(&self, item: &BatchItem, now: DateTime<Utc>, reason: &str) -> ItemResult {
-        let not_before = now + self.backoff(item.attempts);
+        let not_before = now + self.config.backoff(item.attempts);
         // A retry that could only come after the expiration (plus the claim margin) is
         // pointless: the request can no longer be dialed.
         let margin = secs_to_duration(self.config.claim_expiry_margin_secs);

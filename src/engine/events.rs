@@ -154,7 +154,7 @@ impl EventSink {
             .collect();
         matched.sort_by_key(|(_, e)| e.at);
 
-        let mut statuses: BTreeMap<Uuid, (ContactStatus, ContactStatus)> = BTreeMap::new();
+        let mut statuses: BTreeMap<Uuid, (ContactStatus, ContactStatus, String)> = BTreeMap::new();
         let mut hourly: BTreeMap<String, (DateTime<Utc>, i64, i64, i64)> = BTreeMap::new();
         for (id, event) in &matched {
             if !fresh.contains(&(*id, event_name(&event.kind).to_string())) {
@@ -165,7 +165,9 @@ impl EventSink {
             metrics::counter!(m::CONTACT_EVENTS, m::CAMPAIGN_ID => campaign.clone(), "kind" => event_name(&event.kind))
                 .increment(1);
             let stored = stored_status(row);
-            let entry = statuses.entry(*id).or_insert((stored, stored));
+            let entry = statuses
+                .entry(*id)
+                .or_insert((stored, stored, event.contact_id.clone()));
             entry.1 = entry.1.apply(&event.kind);
             let counts = hourly
                 .entry(campaign.clone())
@@ -195,7 +197,7 @@ impl EventSink {
         }
 
         let mut updates = Vec::new();
-        for (id, (before, after)) in &statuses {
+        for (id, (before, after, contact_id)) in &statuses {
             if before == after {
                 continue;
             }
@@ -209,6 +211,7 @@ impl EventSink {
             }
             updates.push(StatusUpdate {
                 id: *id,
+                contact_id: contact_id.clone(),
                 phase: after.phase.as_str(),
                 outcome: after.outcome.map(Outcome::as_str),
                 terminal: after.terminal,
@@ -309,7 +312,12 @@ fn stored_status(row: &super::store::ContactRow) -> ContactStatus {
             .and_then(Phase::parse)
             .unwrap_or(Phase::Initiated),
         outcome: row.outcome.as_deref().and_then(Outcome::parse),
-        terminal: row.state != DialRequestState::InProgress,
+        // An expired request that gets events had a contact after all (made before the
+        // expiration by a call whose answer was lost): it follows that contact to its end.
+        terminal: !matches!(
+            row.state,
+            DialRequestState::InProgress | DialRequestState::Expired
+        ),
     }
 }
 

@@ -32,6 +32,10 @@ pub const TICK_SECS_DEFAULT: f64 = 0.25;
 /// Default campaign lease time-to-live.
 pub const LEASE_TTL_SECS_DEFAULT: f64 = 5.0;
 
+/// Smallest claim expiry margin: the time between the last expiry check and the contact's
+/// creation (two database round trips in the simulated center) must fit in it.
+pub const CLAIM_EXPIRY_MARGIN_SECS_MIN: f64 = 0.1;
+
 /// Engine settings (`[engine]`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -128,12 +132,16 @@ pub fn secs_to_duration(secs: f64) -> chrono::Duration {
 }
 
 /// Starts the engine's tasks on `services`: the simulated contact center, the event sink
-/// and the scheduler. `wake` is shared with the API so new work is planned at once. The
-/// engine reads time from the contact center (see [`crate::clock::Clock`] on the sim).
+/// and the scheduler. `wake` is shared with the API so new work is planned at once.
+///
+/// Two clocks: `clock` (the wall) for everything compared with the database and the
+/// requests' expiration times; the contact center's clock for call timing (event times,
+/// ring and handle times, pacing), which a sped-up simulator runs faster.
 pub fn spawn(
     services: &mut tokio::task::JoinSet<()>,
     pool: sqlx::PgPool,
     config: &crate::config::Config,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
     pacing: std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::pacing::PacingConfig>>>,
     wake: std::sync::Arc<tokio::sync::Notify>,
     cancel: &tokio_util::sync::CancellationToken,
@@ -154,14 +162,14 @@ pub fn spawn(
         cancel.child_token(),
     )?);
     let center: Arc<dyn ContactCenter> = sim.clone();
-    let clock: Arc<dyn crate::clock::Clock> = sim.clone();
+    let center_clock: Arc<dyn crate::clock::Clock> = sim.clone();
     let owner: Arc<str> = format!(
         "{}-{}",
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
     .into();
-    let epoch = clock.now();
+    let epoch = center_clock.now();
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
     let agent_freed_at = scheduler::AgentFreedAt::default();
     let sink = events::EventSink::new(
@@ -176,6 +184,7 @@ pub fn spawn(
         pool,
         center,
         clock,
+        center_clock,
         Arc::new(config.engine.clone()),
         pacing,
         owner.clone(),

@@ -50,8 +50,10 @@ pub struct Scheduler {
     pub pool: PgPool,
     /// The contact center.
     pub center: Arc<dyn ContactCenter>,
-    /// Source of "now".
+    /// The wall clock: leases, expiry, retries.
     pub clock: Arc<dyn Clock>,
+    /// The contact center's clock: call timing and pacing.
+    pub center_clock: Arc<dyn Clock>,
     /// Engine settings.
     pub engine: Arc<EngineConfig>,
     /// Pacing settings (swapped by a config reload).
@@ -82,6 +84,7 @@ impl Scheduler {
         pool: PgPool,
         center: Arc<dyn ContactCenter>,
         clock: Arc<dyn Clock>,
+        center_clock: Arc<dyn Clock>,
         engine: Arc<EngineConfig>,
         pacing: Arc<std::sync::RwLock<Arc<PacingConfig>>>,
         owner: Arc<str>,
@@ -98,6 +101,7 @@ impl Scheduler {
             pool,
             center,
             clock,
+            center_clock,
             engine,
             pacing,
             owner,
@@ -139,10 +143,9 @@ impl Scheduler {
         }
     }
 
-    /// How long a batch counts as in flight on the engine's clock: the call timeout is
-    /// real time, and a sped-up clock covers more ground meanwhile.
+    /// How long a batch counts as in flight before it may be re-sent.
     fn in_flight_mark(&self) -> chrono::Duration {
-        secs_to_duration(self.engine.call_timeout_secs * self.clock.rate().max(1.0))
+        secs_to_duration(self.engine.call_timeout_secs)
     }
 
     /// One planning pass.
@@ -151,7 +154,6 @@ impl Scheduler {
         let leases = lease_acquire_many(
             &self.pool,
             &self.owner,
-            now,
             secs_to_duration(self.engine.lease_ttl_secs),
         )
         .await?;
@@ -239,7 +241,9 @@ impl Scheduler {
         if self.last_reap.elapsed() >= REAP_INTERVAL {
             self.last_reap = Instant::now();
             let timeout = secs_to_duration(self.engine.contact_timeout_secs);
-            for (campaign, n) in contact_reap_lost(&self.pool, now, timeout).await? {
+            // Contacts are dated on the contact center's clock.
+            let center_now = self.center_clock.now();
+            for (campaign, n) in contact_reap_lost(&self.pool, center_now, timeout).await? {
                 tracing::warn!(campaign_id = %campaign, contacts = n, "contacts without an end after the contact timeout ended as lost");
                 metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => campaign, m::OUTCOME_LABEL => "lost")
                     .increment(n as u64);
@@ -299,12 +303,13 @@ impl Scheduler {
             .connect_queue_id
             .as_ref()
             .and_then(|q| agents.get(&(campaign.connect_instance_id.clone(), q.clone())));
+        let center_now = self.center_clock.now();
         let Some(input) = pacing_input(
             &campaign.dialer_config,
             queue,
             calls,
             self.engine.total_lines,
-            now,
+            center_now,
             self.epoch,
         ) else {
             return Ok(());
@@ -350,6 +355,7 @@ impl Scheduler {
                 fence,
                 remaining.min(BATCH_MAX_CONTACTS as i64),
                 now,
+                center_now,
                 secs_to_duration(self.engine.claim_expiry_margin_secs),
                 self.in_flight_mark(),
                 &template,
@@ -372,6 +378,7 @@ impl Scheduler {
             pool: self.pool.clone(),
             center: self.center.clone(),
             clock: self.clock.clone(),
+            center_clock: self.center_clock.clone(),
             config: self.engine.clone(),
             owner: self.owner.clone(),
         };
@@ -386,7 +393,7 @@ impl Scheduler {
                         if let Some(freed) = freed {
                             metrics::histogram!(m::AGENT_FREE_TO_CONTACT).record(freed.elapsed().as_secs_f64());
                         }
-                        let at_secs = (dispatcher.clock.now() - epoch).num_milliseconds() as f64 / 1000.0;
+                        let at_secs = (dispatcher.center_clock.now() - epoch).num_milliseconds() as f64 / 1000.0;
                         for _ in &report.created {
                             let _ = observations.send((
                                 batch.campaign_id.clone(),

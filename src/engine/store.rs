@@ -27,10 +27,10 @@ pub struct Lease {
 
 /// Renews this daemon's leases and takes every lapsed or free one of campaigns that need an
 /// owner (running or paused, or with unresolved contact batches). A takeover bumps the fence.
+/// Lease times are on the database's clock, which every daemon shares.
 pub async fn lease_acquire_many(
     db: impl PgExecutor<'_>,
     owner: &str,
-    now: DateTime<Utc>,
     ttl: chrono::Duration,
 ) -> Result<Vec<Lease>, EngineError> {
     Ok(sqlx::query_as(
@@ -42,19 +42,18 @@ pub async fn lease_acquire_many(
                or exists (select 1 from dial_request d where d.campaign_id = c.id and d.state = 'in_progress')
         )
         insert into campaign_lease (campaign_id, owner, fence, expires_at)
-        select id, $1, 1, $3 from candidates
+        select id, $1, 1, now() + $2 from candidates
         on conflict (campaign_id) do update
             set fence = case when campaign_lease.owner = excluded.owner
                              then campaign_lease.fence else campaign_lease.fence + 1 end,
                 owner = excluded.owner,
                 expires_at = excluded.expires_at
-            where campaign_lease.owner = excluded.owner or campaign_lease.expires_at < $2
+            where campaign_lease.owner = excluded.owner or campaign_lease.expires_at < now()
         returning campaign_id, fence, pacer_state
         "#,
     )
     .bind(owner)
-    .bind(now)
-    .bind(now + ttl)
+    .bind(ttl)
     .fetch_all(db)
     .await?)
 }
@@ -79,9 +78,10 @@ pub async fn lease_save_pacer(
     Ok(())
 }
 
-/// Gives up this daemon's leases (on shutdown) so others take over at once.
+/// Gives up this daemon's leases (on shutdown) so others take over at once. The rows stay,
+/// expired, so the next owner's fence is still higher than this one's.
 pub async fn lease_release_all(db: impl PgExecutor<'_>, owner: &str) -> Result<(), EngineError> {
-    sqlx::query("delete from campaign_lease where owner = $1")
+    sqlx::query("update campaign_lease set expires_at = '-infinity' where owner = $1")
         .bind(owner)
         .execute(db)
         .await?;
@@ -138,8 +138,10 @@ pub struct Batch {
 
 /// Claims up to `n` pending requests of a campaign into a new contact batch, in one
 /// statement: earliest expiration first, skipping rows other claimers hold, never a request
-/// expiring before `now + margin`, only while `owner` holds the lease with `fence`. The
-/// batch is marked in flight until `now + call_timeout`.
+/// expiring before `now + margin`, only while the campaign runs and `owner` holds the lease
+/// with `fence` (the lease row is share-locked, so a concurrent takeover waits for the claim
+/// or makes it find nothing). The batch is marked in flight until `now + call_timeout`;
+/// `dialed_at` dates the calls on the contact center's clock.
 #[allow(clippy::too_many_arguments)]
 pub async fn batch_claim(
     db: impl PgExecutor<'_>,
@@ -148,6 +150,7 @@ pub async fn batch_claim(
     fence: i64,
     n: i64,
     now: DateTime<Utc>,
+    dialed_at: DateTime<Utc>,
     margin: chrono::Duration,
     call_timeout: chrono::Duration,
     template: &BatchTemplate,
@@ -159,7 +162,9 @@ pub async fn batch_claim(
         r#"
         with lease as (
             select 1 from campaign_lease
-            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > $4
+            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
+              and exists (select 1 from campaign where id = $1 and state = 'Running')
+            for share
         ),
         picked as (
             select id from dial_request
@@ -173,7 +178,7 @@ pub async fn batch_claim(
         claimed as (
             update dial_request d
             set state = 'in_progress', batch_id = $7, attempts = d.attempts + 1,
-                contact_phase = 'creating', not_before = null, dialed_at = $4, updated_at = now()
+                contact_phase = 'creating', not_before = null, dialed_at = $12, updated_at = now()
             from picked where d.id = picked.id
             returning d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
         ),
@@ -200,6 +205,7 @@ pub async fn batch_claim(
     .bind(Json(template))
     .bind(now + call_timeout)
     .bind(shard)
+    .bind(dialed_at)
     .fetch_all(db)
     .await?;
     if items.is_empty() {
@@ -240,7 +246,7 @@ pub async fn batch_due_many(
         set next_attempt_at = $5, attempts = b.attempts + 1
         where b.campaign_id = $1 and b.resolved_at is null and b.next_attempt_at <= $4
           and exists (select 1 from campaign_lease l
-                      where l.campaign_id = $1 and l.owner = $2 and l.fence = $3 and l.expires_at > $4)
+                      where l.campaign_id = $1 and l.owner = $2 and l.fence = $3 and l.expires_at > now())
         returning b.id, b.campaign_id, b.client_token, b.request, b.attempts - 1 as attempts
         "#,
     )
@@ -556,6 +562,8 @@ pub async fn event_insert_many(
 pub struct StatusUpdate {
     /// Dial request.
     pub id: Uuid,
+    /// The contact the events are about (recorded if the batch's answer never was).
+    pub contact_id: String,
     /// New phase.
     pub phase: &'static str,
     /// New outcome.
@@ -564,24 +572,32 @@ pub struct StatusUpdate {
     pub terminal: bool,
 }
 
-/// Writes contact statuses; requests whose contact ended become `completed`.
+/// Writes contact statuses; requests whose contact ended become `completed`. Events are the
+/// contact center's own account: they also record a contact id the batch's answer never
+/// delivered (a call whose outcome was unknown when its requests expired).
 pub async fn contact_update_many(
     db: impl PgExecutor<'_>,
     updates: &[StatusUpdate],
 ) -> Result<(), EngineError> {
     let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
+    let contacts: Vec<&str> = updates.iter().map(|u| u.contact_id.as_str()).collect();
     let phases: Vec<&str> = updates.iter().map(|u| u.phase).collect();
     let outcomes: Vec<Option<&str>> = updates.iter().map(|u| u.outcome).collect();
     let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
     sqlx::query(
         "update dial_request d
          set contact_phase = u.phase, outcome = u.outcome,
-             state = case when u.terminal and d.state = 'in_progress' then 'completed'::dial_request_state else d.state end,
+             contact_id = coalesce(d.contact_id, u.contact_id),
+             state = case when u.terminal and d.state in ('in_progress', 'expired')
+                          then 'completed'::dial_request_state else d.state end,
+             reason = case when u.terminal and d.state = 'expired' then null else d.reason end,
              updated_at = now()
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::bool[]) as u(id, phase, outcome, terminal)
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[])
+             as u(id, contact_id, phase, outcome, terminal)
          where d.id = u.id",
     )
     .bind(&ids)
+    .bind(&contacts)
     .bind(&phases)
     .bind(&outcomes)
     .bind(&terminal)

@@ -224,9 +224,7 @@ impl<'a> Shift<'a> {
         // and its mode is set on the pacing input.
         let dialer = match scenario.mode {
             Mode::Progressive => DialerConfig::ProgressiveDialerConfig(agent_config),
-            Mode::Predictive | Mode::Vicidial => {
-                DialerConfig::PredictiveDialerConfig(agent_config)
-            }
+            Mode::Predictive | Mode::Vicidial => DialerConfig::PredictiveDialerConfig(agent_config),
         };
         Ok(Self {
             scenario,
@@ -297,7 +295,10 @@ impl<'a> Shift<'a> {
             while let Some((_, mark)) = marks.get(next_mark).filter(|(at, _)| *at <= now) {
                 self.close(*mark, now);
                 next_mark += 1;
-                progress(share(secs_since(self.epoch, now), secs_since(self.epoch, self.end)));
+                progress(share(
+                    secs_since(self.epoch, now),
+                    secs_since(self.epoch, self.end),
+                ));
             }
             let ticked = tick_at == now && now < self.end;
             if now < self.end && (ticked || !events.is_empty()) {
@@ -481,7 +482,9 @@ impl<'a> Shift<'a> {
             // that would answer a replay is not kept.
             let outcome = self.model.put_contacts(now, &request, None)?;
             if let Some(failed) = outcome.response.failed.first() {
-                return Err(SimulateError::Refused(failed.failure_reason_message.clone()));
+                return Err(SimulateError::Refused(
+                    failed.failure_reason_message.clone(),
+                ));
             }
             for created in &outcome.response.successful {
                 let seq = Uuid::parse_str(&created.request_identifier)
@@ -519,7 +522,10 @@ impl<'a> Shift<'a> {
             hours: self.scenario.hours,
             agents: sim.queues.first().map_or(0, |q| q.agents),
             answer_rate: sim.customers.answer_probability,
-            mean_handle_secs: sim.queues.first().map_or(0.0, |q| q.handle_time.mean_secs()),
+            mean_handle_secs: sim
+                .queues
+                .first()
+                .map_or(0.0, |q| q.handle_time.mean_secs()),
             abandonment_target: self.scenario.pacing.abandonment_target,
             dials,
             human_answers: answers,
@@ -561,7 +567,11 @@ mod tests {
         assert_eq!(report.abandons, 0);
         assert!(report.dials > 1000, "{report:?}");
         // One dial per free agent leaves agents idle while calls ring: about 0.6.
-        assert!((0.5..0.7).contains(&report.occupancy), "{}", report.occupancy);
+        assert!(
+            (0.5..0.7).contains(&report.occupancy),
+            "{}",
+            report.occupancy
+        );
     }
 
     #[test]

@@ -3,4 +3,5 @@
 mod campaigns;
 mod dial_requests;
 mod edge;
+#[path = "../common/mod.rs"]
 mod helpers;

@@ -369,16 +369,12 @@ fn shut_down() -> ContactCenterError {
     ))
 }
 
-/// The engine plans on the contact center's clock: with a `time_scale` above 1 the
-/// simulated center's model time runs ahead of the wall, and event times, ring times and
-/// expiry checks must all be read on that one clock.
+/// Call timing (ring times, waits, handle times) is read on the contact center's clock: with
+/// a `time_scale` above 1 the simulated center's model time runs ahead of the wall, and the
+/// pacer must see calls in the time they take there.
 impl crate::clock::Clock for SimContactCenter {
     fn now(&self) -> DateTime<Utc> {
         self.shared.clock.now()
-    }
-
-    fn rate(&self) -> f64 {
-        self.shared.clock.time_scale
     }
 }
 

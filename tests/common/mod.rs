@@ -1,6 +1,11 @@
-//! Test harness: a daemon on a fresh database (from `#[sqlx::test]`), served on a free port,
-//! and a SigV4-signing client.
+//! Test harness shared by the integration test binaries: a daemon on a fresh database (from
+//! `#[sqlx::test]`), served on a free port, and a SigV4-signing client that can talk to it or
+//! to any other daemon (e.g. a real `dialer serve` process).
 
+// Each test binary uses a different part of the harness.
+#![allow(dead_code)]
+
+use std::ops::Deref;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -14,12 +19,27 @@ use tokio_util::sync::CancellationToken;
 pub const KEY_ID: &str = "AKIDTEST";
 pub const SECRET: &str = "test-secret";
 
-pub struct TestApp {
+/// A signing client for one daemon's endpoint.
+#[derive(Clone)]
+pub struct Client {
     pub endpoint: String,
-    pub pool: PgPool,
     pub http: reqwest::Client,
+}
+
+/// A daemon running in-process on the test's database.
+pub struct TestApp {
+    pub client: Client,
+    pub pool: PgPool,
     cancel: CancellationToken,
     server: Option<tokio::task::JoinHandle<Result<(), dialer::app::AppError>>>,
+}
+
+impl Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 /// A response: status, `x-amzn-ErrorType`, JSON body.
@@ -80,9 +100,8 @@ impl TestApp {
             cancel.clone(),
         ));
         TestApp {
-            endpoint,
+            client: Client::new(endpoint),
             pool,
-            http: reqwest::Client::new(),
             cancel,
             server: Some(server),
         }
@@ -92,6 +111,22 @@ impl TestApp {
     pub async fn shutdown(mut self) -> Result<(), dialer::app::AppError> {
         self.cancel.cancel();
         self.server.take().unwrap().await.unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    // A test that fails midway must not leave a daemon dialing on a database being dropped.
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Client {
+    pub fn new(endpoint: String) -> Client {
+        Client {
+            endpoint,
+            http: reqwest::Client::new(),
+        }
     }
 
     pub async fn call(&self, method: &str, path_and_query: &str, body: Option<Value>) -> Answer {
@@ -138,6 +173,18 @@ impl TestApp {
     }
 
     pub async fn create_campaign(&self, dialer_config: Value) -> String {
+        self.create_campaign_with(
+            dialer_config,
+            json!({"connectContactFlowId": "flow-1", "connectQueueId": "queue-1"}),
+        )
+        .await
+    }
+
+    pub async fn create_campaign_with(
+        &self,
+        dialer_config: Value,
+        outbound_call_config: Value,
+    ) -> String {
         let answer = self
             .call(
                 "PUT",
@@ -146,7 +193,7 @@ impl TestApp {
                     "name": "test campaign",
                     "connectInstanceId": "instance-1",
                     "dialerConfig": dialer_config,
-                    "outboundCallConfig": {"connectContactFlowId": "flow-1", "connectQueueId": "queue-1"},
+                    "outboundCallConfig": outbound_call_config,
                 })),
             )
             .await;

@@ -1,0 +1,14 @@
+//! Engine invariant tests against real Postgres: the five invariants of the dialing engine
+//! (see `src/engine/mod.rs`), each driven by daemons in-process or as real `dialer serve`
+//! processes killed with SIGKILL, with the simulated contact center injecting faults. Contacts
+//! are counted in the simulator's own ClientToken ledger, which outlives every daemon.
+
+mod checker;
+#[path = "../common/mod.rs"]
+mod common;
+mod control;
+mod duplicates;
+mod expiry;
+mod harness;
+mod pacing;
+mod takeover;

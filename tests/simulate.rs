@@ -1,0 +1,199 @@
+//! `dialer simulate`: the engine's pacing holds the abandonment cap when the world changes
+//! mid-shift, progressive never dials ahead of its agents, and a seed fixes the whole run.
+//!
+//! Shifts are 2-4 hours of 20-50 agents so the suite stays fast; the 8-hour benchmark table
+//! is in BENCHMARKS.md.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use dialer::contact_center::sim::model::{AnswerRateChange, StaffingChange};
+use dialer::whatif::{simulate, Mode, Report, Scenario};
+
+const CAP: f64 = 0.03;
+
+fn run(scenario: &Scenario) -> Report {
+    simulate(scenario).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn assert_cap_each_half(report: &Report) {
+    for (half, rate) in [
+        ("first", report.first_half_abandonment_rate),
+        ("second", report.second_half_abandonment_rate),
+    ] {
+        assert!(
+            rate <= CAP,
+            "{half} half abandonment {:.2}% over the cap: {report:#?}",
+            rate * 100.0
+        );
+    }
+    assert!(report.abandonment_rate <= CAP, "{report:#?}");
+}
+
+#[test]
+fn predictive_holds_the_cap_when_the_answer_rate_halves_mid_shift() {
+    let mut scenario = Scenario::reference(50, 0.30, 120.0, 4.0, Mode::Predictive, 1);
+    scenario.contact_center.sim.customers.answer_rate_changes = vec![AnswerRateChange {
+        at_secs: 2.0 * 3600.0,
+        probability: 0.15,
+    }];
+    let report = run(&scenario);
+    assert_cap_each_half(&report);
+    // It keeps agents busy by dialing more, not by spending the abandonment budget.
+    assert!(report.second_half_occupancy > 0.85, "{report:#?}");
+    let first: u64 = report.minutes[..120].iter().map(|m| m.dials).sum();
+    let second: u64 = report.minutes[120..].iter().map(|m| m.dials).sum();
+    assert!(
+        second as f64 > 1.5 * first as f64,
+        "dials {first} then {second}"
+    );
+}
+
+#[test]
+fn predictive_holds_the_cap_when_agents_leave_mid_shift() {
+    let mut scenario = Scenario::reference(50, 0.25, 120.0, 4.0, Mode::Predictive, 1);
+    scenario.contact_center.sim.queues[0].staffing = vec![StaffingChange {
+        at_secs: 2.0 * 3600.0,
+        delta: -20,
+    }];
+    let report = run(&scenario);
+    assert_cap_each_half(&report);
+    assert_eq!(report.minutes.last().map(|m| m.agents), Some(30));
+    assert!(report.occupancy > 0.85, "{report:#?}");
+}
+
+#[test]
+fn predictive_beats_progressive_and_vicidial() {
+    let shift = |mode| run(&Scenario::reference(20, 0.25, 120.0, 2.0, mode, 2));
+    let (progressive, vicidial, predictive) = (
+        shift(Mode::Progressive),
+        shift(Mode::Vicidial),
+        shift(Mode::Predictive),
+    );
+    assert!(predictive.abandonment_rate <= CAP, "{predictive:#?}");
+    assert!(predictive.occupancy > vicidial.occupancy + 0.1);
+    assert!(predictive.occupancy > progressive.occupancy + 0.1);
+    assert!(predictive.mean_agent_idle_secs < progressive.mean_agent_idle_secs / 2.0);
+}
+
+#[test]
+fn progressive_never_has_more_dials_in_flight_than_free_agents() {
+    for seed in [1, 2] {
+        let report = run(&Scenario::reference(
+            30,
+            0.25,
+            120.0,
+            2.0,
+            Mode::Progressive,
+            seed,
+        ));
+        assert_eq!(report.peak_excess_dials, 0, "seed {seed}");
+        assert_eq!(report.abandons, 0, "seed {seed}");
+    }
+}
+
+fn dialer(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dialer"))
+        .arg("simulate")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run dialer: {e}"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dialer-simulate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir.join(name)
+}
+
+#[test]
+fn the_same_seed_prints_the_same_json() {
+    let args = [
+        "--agents",
+        "20",
+        "--hours",
+        "1",
+        "--seed",
+        "5",
+        "--json",
+        "--no-chart",
+    ];
+    let first = dialer(&args);
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(first.stdout, dialer(&args).stdout);
+    let json: serde_json::Value =
+        serde_json::from_slice(&first.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (json["seed"].as_u64(), json["agents"].as_u64()),
+        (Some(5), Some(20))
+    );
+    assert_eq!(json["mode"], "predictive");
+    let other = dialer(&[
+        "--agents",
+        "20",
+        "--hours",
+        "1",
+        "--seed",
+        "6",
+        "--json",
+        "--no-chart",
+    ]);
+    assert_ne!(first.stdout, other.stdout);
+}
+
+#[test]
+fn a_scenario_file_runs_with_a_table_and_a_chart() {
+    let scenario = scratch("staffing.toml");
+    std::fs::write(
+        &scenario,
+        r#"
+        hours = 1
+        mode = "progressive"
+        [[contact_center.sim.queues]]
+        queue_id = "q"
+        agents = 12
+        staffing = [{ at_secs = 1800, delta = 4 }]
+        "#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let chart = scratch("shift.svg");
+    let out = dialer(&[
+        "--scenario",
+        scenario.to_str().unwrap_or_default(),
+        "--table-every",
+        "15",
+        "--chart",
+        chart.to_str().unwrap_or_default(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "header, 4 rows, summary:\n{stdout}");
+    assert!(lines[1].starts_with("0:00-0:15") && lines[1].trim_end().ends_with("12"));
+    assert!(lines[4].starts_with("0:45-1:00") && lines[4].trim_end().ends_with("16"));
+    assert!(
+        lines[5].starts_with("progressive, 12 agents, 1 h, seed 1:"),
+        "{}",
+        lines[5]
+    );
+    let svg = std::fs::read_to_string(&chart).unwrap_or_else(|e| panic!("{e}"));
+    assert!(svg.starts_with("<svg") && svg.contains("cap 3.0%"));
+}
+
+#[test]
+fn a_bad_scenario_key_is_named() {
+    let scenario = scratch("typo.toml");
+    std::fs::write(
+        &scenario,
+        "[contact_center.sim.customers]\nanswer_prob = 0.3\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = dialer(&[
+        "--scenario",
+        scenario.to_str().unwrap_or_default(),
+        "--no-chart",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("answer_prob"), "{stderr}");
+}
