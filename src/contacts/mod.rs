@@ -58,11 +58,15 @@ impl Phase {
         .find(|p| p.as_str() == text)
     }
 
-    /// Phases whose outcome is not known yet: the pacer's dials in flight.
-    pub const IN_FLIGHT: [&'static str; 2] = ["creating", "initiated"];
-    /// Phases that hold a line.
-    pub const ON_LINE: [&'static str; 5] =
-        ["creating", "initiated", "answered", "queued", "connected"];
+    /// Whether the call's outcome is not known yet: one of the pacer's dials in flight.
+    pub fn in_flight(self) -> bool {
+        matches!(self, Phase::Creating | Phase::Initiated)
+    }
+
+    /// Whether the call holds a line (placed and not yet hung up).
+    pub fn holds_line(self) -> bool {
+        self < Phase::Disconnected
+    }
 }
 
 /// How a call ended, from least to most decisive.

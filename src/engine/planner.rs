@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::campaigns::DialerConfig;
 use crate::contact_center::QueueMetrics;
+use crate::contacts::Phase;
 use crate::pacing::{PacingInput, PacingMode};
 
 /// A campaign's calls in progress, as pacing needs them.
@@ -19,6 +20,29 @@ pub struct ActiveCalls {
     pub waiting: u32,
     /// Calls holding a line.
     pub on_line: u32,
+}
+
+impl ActiveCalls {
+    /// Counts one call in progress: its phase, when it was placed (`None` while its contact
+    /// is being created) and when an agent took it.
+    pub fn add(
+        &mut self,
+        phase: Phase,
+        dialed_at: Option<DateTime<Utc>>,
+        connected_at: Option<DateTime<Utc>>,
+    ) {
+        if phase.holds_line() {
+            self.on_line += 1;
+        }
+        if phase.in_flight() {
+            self.in_flight.push(dialed_at);
+        } else if matches!(phase, Phase::Answered | Phase::Queued) {
+            self.waiting += 1;
+        }
+        if let Some(at) = connected_at {
+            self.busy_since.push(at);
+        }
+    }
 }
 
 /// The pacing mode, agent share and line share of a dialer config.
@@ -133,6 +157,24 @@ mod tests {
             "lines held by answered calls are not available"
         );
         assert_eq!(input.customers_waiting, 1);
+    }
+
+    #[test]
+    fn calls_count_by_phase() {
+        let mut calls = ActiveCalls::default();
+        calls.add(Phase::Creating, None, None);
+        calls.add(Phase::Initiated, Some(at(1)), None);
+        calls.add(Phase::Queued, Some(at(1)), None);
+        calls.add(Phase::Connected, Some(at(1)), Some(at(20)));
+        calls.add(Phase::Disconnected, Some(at(1)), Some(at(30)));
+        assert_eq!(calls.in_flight, vec![None, Some(at(1))]);
+        assert_eq!(calls.waiting, 1);
+        assert_eq!(calls.on_line, 4, "a hung-up call in wrap-up frees its line");
+        assert_eq!(
+            calls.busy_since,
+            vec![at(20), at(30)],
+            "wrap-up keeps the agent busy"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::planner::ActiveCalls;
 use super::EngineError;
+use crate::contacts::Phase;
 use crate::queue::store::PENDING_SHARDS;
 
 /// A campaign this daemon holds the lease of.
@@ -459,25 +460,14 @@ pub async fn active_calls_many(
     .await?;
     let mut calls: std::collections::HashMap<String, ActiveCalls> =
         std::collections::HashMap::new();
-    for ActiveRow {
-        campaign_id: campaign,
-        contact_phase: phase,
-        dialed_at,
-        connected_at,
-    } in rows
-    {
-        let entry = calls.entry(campaign).or_default();
-        if crate::contacts::Phase::ON_LINE.contains(&phase.as_str()) {
-            entry.on_line += 1;
-        }
-        if crate::contacts::Phase::IN_FLIGHT.contains(&phase.as_str()) {
-            entry.in_flight.push(dialed_at);
-        } else if phase == "queued" || phase == "answered" {
-            entry.waiting += 1;
-        }
-        if let Some(connected_at) = connected_at {
-            entry.busy_since.push(connected_at);
-        }
+    for row in rows {
+        let Some(phase) = Phase::parse(&row.contact_phase) else {
+            continue;
+        };
+        calls
+            .entry(row.campaign_id)
+            .or_default()
+            .add(phase, row.dialed_at, row.connected_at);
     }
     Ok(calls)
 }

@@ -390,18 +390,11 @@ impl<'a> Shift<'a> {
     fn active_calls(&self) -> ActiveCalls {
         let mut calls = ActiveCalls::default();
         for tracked in self.contacts.values() {
-            let phase = tracked.status.phase;
-            if Phase::ON_LINE.contains(&phase.as_str()) {
-                calls.on_line += 1;
-            }
-            if Phase::IN_FLIGHT.contains(&phase.as_str()) {
-                calls.in_flight.push(tracked.times.dialed_at);
-            } else if matches!(phase, Phase::Answered | Phase::Queued) {
-                calls.waiting += 1;
-            }
-            if let Some(at) = tracked.times.connected_at {
-                calls.busy_since.push(at);
-            }
+            calls.add(
+                tracked.status.phase,
+                tracked.times.dialed_at,
+                tracked.times.connected_at,
+            );
         }
         calls
     }
