@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `check-config` and `bench`.
+//! The command line: `serve`, `migrate`, `check-config`, `demo`, `simulate` and `bench`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
