@@ -261,7 +261,7 @@ async fn ready(State(app): State<AppState>) -> Response {
 
 async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::queue::new_id().to_string();
     let span = tracing::info_span!("api", operation = edge.operation, request_id = %request_id);
     let mut response = async {
         let response = match admit(&edge, req).await {

@@ -191,17 +191,20 @@ impl Client {
                 let mut latencies = Vec::new();
                 let mut seq = 0u64;
                 while Instant::now() < deadline {
+                    let expiration = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
                     let body = serde_json::json!({ "dialRequests": (0..BATCH).map(|i| {
                         seq += 1;
                         serde_json::json!({
                             "clientToken": format!("r{round}-w{worker}-{seq}-{i}"),
                             "phoneNumber": phone(worker, seq),
-                            "expirationTime": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+                            "expirationTime": expiration,
                             "attributes": {"customer": format!("c{seq}")},
                         })
                     }).collect::<Vec<_>>() });
                     let sent = Instant::now();
-                    let answer = client.call("PUT", &path, serde_json::to_vec(&body)?).await?;
+                    let answer = client
+                        .call("PUT", &path, serde_json::to_vec(&body)?)
+                        .await?;
                     latencies.push(sent.elapsed().as_secs_f64());
                     accepted += answer["successfulRequests"].as_array().map_or(0, Vec::len) as u64;
                 }

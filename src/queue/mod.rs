@@ -19,6 +19,12 @@ use sha2::{Digest, Sha256};
 
 pub use phone::PhoneNumber;
 
+/// A random (v4) UUID from the thread's CSPRNG, which is seeded once from the OS: no system
+/// call per id, which matters at 25 ids per batch.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
 /// The public state of a dial request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, sqlx::Type)]
 #[sqlx(type_name = "dial_request_state", rename_all = "snake_case")]
@@ -158,6 +164,13 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn new_ids_are_random_v4() {
+        let (a, b) = (new_id(), new_id());
+        assert_ne!(a, b);
+        assert_eq!(a.get_version_num(), 4);
     }
 
     #[test]

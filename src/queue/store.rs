@@ -52,7 +52,7 @@ pub async fn dial_request_admit_many(
         })
         .collect();
     let digests: Vec<Vec<u8>> = requests.iter().map(NewDialRequest::digest).collect();
-    let new_ids: Vec<Uuid> = requests.iter().map(|_| Uuid::new_v4()).collect();
+    let new_ids: Vec<Uuid> = requests.iter().map(|_| super::new_id()).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
 
     let mut rows: Vec<AdmitRow> = sqlx::query_as(
