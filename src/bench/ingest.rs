@@ -180,39 +180,55 @@ impl Client {
         seconds: f64,
         round: u32,
     ) -> anyhow::Result<Phase> {
-        let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-        let started = Instant::now();
-        let mut tasks = JoinSet::new();
-        for worker in 0..clients {
-            let client = self.clone();
-            let path = format!("/campaigns/{campaign}/dial-requests");
-            tasks.spawn(async move {
-                let mut accepted = 0u64;
-                let mut latencies = Vec::new();
-                let mut seq = 0u64;
-                while Instant::now() < deadline {
-                    let expiration = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
-                    let body = serde_json::json!({ "dialRequests": (0..BATCH).map(|i| {
-                        seq += 1;
+        let path = format!("/campaigns/{campaign}/dial-requests");
+        let client = self.clone();
+        load(clients, seconds, move |worker, first| {
+            let (client, path) = (client.clone(), path.clone());
+            async move {
+                let expiration = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+                let requests: Vec<serde_json::Value> = (first..first + BATCH as u64)
+                    .map(|seq| {
                         serde_json::json!({
-                            "clientToken": format!("r{round}-w{worker}-{seq}-{i}"),
+                            "clientToken": format!("r{round}-w{worker}-{seq}"),
                             "phoneNumber": phone(worker, seq),
                             "expirationTime": expiration,
                             "attributes": {"customer": format!("c{seq}")},
                         })
-                    }).collect::<Vec<_>>() });
-                    let sent = Instant::now();
-                    let answer = client
-                        .call("PUT", &path, serde_json::to_vec(&body)?)
-                        .await?;
-                    latencies.push(sent.elapsed().as_secs_f64());
-                    accepted += answer["successfulRequests"].as_array().map_or(0, Vec::len) as u64;
-                }
-                anyhow::Ok((accepted, latencies))
-            });
-        }
-        collect(tasks, started).await
+                    })
+                    .collect();
+                let body = serde_json::to_vec(&serde_json::json!({ "dialRequests": requests }))?;
+                let answer = client.call("PUT", &path, body).await?;
+                Ok(answer["successfulRequests"].as_array().map_or(0, Vec::len) as u64)
+            }
+        })
+        .await
     }
+}
+
+/// Runs `clients` workers for `seconds`; each repeatedly sends one batch with
+/// `send(worker, first request number)` and counts the requests accepted.
+async fn load<F, Fut>(clients: usize, seconds: f64, send: F) -> anyhow::Result<Phase>
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for worker in 0..clients {
+        let send = send.clone();
+        tasks.spawn(async move {
+            let (mut accepted, mut latencies, mut next) = (0u64, Vec::new(), 0u64);
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                accepted += send(worker, next).await?;
+                latencies.push(sent.elapsed().as_secs_f64());
+                next += BATCH as u64;
+            }
+            anyhow::Ok((accepted, latencies))
+        });
+    }
+    collect(tasks, started).await
 }
 
 fn phone(worker: usize, seq: u64) -> String {
@@ -245,48 +261,35 @@ async fn raw_sql(
     seconds: f64,
     round: u32,
 ) -> anyhow::Result<Phase> {
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let started = Instant::now();
-    let mut tasks = JoinSet::new();
-    for worker in 0..clients {
-        let pool = pool.clone();
-        let campaign = campaign.to_string();
-        tasks.spawn(async move {
-            let mut accepted = 0u64;
-            let mut latencies = Vec::new();
-            let mut seq = 0u64;
-            while Instant::now() < deadline {
-                let mut tokens = Vec::with_capacity(BATCH);
-                let mut phones = Vec::with_capacity(BATCH);
-                let mut attributes = Vec::with_capacity(BATCH);
-                for i in 0..BATCH {
-                    seq += 1;
-                    tokens.push(format!("raw-r{round}-w{worker}-{seq}-{i}"));
-                    phones.push(phone(worker, seq));
-                    attributes.push(serde_json::json!({"customer": format!("c{seq}")}));
-                }
-                let expires = Utc::now() + chrono::Duration::hours(1);
-                let sent = Instant::now();
-                let inserted = sqlx::query(
-                    "insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
-                     select gen_random_uuid(), $1, t, p, $4, a, '\\x00'::bytea
-                     from unnest($2::text[], $3::text[], $5::jsonb[]) as u(t, p, a)",
-                )
-                .bind(&campaign)
-                .bind(&tokens)
-                .bind(&phones)
-                .bind(expires)
-                .bind(&attributes)
-                .execute(&pool)
-                .await?
-                .rows_affected();
-                latencies.push(sent.elapsed().as_secs_f64());
-                accepted += inserted;
-            }
-            anyhow::Ok((accepted, latencies))
-        });
-    }
-    let phase = collect(tasks, started).await?;
+    let (pool_for_load, campaign_for_load) = (pool.clone(), campaign.to_string());
+    let phase = load(clients, seconds, move |worker, first| {
+        let (pool, campaign) = (pool_for_load.clone(), campaign_for_load.clone());
+        async move {
+            let seqs = first..first + BATCH as u64;
+            let tokens: Vec<String> = seqs.clone().map(|seq| format!("raw-r{round}-w{worker}-{seq}")).collect();
+            let phones: Vec<String> = seqs.clone().map(|seq| phone(worker, seq)).collect();
+            let attributes: Vec<serde_json::Value> = seqs
+                .map(|seq| serde_json::json!({"customer": format!("c{seq}")}))
+                .collect();
+            let expires = Utc::now() + chrono::Duration::hours(1);
+            let inserted = sqlx::query(
+                "insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+                 select gen_random_uuid(), $1, t, p, $4, a, '\\x00'::bytea
+                 from unnest($2::text[], $3::text[], $5::jsonb[]) as u(t, p, a)",
+            )
+            .bind(&campaign)
+            .bind(&tokens)
+            .bind(&phones)
+            .bind(expires)
+            .bind(&attributes)
+            .execute(&pool)
+            .await?
+            .rows_affected();
+            Ok(inserted)
+        }
+    })
+    .await?;
+
     // Keep the pending counter true for the rows the baseline added behind its back.
     sqlx::query(
         "insert into campaign_pending (campaign_id, shard, n) values ($1, $2, $3)
