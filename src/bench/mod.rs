@@ -1,21 +1,41 @@
 //! Benchmarks behind `dialer bench`. Each prints its figures and, as its last line, a ratio
 //! against a baseline measured in the same run, so results compare across machines.
+//!
+//! Benchmarks that load bulk data run in a [`ScratchDatabase`] of their own, dropped at the
+//! end, so they leave nothing behind and no other campaign on the server interferes.
 
+pub mod backlog;
+pub mod dispatch;
 pub mod ingest;
 
+use anyhow::Context;
 use clap::Subcommand;
+use sqlx::PgPool;
+
+use crate::campaigns::{ArnScheme, CampaignState, DialerConfig, NewCampaign, OutboundCallConfig};
+use crate::config::DatabaseConfig;
+use crate::db::embedded::EmbeddedPostgres;
+use crate::db::Database;
+use crate::queue::store::PENDING_SHARDS;
 
 /// A benchmark to run.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// PutDialRequestBatch over signed HTTP versus the same rows inserted with plain SQL.
     Ingest(ingest::IngestArgs),
+    /// Contacts created per second from a preloaded backlog versus the bare claim SQL, and
+    /// the agent-free to contact-created latency.
+    Dispatch(dispatch::DispatchArgs),
+    /// Claim latency with a small versus a large backlog, half of it expired and unswept.
+    Backlog(backlog::BacklogArgs),
 }
 
 /// Runs a benchmark.
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ingest(args) => ingest::run(args).await,
+        BenchCommand::Dispatch(args) => dispatch::run(args).await,
+        BenchCommand::Backlog(args) => backlog::run(args).await,
     }
 }
 
@@ -29,6 +49,212 @@ pub fn percentiles_ms(samples: &mut [f64]) -> (f64, f64) {
     (at(0.50), at(0.99))
 }
 
+/// A database created for one benchmark run on the configured server (or the embedded
+/// cluster, started for the purpose), migrated, and dropped by [`ScratchDatabase::drop`].
+pub struct ScratchDatabase {
+    db: Database,
+    name: String,
+    server: PgPool,
+    cluster: Option<EmbeddedPostgres>,
+}
+
+impl ScratchDatabase {
+    /// Creates `dialer_bench_<label>_<random>` and opens a pool of `config.max_connections`
+    /// on it.
+    pub async fn create(config: &DatabaseConfig, label: &str) -> anyhow::Result<Self> {
+        let (server_url, cluster) = if config.url.is_empty() {
+            let cluster = EmbeddedPostgres::start(&config.embedded_data_dir).await?;
+            (cluster.url(), Some(cluster))
+        } else {
+            (config.url.clone(), None)
+        };
+        // The server's own database is only used to create and drop the scratch one, so it
+        // is not migrated.
+        let server = crate::db::connect(&server_url, 2).await?;
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let name = format!("dialer_bench_{label}_{}", &suffix[..12]);
+        sqlx::raw_sql(&format!("create database {name}"))
+            .execute(&server)
+            .await
+            .context("cannot create the benchmark's database")?;
+        let scratch = DatabaseConfig {
+            url: with_database(&server_url, &name)?,
+            ..config.clone()
+        };
+        match Database::open(&scratch).await {
+            Ok(db) => Ok(Self {
+                db,
+                name,
+                server,
+                cluster,
+            }),
+            Err(error) => {
+                // The open failure is what to report; a failed clean-up here leaves only an
+                // empty database behind.
+                let _ = sqlx::raw_sql(&format!("drop database if exists {name} with (force)"))
+                    .execute(&server)
+                    .await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The pool on the scratch database.
+    pub fn pool(&self) -> &PgPool {
+        &self.db.pool
+    }
+
+    /// Closes the pool, drops the database, and stops the embedded cluster if this started it.
+    pub async fn drop(self) -> anyhow::Result<()> {
+        self.db.close().await;
+        let dropped = sqlx::raw_sql(&format!(
+            "drop database if exists {} with (force)",
+            self.name
+        ))
+        .execute(&self.server)
+        .await;
+        self.server.close().await;
+        if let Some(cluster) = self.cluster {
+            if let Err(error) = cluster.stop().await {
+                tracing::warn!(%error, "embedded PostgreSQL did not stop cleanly");
+            }
+        }
+        dropped.with_context(|| format!("cannot drop the benchmark's database {}", self.name))?;
+        Ok(())
+    }
+}
+
+/// Stores a campaign named `name` in `state`, dialing through `queue_id` if given; returns its
+/// id.
+pub async fn create_campaign(
+    pool: &PgPool,
+    name: &str,
+    dialer_config: DialerConfig,
+    queue_id: Option<&str>,
+    state: CampaignState,
+) -> anyhow::Result<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let new = NewCampaign {
+        name: name.to_string(),
+        connect_instance_id: "bench".to_string(),
+        dialer_config,
+        outbound_call_config: OutboundCallConfig {
+            connect_contact_flow_id: "flow".to_string(),
+            connect_source_phone_number: None,
+            connect_queue_id: queue_id.map(str::to_string),
+            answer_machine_detection_config: None,
+        },
+        tags: Default::default(),
+    };
+    let arn = ArnScheme::new("us-east-1", "123456789012").campaign_arn(&id);
+    crate::campaigns::store::campaign_insert(pool, &id, &arn, &new).await?;
+    set_campaign_state(pool, &id, state).await?;
+    Ok(id)
+}
+
+/// Puts a campaign in `state` directly, bypassing the lifecycle rules (benchmarks only).
+pub async fn set_campaign_state(
+    pool: &PgPool,
+    campaign_id: &str,
+    state: CampaignState,
+) -> anyhow::Result<()> {
+    sqlx::query("update campaign set state = $2, updated_at = now() where id = $1")
+        .bind(campaign_id)
+        .bind(state)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// How preloaded requests expire.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expiry {
+    /// All valid, in numbering order: request `i` expires `after_secs` + `i` ms from now.
+    InOrder {
+        /// Seconds from now to the first expiration.
+        after_secs: f64,
+    },
+    /// Odd-numbered requests expired one minute or more ago and are still pending, as if the
+    /// sweeper had not run, so every heap page holds both halves; even-numbered ones expire
+    /// an hour or more from now, in numbering order (requests arriving in the order they
+    /// expire, as batches sharing an expiration do) or, `shuffled`, in an order unrelated to
+    /// it, so consecutive claims touch scattered heap pages.
+    HalfExpired {
+        /// Whether the valid half's expiration order is a permutation of the numbering.
+        shuffled: bool,
+    },
+}
+
+/// Inserts pending requests numbered `first..first + n` into a campaign with plain SQL
+/// (one statement) and adds them to its pending counter.
+pub async fn insert_pending(
+    pool: &PgPool,
+    campaign_id: &str,
+    first: i64,
+    n: i64,
+    expiry: Expiry,
+) -> anyhow::Result<()> {
+    let (half_expired, shuffled, after_secs) = match expiry {
+        Expiry::InOrder { after_secs } => (false, false, after_secs),
+        Expiry::HalfExpired { shuffled } => (true, shuffled, 3600.0),
+    };
+    // 7919 is prime, so i * 7919 mod m visits every residue once as i runs over m numbers.
+    sqlx::query(
+        r#"
+        insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+        select gen_random_uuid(), $1, 'bench-' || i, '+1415555' || lpad((i % 10000)::text, 4, '0'),
+               case when $4 and i % 2 = 1 then now() - interval '1 minute' - i * interval '1 millisecond'
+                    when $7 then now() + $5 * interval '1 second' + ((i * 7919) % $6) * interval '1 millisecond'
+                    else now() + $5 * interval '1 second' + i * interval '1 millisecond'
+               end,
+               '{"customer": "bench"}'::jsonb, '\x00'::bytea
+        from generate_series($2::bigint, $2::bigint + $3::bigint - 1) as i
+        "#,
+    )
+    .bind(campaign_id)
+    .bind(first)
+    .bind(n)
+    .bind(half_expired)
+    .bind(after_secs)
+    .bind(n.max(1))
+    .bind(shuffled)
+    .execute(pool)
+    .await?;
+    sqlx::query(
+        "insert into campaign_pending (campaign_id, shard, n) values ($1, $2, $3)
+         on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n",
+    )
+    .bind(campaign_id)
+    .bind(PENDING_SHARDS - 1)
+    .bind(n)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Brings the database to the same state before every measured phase: the previous phase's
+/// dead rows vacuumed, fresh planner statistics, and a checkpoint just behind rather than
+/// one falling at an arbitrary moment inside the phase (its full-page writes slow every
+/// write for a while). The checkpoint needs superuser or `pg_checkpoint`; without either
+/// the phase runs as it is.
+pub async fn settle(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::raw_sql("vacuum analyze dial_request, contact_batch, campaign_pending")
+        .execute(pool)
+        .await?;
+    if let Err(error) = sqlx::raw_sql("checkpoint").execute(pool).await {
+        tracing::debug!(%error, "no checkpoint before the phase");
+    }
+    Ok(())
+}
+
+/// `url` naming database `name` instead of its own (query parameters such as the embedded
+/// cluster's socket directory are kept).
+fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let mut parsed = reqwest::Url::parse(url).context("database URL does not parse")?;
+    parsed.set_path(&format!("/{name}"));
+    Ok(parsed.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +266,25 @@ mod tests {
         assert!((p50 - 51.0).abs() < 1.01, "{p50}");
         assert!((p99 - 99.0).abs() < 1.01, "{p99}");
         assert_eq!(percentiles_ms(&mut []), (0.0, 0.0));
+    }
+
+    #[test]
+    fn scratch_urls_keep_everything_but_the_database() {
+        assert_eq!(
+            with_database("postgres://u:p@127.0.0.1:55432/postgres", "b1").unwrap(),
+            "postgres://u:p@127.0.0.1:55432/b1"
+        );
+        assert_eq!(
+            with_database(
+                "postgres://postgres@localhost/postgres?host=/tmp/x%20y&port=5432",
+                "b2"
+            )
+            .unwrap(),
+            "postgres://postgres@localhost/b2?host=/tmp/x%20y&port=5432"
+        );
+        assert_eq!(
+            with_database("postgres://h:1", "b3").unwrap(),
+            "postgres://h:1/b3"
+        );
     }
 }

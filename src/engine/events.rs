@@ -101,6 +101,16 @@ impl EventSink {
 
     /// Applies one batch of events.
     pub async fn apply(&mut self, events: &[ContactEvent]) -> Result<(), EngineError> {
+        // A freed agent is planned for at once, before this batch is written: free agents
+        // come from the contact center's live metrics, and the events not yet written can
+        // only make the database over-count dials in flight, so this pass may under-dial,
+        // never over-dial.
+        if events.iter().any(|e| e.kind == ContactEventKind::Completed) {
+            if let Ok(mut freed) = self.agent_freed_at.lock() {
+                freed.get_or_insert_with(std::time::Instant::now);
+            }
+            self.wake.notify_one();
+        }
         let ids: Vec<Uuid> = events
             .iter()
             .filter_map(|e| {
@@ -183,11 +193,6 @@ impl EventSink {
                     metrics::counter!(m::ABANDONS, m::CAMPAIGN_ID => campaign.clone()).increment(1);
                 }
                 ContactEventKind::MachineAnswered => counts.3 += 1,
-                ContactEventKind::Completed => {
-                    if let Ok(mut freed) = self.agent_freed_at.lock() {
-                        freed.get_or_insert_with(std::time::Instant::now);
-                    }
-                }
                 _ => {}
             }
             if let Some(observation) = self.observe(*id, row.dialed_at, event) {

@@ -32,6 +32,8 @@ use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
 
 /// How often pacing estimates are saved with the lease for a successor.
 const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
+/// Batches claimed per call slot in one pass at most (see `plan`).
+const MAX_BATCHES_PER_CALL_SLOT: usize = 4;
 /// How often contacts that never ended are looked for.
 const REAP_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -345,7 +347,12 @@ impl Scheduler {
                 .as_ref()
                 .is_some_and(|c| c.enable_answer_machine_detection),
         };
-        let mut remaining = i64::from(decision.dials);
+        // A pass claims a bounded amount, so that it ends (and renews the lease, and sees
+        // cancellation) well within the lease's lifetime; the next pass continues.
+        let per_pass = (self.engine.max_concurrent_calls
+            * BATCH_MAX_CONTACTS
+            * MAX_BATCHES_PER_CALL_SLOT) as i64;
+        let mut remaining = i64::from(decision.dials).min(per_pass);
         while remaining > 0 {
             let started = Instant::now();
             let claimed = batch_claim(

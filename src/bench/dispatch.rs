@@ -1,0 +1,629 @@
+//! `dialer bench dispatch`: how fast the engine turns a preloaded backlog into contacts,
+//! against the bare claim SQL moving the same rows with the same concurrency, and how soon a
+//! freed agent gets its next contact.
+//!
+//! Three phases in one scratch database:
+//! 1. latency: a progressive campaign, a few agents with short handle times, customers who
+//!    answer at once. A subscriber of the simulated center times each agent's `Completed`
+//!    event to the next contact's `Initiated` event (first freed, first served); the engine's
+//!    own `dialer_agent_free_to_contact_seconds` histogram is read alongside.
+//! 2. engine: a progressive campaign with the backlog, a center with unlimited agents, zero
+//!    answer and handle times, and `engine.total_lines` high: contacts created per second
+//!    (the `dials` column the engine adds to when it records created contacts).
+//! 3. raw claim: another campaign with the same backlog, plain sqlx claiming 25 rows at a time
+//!    (select for update skip locked, update to `in_progress`) from as many tasks as the
+//!    engine makes calls at once: no contact center, no batches, no events.
+//!
+//! The simulated center runs at `time_scale` 1.0: its durations are zero except the latency
+//! phase's handle time, which is meant as wall time.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tokio::sync::{broadcast, Notify};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{create_campaign, insert_pending, percentiles_ms, set_campaign_state, settle};
+use super::{Expiry, ScratchDatabase};
+use crate::campaigns::{AgentDialerConfig, CampaignState, DialerConfig};
+use crate::clock::WallClock;
+use crate::config::{Config, EnvOverrides};
+use crate::contact_center::sim::model::{CustomerConfig, Dist, HandleTime, QueueConfig, SimConfig};
+use crate::contact_center::sim::SimContactCenter;
+use crate::contact_center::{ContactCenter, ContactEventKind, BATCH_MAX_CONTACTS};
+use crate::metrics as m;
+
+/// Options of `dialer bench dispatch`.
+#[derive(Debug, clap::Args)]
+pub struct DispatchArgs {
+    /// Seconds each phase measures.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Pending requests preloaded for the engine, and again for the raw claim.
+    #[arg(long, default_value_t = 200_000)]
+    backlog: i64,
+    /// Agents in the latency phase.
+    #[arg(long, default_value_t = 4)]
+    agents: u32,
+    /// Handle time of each contact in the latency phase, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    handle_ms: u64,
+    /// Config file; database, engine and pacing settings are taken from it.
+    #[arg(long, default_value = "config/dialer.toml")]
+    config: PathBuf,
+}
+
+/// Lines the engine may use in the throughput phase: more than it can fill in a run, so
+/// only the engine's own speed limits it.
+const TOTAL_LINES: u32 = 100_000;
+/// Agents of the throughput phase's queue: as good as unlimited.
+const UNLIMITED_AGENTS: u32 = 100_000;
+/// Requests preloaded for the latency phase; far more than a few agents use in a run.
+const LATENCY_BACKLOG: i64 = 20_000;
+const THROUGHPUT_QUEUE: &str = "bench-unlimited";
+const LATENCY_QUEUE: &str = "bench-few";
+/// How often the throughput phase reads the engine's progress.
+const POLL: Duration = Duration::from_millis(200);
+/// Longest wait for the engine's first contact.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the three phases and prints the ratio.
+pub async fn run(args: DispatchArgs) -> anyhow::Result<()> {
+    if args.seconds == 0 || args.backlog < BATCH_MAX_CONTACTS as i64 || args.agents == 0 {
+        bail!(
+            "--seconds and --agents must be at least 1 and --backlog at least {BATCH_MAX_CONTACTS}"
+        );
+    }
+    let is_default = args.config.as_os_str() == "config/dialer.toml";
+    let mut config = Config::load(&args.config, is_default, &EnvOverrides::from_env())?;
+    config.engine.enabled = true;
+    config.engine.total_lines = TOTAL_LINES;
+    let calls = config.engine.max_concurrent_calls;
+    // Calls, the scheduler, the event sink and the benchmark's own reads each hold one.
+    config.database.max_connections = config.database.max_connections.max(calls as u32 + 8);
+    let metrics = m::install();
+
+    let scratch = ScratchDatabase::create(&config.database, "dispatch").await?;
+    println!(
+        "dispatch: backlog {}, {}s per phase, claims of {BATCH_MAX_CONTACTS}, {calls} concurrent calls, engine.total_lines {TOTAL_LINES}",
+        args.backlog, args.seconds
+    );
+    let measured = phases(&args, &config, scratch.pool(), &metrics).await;
+    let dropped = scratch.drop().await;
+    let (engine, raw) = measured?;
+    dropped?;
+    println!(
+        "dispatch ratio {:.2} ({engine:.0}/s engine vs {raw:.0}/s raw claim)",
+        engine / raw.max(1e-9)
+    );
+    Ok(())
+}
+
+/// Runs the phases; returns (engine contacts/s, raw claims/s).
+async fn phases(
+    args: &DispatchArgs,
+    config: &Config,
+    pool: &PgPool,
+    metrics: &PrometheusHandle,
+) -> anyhow::Result<(f64, f64)> {
+    let progressive = || {
+        DialerConfig::ProgressiveDialerConfig(AgentDialerConfig {
+            bandwidth_allocation: 1.0,
+            dialing_capacity: None,
+        })
+    };
+    let stopped = CampaignState::Stopped;
+    let latency_campaign = create_campaign(
+        pool,
+        "bench-latency",
+        progressive(),
+        Some(LATENCY_QUEUE),
+        stopped,
+    )
+    .await?;
+    let engine_campaign = create_campaign(
+        pool,
+        "bench-engine",
+        progressive(),
+        Some(THROUGHPUT_QUEUE),
+        stopped,
+    )
+    .await?;
+    let raw_campaign = create_campaign(
+        pool,
+        "bench-raw",
+        progressive(),
+        None,
+        CampaignState::Initialized,
+    )
+    .await?;
+    let valid = Expiry::InOrder { after_secs: 7200.0 };
+    insert_pending(pool, &latency_campaign, 0, LATENCY_BACKLOG, valid).await?;
+    insert_pending(pool, &engine_campaign, 0, args.backlog, valid).await?;
+    insert_pending(pool, &raw_campaign, 0, args.backlog, valid).await?;
+    settle(pool).await?;
+    latency(args, config, pool, metrics, &latency_campaign).await?;
+    settle(pool).await?;
+    let engine = throughput(args, config, pool, metrics, &engine_campaign).await?;
+    settle(pool).await?;
+    let raw = raw_claim(
+        pool,
+        &raw_campaign,
+        config.engine.max_concurrent_calls,
+        args.seconds,
+    )
+    .await?;
+    Ok((engine, raw))
+}
+
+/// Customers who answer at once and are never busy, invalid or machines.
+fn instant_customers() -> CustomerConfig {
+    CustomerConfig {
+        answer_probability: 1.0,
+        fail_fast_probability: 0.0,
+        machine_probability: 0.0,
+        answer_delay: Dist::Fixed { secs: 0.0 },
+        ..CustomerConfig::default()
+    }
+}
+
+fn sim_config(queue_id: &str, agents: u32, handle_secs: f64) -> SimConfig {
+    SimConfig {
+        time_scale: 1.0,
+        queues: vec![QueueConfig {
+            handle_time: HandleTime::fixed(handle_secs),
+            ..QueueConfig::new(queue_id, agents)
+        }],
+        customers: instant_customers(),
+        ..SimConfig::default()
+    }
+}
+
+/// Phase 1: agent free to contact created.
+async fn latency(
+    args: &DispatchArgs,
+    config: &Config,
+    pool: &PgPool,
+    metrics: &PrometheusHandle,
+    campaign: &str,
+) -> anyhow::Result<()> {
+    let handle_secs = args.handle_ms as f64 / 1000.0;
+    let engine = Engine::start(
+        pool,
+        config,
+        sim_config(LATENCY_QUEUE, args.agents, handle_secs),
+    )?;
+    let mut events = engine.center.subscribe();
+    let before = Histogram::parse(&metrics.render(), m::AGENT_FREE_TO_CONTACT);
+    set_campaign_state(pool, campaign, CampaignState::Running).await?;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.seconds);
+    let mut pairs = FreeToContact::default();
+    let mut samples = Vec::new();
+    let mut lagged = 0;
+    loop {
+        let received = tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break,
+            received = events.recv() => received,
+        };
+        match received {
+            Ok(event) => match event.kind {
+                ContactEventKind::Completed => pairs.agent_freed(Instant::now()),
+                ContactEventKind::Initiated => {
+                    if let Some(latency) = pairs.contact_created(Instant::now()) {
+                        samples.push(latency.as_secs_f64());
+                    }
+                }
+                _ => {}
+            },
+            Err(broadcast::error::RecvError::Lagged(n)) => lagged += n,
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+    set_campaign_state(pool, campaign, CampaignState::Stopped).await?;
+    engine.stop().await;
+    let recorded = Histogram::parse(&metrics.render(), m::AGENT_FREE_TO_CONTACT).since(&before);
+
+    let contacts = samples.len();
+    let (p50, p99) = percentiles_ms(&mut samples);
+    let estimate = |q: f64| recorded.quantile(q).map_or(f64::NAN, |s| s * 1000.0);
+    println!(
+        "latency    {} agents, handle {} ms: {contacts} contacts for freed agents; agent free -> contact created p50 {p50:.2} ms  p99 {p99:.2} ms{}",
+        args.agents,
+        args.handle_ms,
+        if lagged > 0 {
+            format!(" ({lagged} events missed)")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "           engine histogram {}: {:.0} samples, p50 ~{:.2} ms  p99 ~{:.2} ms (bucket interpolation)",
+        m::AGENT_FREE_TO_CONTACT,
+        recorded.count,
+        estimate(0.50),
+        estimate(0.99)
+    );
+    Ok(())
+}
+
+/// Phase 2: contacts created per second from the backlog.
+async fn throughput(
+    args: &DispatchArgs,
+    config: &Config,
+    pool: &PgPool,
+    metrics: &PrometheusHandle,
+    campaign: &str,
+) -> anyhow::Result<f64> {
+    let engine = Engine::start(
+        pool,
+        config,
+        sim_config(THROUGHPUT_QUEUE, UNLIMITED_AGENTS, 0.0),
+    )?;
+    let claims_before = Histogram::parse(&metrics.render(), m::CLAIM_DURATION);
+    let calls_before = Histogram::parse(&metrics.render(), m::CONTACT_CREATION_DURATION);
+    set_campaign_state(pool, campaign, CampaignState::Running).await?;
+
+    let waited = Instant::now();
+    while contacts_created(pool, campaign).await? == 0 {
+        if waited.elapsed() > START_TIMEOUT {
+            engine.stop().await;
+            bail!("the engine created no contact within {START_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The first pass reads agents and takes the lease; measure from a running pipeline.
+    tokio::time::sleep(POLL).await;
+    let (started, first) = (Instant::now(), contacts_created(pool, campaign).await?);
+    let deadline = started + Duration::from_secs(args.seconds);
+    let (mut ended, mut last) = (started, first);
+    while Instant::now() < deadline && last < args.backlog {
+        tokio::time::sleep(POLL).await;
+        (ended, last) = (Instant::now(), contacts_created(pool, campaign).await?);
+    }
+    set_campaign_state(pool, campaign, CampaignState::Stopped).await?;
+    engine.stop().await;
+
+    let elapsed = ended.duration_since(started).as_secs_f64().max(1e-9);
+    let created = last - first;
+    let rate = created as f64 / elapsed;
+    let text = metrics.render();
+    let claims = Histogram::parse(&text, m::CLAIM_DURATION).since(&claims_before);
+    let calls = Histogram::parse(&text, m::CONTACT_CREATION_DURATION).since(&calls_before);
+    let (completed, in_progress): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where state = 'completed'), count(*) filter (where state = 'in_progress')
+         from dial_request where campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_one(pool)
+    .await?;
+    println!(
+        "engine     {created:>10} contacts in {elapsed:>5.1}s  {rate:>9.0} contacts/s  claim statement mean {:.2} ms ({:.0} claims), BatchPutContact mean {:.2} ms",
+        claims.mean().unwrap_or(f64::NAN) * 1000.0,
+        claims.count,
+        calls.mean().unwrap_or(f64::NAN) * 1000.0,
+    );
+    println!(
+        "           after the run: {completed} contacts completed (events recorded), {in_progress} requests still in progress"
+    );
+    Ok(rate)
+}
+
+/// Contacts the engine recorded as created for a campaign (it adds them to the hour's dials
+/// in the statement that stores their contact ids).
+async fn contacts_created(pool: &PgPool, campaign: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select coalesce(sum(dials), 0)::bigint from campaign_hourly where campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Phase 3: the bare claim, `workers` at a time, until the time is up or the backlog is gone.
+async fn raw_claim(
+    pool: &PgPool,
+    campaign: &str,
+    workers: usize,
+    seconds: u64,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = JoinSet::new();
+    for _ in 0..workers {
+        let pool = pool.clone();
+        let campaign = campaign.to_string();
+        tasks.spawn(async move {
+            let mut claimed = 0u64;
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let rows = sqlx::query(
+                    "with picked as (
+                         select id from dial_request
+                         where campaign_id = $1 and state = 'pending' and expires_at > now()
+                         order by expires_at
+                         limit $2
+                         for update skip locked
+                     )
+                     update dial_request d set state = 'in_progress'
+                     from picked where d.id = picked.id",
+                )
+                .bind(&campaign)
+                .bind(BATCH_MAX_CONTACTS as i64)
+                .execute(&pool)
+                .await?
+                .rows_affected();
+                latencies.push(sent.elapsed().as_secs_f64());
+                if rows == 0 {
+                    break;
+                }
+                claimed += rows;
+            }
+            anyhow::Ok((claimed, latencies, Instant::now()))
+        });
+    }
+    let (mut claimed, mut latencies, mut ended) = (0, Vec::new(), started);
+    while let Some(joined) = tasks.join_next().await {
+        let (n, samples, done) = joined??;
+        claimed += n;
+        latencies.extend(samples);
+        ended = ended.max(done);
+    }
+    let elapsed = ended.duration_since(started).as_secs_f64().max(1e-9);
+    let rate = claimed as f64 / elapsed;
+    let (p50, p99) = percentiles_ms(&mut latencies);
+    println!(
+        "raw claim  {claimed:>10} requests in {elapsed:>5.1}s  {rate:>9.0} requests/s  claim p50 {p50:.2} ms  p99 {p99:.2} ms ({workers} tasks)"
+    );
+    Ok(rate)
+}
+
+/// The engine's tasks, started by [`crate::engine::spawn`] as the daemon starts them.
+struct Engine {
+    center: Arc<SimContactCenter>,
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Engine {
+    fn start(pool: &PgPool, config: &Config, sim: SimConfig) -> anyhow::Result<Self> {
+        let mut config = config.clone();
+        config.contact_center.sim = sim;
+        let cancel = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let pacing = Arc::new(RwLock::new(Arc::new(config.pacing.clone())));
+        let center = crate::engine::spawn(
+            &mut tasks,
+            pool.clone(),
+            &config,
+            Arc::new(WallClock),
+            pacing,
+            Arc::new(Notify::new()),
+            &cancel,
+        )?;
+        Ok(Self {
+            center,
+            cancel,
+            tasks,
+        })
+    }
+
+    /// Stops at once: a planning pass may have thousands of claims left, and what it leaves
+    /// unresolved dies with the scratch database.
+    async fn stop(mut self) {
+        self.cancel.cancel();
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Pairs agents becoming free with the contacts created after them, first freed first
+/// served. Contacts created while no freed agent waits (the start, over-dialing) pair with
+/// nothing.
+#[derive(Debug, Default)]
+struct FreeToContact {
+    freed: VecDeque<Instant>,
+}
+
+impl FreeToContact {
+    fn agent_freed(&mut self, at: Instant) {
+        self.freed.push_back(at);
+    }
+
+    /// The latency of the freed agent this contact serves, if one was waiting.
+    fn contact_created(&mut self, at: Instant) -> Option<Duration> {
+        self.freed
+            .pop_front()
+            .map(|freed| at.saturating_duration_since(freed))
+    }
+}
+
+/// A Prometheus histogram as rendered: cumulative counts by upper bound (all label sets
+/// added up), sum and count.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Histogram {
+    buckets: Vec<(f64, f64)>,
+    sum: f64,
+    count: f64,
+}
+
+impl Histogram {
+    /// The histogram `name` in exposition text; empty if it was never recorded.
+    fn parse(text: &str, name: &str) -> Self {
+        let mut histogram = Histogram::default();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix(name) else {
+                continue;
+            };
+            let Some((series, value)) = rest.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let suffix = series.split('{').next().unwrap_or_default();
+            match suffix {
+                "_bucket" => {
+                    let Some(bound) = series
+                        .split("le=\"")
+                        .nth(1)
+                        .and_then(|b| b.split('"').next())
+                        .and_then(|b| match b {
+                            "+Inf" => Some(f64::INFINITY),
+                            b => b.parse::<f64>().ok(),
+                        })
+                    else {
+                        continue;
+                    };
+                    match histogram.buckets.iter_mut().find(|(le, _)| *le == bound) {
+                        Some((_, n)) => *n += value,
+                        None => histogram.buckets.push((bound, value)),
+                    }
+                }
+                "_sum" => histogram.sum += value,
+                "_count" => histogram.count += value,
+                _ => {}
+            }
+        }
+        histogram.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        histogram
+    }
+
+    /// What was recorded after `earlier` was read.
+    fn since(&self, earlier: &Histogram) -> Histogram {
+        let before = |bound: f64| {
+            earlier
+                .buckets
+                .iter()
+                .find(|(le, _)| *le == bound)
+                .map_or(0.0, |(_, n)| *n)
+        };
+        Histogram {
+            buckets: self
+                .buckets
+                .iter()
+                .map(|&(le, n)| (le, n - before(le)))
+                .collect(),
+            sum: self.sum - earlier.sum,
+            count: self.count - earlier.count,
+        }
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (self.count > 0.0).then(|| self.sum / self.count)
+    }
+
+    /// The `q` quantile, interpolated within its bucket as Prometheus' `histogram_quantile`
+    /// does; the highest finite bound if it falls in the `+Inf` bucket.
+    fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.buckets.last()?.1;
+        if total <= 0.0 {
+            return None;
+        }
+        let rank = q * total;
+        let mut lower = (0.0, 0.0);
+        for &(le, n) in &self.buckets {
+            if n >= rank {
+                if le.is_infinite() {
+                    return Some(lower.0);
+                }
+                let share = if n > lower.1 {
+                    (rank - lower.1) / (n - lower.1)
+                } else {
+                    1.0
+                };
+                return Some(lower.0 + (le - lower.0) * share);
+            }
+            lower = (le, n);
+        }
+        Some(lower.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "\
+# TYPE dialer_claim_duration_seconds histogram
+dialer_claim_duration_seconds_bucket{le=\"0.001\"} 2
+dialer_claim_duration_seconds_bucket{le=\"0.01\"} 8
+dialer_claim_duration_seconds_bucket{le=\"+Inf\"} 10
+dialer_claim_duration_seconds_sum 0.5
+dialer_claim_duration_seconds_count 10
+dialer_claim_duration_seconds_other 99
+dialer_claims_total 7
+";
+
+    #[test]
+    fn histograms_parse_from_exposition_text() {
+        let h = Histogram::parse(TEXT, "dialer_claim_duration_seconds");
+        assert_eq!(
+            h.buckets,
+            vec![(0.001, 2.0), (0.01, 8.0), (f64::INFINITY, 10.0)]
+        );
+        assert_eq!((h.sum, h.count), (0.5, 10.0));
+        assert_eq!(h.mean(), Some(0.05));
+        assert_eq!(
+            Histogram::parse(TEXT, "dialer_absent_seconds"),
+            Histogram::default()
+        );
+    }
+
+    #[test]
+    fn quantiles_interpolate_within_buckets() {
+        let h = Histogram::parse(TEXT, "dialer_claim_duration_seconds");
+        // Rank 5 of 10 lies half way through the second bucket's 6 samples.
+        let p50 = h.quantile(0.5).unwrap();
+        assert!((p50 - (0.001 + 0.009 * 0.5)).abs() < 1e-12, "{p50}");
+        assert!((h.quantile(0.1).unwrap() - 0.0005).abs() < 1e-12);
+        // In the +Inf bucket: the highest finite bound.
+        assert_eq!(h.quantile(0.99), Some(0.01));
+        assert_eq!(Histogram::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn differences_keep_only_later_samples() {
+        let before = Histogram::parse(TEXT, "dialer_claim_duration_seconds");
+        let later = TEXT
+            .replace("le=\"0.001\"} 2", "le=\"0.001\"} 5")
+            .replace("le=\"0.01\"} 8", "le=\"0.01\"} 11")
+            .replace("} 10\n", "} 13\n")
+            .replace("_sum 0.5", "_sum 0.503")
+            .replace("_count 10", "_count 13");
+        let delta = Histogram::parse(&later, "dialer_claim_duration_seconds").since(&before);
+        assert_eq!(
+            delta.buckets,
+            vec![(0.001, 3.0), (0.01, 3.0), (f64::INFINITY, 3.0)]
+        );
+        assert_eq!(delta.count, 3.0);
+        assert!((delta.mean().unwrap() - 0.001).abs() < 1e-9);
+        assert!(delta.quantile(0.99).unwrap() <= 0.001);
+    }
+
+    #[test]
+    fn freed_agents_pair_with_later_contacts_in_order() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut pairs = FreeToContact::default();
+        assert_eq!(pairs.contact_created(at(1)), None, "nobody was waiting");
+        pairs.agent_freed(at(10));
+        pairs.agent_freed(at(12));
+        assert_eq!(
+            pairs.contact_created(at(15)),
+            Some(Duration::from_millis(5))
+        );
+        assert_eq!(
+            pairs.contact_created(at(20)),
+            Some(Duration::from_millis(8))
+        );
+        assert_eq!(pairs.contact_created(at(30)), None);
+    }
+}
