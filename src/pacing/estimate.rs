@@ -82,6 +82,29 @@ impl WindowTotals {
     }
 }
 
+/// Counts over a window that slides smoothly (see [`WindowCounts::sliding`]): fractional,
+/// because the oldest hour counts pro rata.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlidingTotals {
+    /// Length of the window.
+    pub window_secs: u64,
+    /// Person-answered calls in the window.
+    pub person_answers: f64,
+    /// Abandoned persons in the window.
+    pub abandons: f64,
+}
+
+impl SlidingTotals {
+    /// Abandons over person-answers; 0 with no answers.
+    pub fn rate(&self) -> f64 {
+        if self.person_answers <= 0.0 {
+            0.0
+        } else {
+            self.abandons / self.person_answers
+        }
+    }
+}
+
 /// The regulatory counts, one bucket per hour, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowCounts {
@@ -138,6 +161,28 @@ impl WindowCounts {
             totals.person_answers += b.person_answers;
             totals.connected += b.connected;
             totals.abandons += b.abandons;
+        }
+        totals
+    }
+
+    /// Person-answers and abandons over exactly the `window_secs` ending at `now_secs`. The
+    /// oldest hour the window reaches into counts pro rata, its counts taken as spread evenly
+    /// over the hour, so the totals slide smoothly instead of dropping an hour at a time
+    /// (a budget kept over them would otherwise jump at every hour boundary).
+    pub fn sliding(&self, now_secs: f64, window_secs: u64) -> SlidingTotals {
+        let from = now_secs - window_secs as f64;
+        let mut totals = SlidingTotals {
+            window_secs,
+            ..SlidingTotals::default()
+        };
+        for b in self.buckets.iter().rev() {
+            let end = (b.hour + 1) as f64 * BUCKET_SECS;
+            let share = ((end - from) / BUCKET_SECS).clamp(0.0, 1.0);
+            if share <= 0.0 {
+                break;
+            }
+            totals.person_answers += share * b.person_answers as f64;
+            totals.abandons += share * b.abandons as f64;
         }
         totals
     }
@@ -513,6 +558,35 @@ mod tests {
         assert_eq!((last_hour.person_answers, last_hour.abandons), (20, 1));
         assert_eq!(last_hour.from_secs, 2.0 * 3600.0);
         assert!((all.rate() - 2.0 / 30.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sliding_totals_take_the_oldest_hour_pro_rata() {
+        let mut w = WindowCounts::default();
+        w.record(100.0, |b| {
+            b.person_answers += 100;
+            b.abandons += 4;
+        });
+        w.record(3600.0 + 100.0, |b| b.person_answers += 50);
+        w.record(2.0 * 3600.0 + 100.0, |b| {
+            b.person_answers += 10;
+            b.abandons += 1;
+        });
+        // At 2:15 a 2-hour window reaches back to 0:15: three quarters of the first hour.
+        let t = w.sliding(2.25 * 3600.0, 7200);
+        assert!(
+            (t.person_answers - (75.0 + 50.0 + 10.0)).abs() < 1e-9,
+            "{t:?}"
+        );
+        assert!((t.abandons - (3.0 + 1.0)).abs() < 1e-9, "{t:?}");
+        assert!((t.rate() - 4.0 / 135.0).abs() < 1e-12);
+        // A minute later a little less of it, not a whole hour less.
+        let later = w.sliding(2.25 * 3600.0 + 60.0, 7200);
+        assert!((t.person_answers - later.person_answers - 100.0 / 60.0).abs() < 1e-9);
+        // The whole-hour totals drop the first hour only once the window has left it.
+        assert_eq!(w.totals(2.25 * 3600.0, 7200).person_answers, 160);
+        assert_eq!(w.sliding(3.0 * 3600.0, 7200).person_answers, 60.0);
+        assert_eq!(SlidingTotals::default().rate(), 0.0);
     }
 
     #[test]

@@ -12,8 +12,9 @@
 //! - **Agentless**: fill the line limit.
 //! - **Predictive** ([`predictive`]): dials ahead of free agents from the measured answer
 //!   rate, time to answer and handle time, keeping the marginal risk of each dial being
-//!   abandoned under a threshold that a budget derived from the regulatory window sets; falls
-//!   back to progressive while warming up and when the budget is spent.
+//!   abandoned under a threshold set by two budgets, one over the regulatory window and one
+//!   over the last few hours; falls back to progressive while warming up and when the
+//!   regulatory budget is spent (a spent recent budget only slows it down).
 //! - **Vicidial** ([`vicidial`]): a reimplementation of VICIdial's adaptive dial level, as
 //!   the baseline to compare against.
 //!
@@ -36,7 +37,9 @@ pub mod vicidial;
 
 use serde::{Deserialize, Serialize};
 
-use estimate::{HandleEstimate, OutcomeClass, OutcomeDelays, WindowCounts, WindowTotals};
+use estimate::{
+    HandleEstimate, OutcomeClass, OutcomeDelays, SlidingTotals, WindowCounts, WindowTotals,
+};
 
 /// Regulatory cap on abandoned / person-answered calls (US FTC/FCC: 3%).
 pub const ABANDONMENT_TARGET_DEFAULT: f64 = 0.03;
@@ -71,6 +74,22 @@ pub const BUDGET_HORIZON_ANSWERS_DEFAULT: f64 = 300.0;
 pub const RISK_GAIN_DEFAULT: f64 = 2.0;
 /// Standard errors added to the answer rate and handle time while data is scarce.
 pub const ESTIMATE_CONFIDENCE_Z_DEFAULT: f64 = 1.0;
+/// Rolling window of the predictive pacer's second, recent abandonment budget: 2 hours. The
+/// evaluation-window budget lets the newest answers run close to the target (see
+/// [`predictive`]); this one keeps every few hours of a shift under it as well. Over seeds
+/// 1-40 of the 8-hour, 50-agent mid-shift scenarios of BENCHMARKS-simulate.md it took the
+/// second half from 2.85-2.91% on average (4 and 12 seeds over 3%) to 2.72-2.73% (none
+/// over, worst half 2.93%) for 0.002 occupancy.
+pub const RECENT_WINDOW_SECS_DEFAULT: u64 = 2 * 3_600;
+/// One standard deviation: the recent window holds few answers, so a wider margin would
+/// cost occupancy, and its budget only has to keep the realised rate of a few hours under
+/// the target, not prove it.
+pub const RECENT_CONFIDENCE_Z_DEFAULT: f64 = 1.0;
+/// Lowest allowed rate the recent budget imposes, as a share of the target: a burst of
+/// abandons the pacer cannot prevent (agents logging out, a falling answer rate) then slows
+/// it down instead of sending it back to progressive for most of an hour. In the same
+/// simulations 0 held each half as well but cost 0.005-0.007 occupancy, 0.25 0.002.
+pub const RECENT_RATE_FLOOR_DEFAULT: f64 = 0.25;
 /// Resolved dials needed before predictive pacing leaves its progressive warm-up.
 pub const WARMUP_OUTCOMES_DEFAULT: u64 = 50;
 /// VICIdial's adapt loop runs every 15 s.
@@ -123,6 +142,16 @@ pub struct PacingConfig {
     /// Shortest horizon, in future person-answers, over which the predictive pacer spreads
     /// its abandonment budget.
     pub budget_horizon_answers: f64,
+    /// Rolling window, in seconds, of a second abandonment budget that the predictive pacer
+    /// also keeps (the lower allowed rate wins); it slides smoothly, the oldest hour of the
+    /// counts taken pro rata. 0 turns it off; else 1 hour to 30 days.
+    pub recent_window_secs: u64,
+    /// Standard deviations of the one-sided bound on the recent window's abandonment kept
+    /// under the target.
+    pub recent_confidence_z: f64,
+    /// Lowest allowed rate the recent budget imposes, as a share of `abandonment_target`
+    /// (0 to 1); at 0 an exhausted recent budget sends the pacer back to progressive.
+    pub recent_rate_floor: f64,
     /// Marginal risk allowed per dial, as a multiple of the budgeted average rate.
     pub risk_gain: f64,
     /// Standard errors by which the answer rate is raised and the handle time lengthened
@@ -150,6 +179,9 @@ impl Default for PacingConfig {
             max_lines_per_agent: MAX_LINES_PER_AGENT_DEFAULT,
             abandonment_confidence_z: ABANDONMENT_CONFIDENCE_Z_DEFAULT,
             budget_horizon_answers: BUDGET_HORIZON_ANSWERS_DEFAULT,
+            recent_window_secs: RECENT_WINDOW_SECS_DEFAULT,
+            recent_confidence_z: RECENT_CONFIDENCE_Z_DEFAULT,
+            recent_rate_floor: RECENT_RATE_FLOOR_DEFAULT,
             risk_gain: RISK_GAIN_DEFAULT,
             estimate_confidence_z: ESTIMATE_CONFIDENCE_Z_DEFAULT,
             warmup_outcomes: WARMUP_OUTCOMES_DEFAULT,
@@ -211,6 +243,27 @@ impl PacingConfig {
             h,
             (1.0..=1e6).contains(&h),
             "in [1, 1000000]",
+        );
+        let r = self.recent_window_secs;
+        range(
+            "recent_window_secs",
+            r as f64,
+            r == 0 || (EVALUATION_WINDOW_SECS_MIN..=EVALUATION_WINDOW_SECS_MAX).contains(&r),
+            "0 (off) or in [3600, 2592000] (1 hour to 30 days)",
+        );
+        let rz = self.recent_confidence_z;
+        range(
+            "recent_confidence_z",
+            rz,
+            (0.0..=5.0).contains(&rz),
+            "in [0, 5]",
+        );
+        let f = self.recent_rate_floor;
+        range(
+            "recent_rate_floor",
+            f,
+            (0.0..=1.0).contains(&f),
+            "in [0, 1]",
         );
         let g = self.risk_gain;
         range("risk_gain", g, g > 0.0 && g <= 100.0, "in (0, 100]");
@@ -377,6 +430,17 @@ pub struct AbandonmentWindow {
     pub rate_upper: f64,
 }
 
+/// Abandonment over the recent window (`recent_window_secs`, sliding smoothly).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecentAbandonment {
+    /// Counts in the window, the oldest hour pro rata.
+    pub totals: SlidingTotals,
+    /// Abandons / person-answers.
+    pub rate: f64,
+    /// Wilson upper confidence bound of the rate at `recent_confidence_z`.
+    pub rate_upper: f64,
+}
+
 /// What bounded the number of dials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -400,6 +464,9 @@ pub struct Explanation {
     pub estimates: Estimates,
     /// Abandonment over the evaluation window.
     pub abandonment: AbandonmentWindow,
+    /// Abandonment over the recent window; `None` when `recent_window_secs` is 0.
+    #[serde(default)]
+    pub recent_abandonment: Option<RecentAbandonment>,
     /// Predictive planning details (predictive mode only).
     pub predictive: Option<predictive::PlanDetail>,
     /// VICIdial dial level (VICIdial mode only).
@@ -545,6 +612,26 @@ impl PacerState {
         }
     }
 
+    /// Abandonment over the recent window ending at `now_secs`; `None` when it is off.
+    pub fn recent_abandonment(
+        &self,
+        now_secs: f64,
+        cfg: &PacingConfig,
+    ) -> Option<RecentAbandonment> {
+        (cfg.recent_window_secs > 0).then(|| {
+            let totals = self.window.sliding(now_secs, cfg.recent_window_secs);
+            RecentAbandonment {
+                totals,
+                rate: totals.rate(),
+                rate_upper: estimate::wilson_upper(
+                    totals.abandons,
+                    totals.person_answers,
+                    cfg.recent_confidence_z,
+                ),
+            }
+        })
+    }
+
     /// How many dials to place now. Deterministic in the state, `input` and `cfg`; it
     /// mutates the state only to prune counts older than 30 days, to remember the dial
     /// ratio, and (VICIdial mode) to sample agents and advance the dial level.
@@ -559,6 +646,7 @@ impl PacerState {
         let clean = Clean::new(input);
         let estimates = self.estimates(&input.busy_elapsed_secs, cfg);
         let abandonment = self.abandonment(now, cfg);
+        let recent_abandonment = self.recent_abandonment(now, cfg);
 
         let mut predictive_detail = None;
         let mut vicidial_level = None;
@@ -573,7 +661,11 @@ impl PacerState {
                 "agentless: fill the line limit".to_string(),
             ),
             PacingMode::Predictive => {
-                let plan = predictive::plan(self, input, &clean, cfg, &estimates, &abandonment);
+                let budgets = predictive::Budgets {
+                    window: &abandonment,
+                    recent: recent_abandonment.as_ref(),
+                };
+                let plan = predictive::plan(self, input, &clean, cfg, &estimates, budgets);
                 fallback = plan.fallback;
                 let reason = plan.reason.clone();
                 let dials = plan.dials;
@@ -628,6 +720,7 @@ impl PacerState {
                 },
                 estimates,
                 abandonment,
+                recent_abandonment,
                 predictive: predictive_detail,
                 vicidial_level,
                 dial_ratio,
@@ -686,11 +779,87 @@ mod tests {
     }
 
     #[test]
+    fn recent_budget_settings_are_validated_by_name() {
+        let cfg = PacingConfig {
+            recent_window_secs: 600,
+            recent_confidence_z: -1.0,
+            recent_rate_floor: 1.5,
+            ..PacingConfig::default()
+        };
+        let errors = cfg.validate();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(
+            errors[0],
+            "pacing.recent_window_secs must be 0 (off) or in [3600, 2592000] (1 hour to 30 days), got 600"
+        );
+        assert!(errors[1].starts_with("pacing.recent_confidence_z "));
+        assert!(errors[2].starts_with("pacing.recent_rate_floor "));
+        let off = PacingConfig {
+            recent_window_secs: 0,
+            ..PacingConfig::default()
+        };
+        assert!(off.validate().is_empty());
+    }
+
+    #[test]
+    fn explanations_report_the_recent_window_unless_it_is_off() {
+        let mut state = PacerState::new();
+        for (at, event) in [
+            (100.0, ObservedEvent::PersonAnswered { after_secs: 9.0 }),
+            (100.0, ObservedEvent::Abandoned { waited_secs: 2.0 }),
+            (5000.0, ObservedEvent::PersonAnswered { after_secs: 9.0 }),
+            (5000.0, ObservedEvent::Connected { waited_secs: 0.0 }),
+        ] {
+            state.observe(&Observation { at_secs: at, event });
+        }
+        let mut inp = input(PacingMode::Predictive, 5, 0, 0);
+        // 2:30: the 2-hour window reaches half of the first hour back.
+        inp.now_secs = 9000.0;
+        let cfg = PacingConfig::default();
+        let d = state.decide(&inp, &cfg);
+        let recent = d.explanation.recent_abandonment.unwrap_or_default();
+        assert_eq!(recent.totals.window_secs, 7200);
+        assert!(
+            (recent.totals.person_answers - 1.5).abs() < 1e-9,
+            "{recent:?}"
+        );
+        assert!((recent.rate - 1.0 / 3.0).abs() < 1e-9, "{recent:?}");
+        assert!(recent.rate_upper > recent.rate);
+        // The evaluation window counts whole hours.
+        assert_eq!(d.explanation.abandonment.totals.person_answers, 2);
+        let off = PacingConfig {
+            recent_window_secs: 0,
+            ..cfg
+        };
+        assert_eq!(
+            state.decide(&inp, &off).explanation.recent_abandonment,
+            None
+        );
+    }
+
+    #[test]
+    fn a_state_saved_before_the_recent_budget_still_loads() {
+        let old = r#"{"window":{"buckets":[{"hour":0,"dials":3,"person_answers":2,"connected":1,"abandons":1}]},
+            "delays":{"person":[],"other":[],"unit":1.0,"count":0,"person_count":0},
+            "handle":{"weight":0.0,"weighted_sum":0.0,"count":0},
+            "vicidial":{"level":1.0,"last_adapt_secs":null,"samples":[],"recent_dials":[],
+                "recent_answers":[],"recent_drops":[]},
+            "last_dial_ratio":0.0}"#;
+        let state: PacerState = serde_json::from_str(old).unwrap_or_else(|e| panic!("{e}"));
+        let recent = state
+            .recent_abandonment(1800.0, &PacingConfig::default())
+            .unwrap_or_default();
+        assert_eq!(recent.totals.abandons, 1.0);
+    }
+
+    #[test]
     fn config_rejects_unknown_keys_and_fills_defaults() {
         let cfg: PacingConfig = serde_json::from_str(r#"{"abandonment_target":0.01}"#)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cfg.abandonment_target, 0.01);
         assert_eq!(cfg.evaluation_window_secs, EVALUATION_WINDOW_SECS_DEFAULT);
+        assert_eq!(cfg.recent_window_secs, RECENT_WINDOW_SECS_DEFAULT);
+        assert_eq!(cfg.recent_rate_floor, RECENT_RATE_FLOOR_DEFAULT);
         assert!(serde_json::from_str::<PacingConfig>(r#"{"abandon_target":0.01}"#).is_err());
     }
 

@@ -13,6 +13,22 @@
 //!    for which a window that spent its whole budget still sits at or under the target (see
 //!    `budget_horizon`); the realised rate therefore settles near
 //!    `target - z sqrt(target (1 - target) / (n + M))`, closer to the target as `n` grows.
+//!    That is the window's average: the rate of the newest answers, the derivative of
+//!    `k_max`, runs closer still, `target - z sqrt(target (1 - target) / n) / 2`, about 2.9%
+//!    after a shift of 50 agents and nearer the target every day, so a few hours of it drift
+//!    over the target by chance. So the same budget is also kept over the last
+//!    `recent_window_secs` (2 hours) at `recent_confidence_z` (1) and the lower allowed
+//!    rate wins. That window is short, so its margin does not shrink as the evaluation
+//!    window fills: it holds every few hours near
+//!    `target - z sqrt(target (1 - target) / n_recent)`, about 2.7% for 50 agents. It slides
+//!    smoothly (its oldest hour counts pro rata), since a budget that lost an hour of answers
+//!    at once would swing at every hour boundary. It spreads abandons over the shift, it is
+//!    not the regulatory cap, so it never lowers the allowed rate under `recent_rate_floor`
+//!    x target (a quarter) and only the evaluation window's budget falls back to
+//!    progressive: a burst the pacer could not prevent (agents logging out, the answer rate
+//!    falling) is repaid over the next hour or so at a slower pace instead of by most of an
+//!    hour of progressive dialing. Early in a shift both windows hold the same answers and
+//!    the recent budget, with the smaller `z`, is the looser.
 //! 2. **Risk threshold.** A dial may carry a marginal risk of abandonment, given that a
 //!    person answers it, of at most `risk_gain x allowed_rate`: equalising marginal risks
 //!    is what trades abandons for occupancy best, and only the last dials of each plan carry
@@ -41,16 +57,27 @@
 //! with probability 0.25 after 6-24 s, 15% fast failures at 3 s, the rest ring out at
 //! 25 s, 2 s abandon threshold, exponential 120 s handle time, 8-hour shift, re-planning
 //! every second and on every event) gave, over seeds 1-3, occupancy 0.72-0.74 (5 agents),
-//! 0.78-0.79 (10), 0.85-0.86 (20), 0.91 (50) and 0.946-0.947 (100) at 2.3-2.9%
+//! 0.77-0.78 (10), 0.84-0.85 (20), 0.91 (50) and 0.943-0.946 (100) at 2.1-2.8%
 //! abandonment, against 0.61 for progressive; with the answer rate falling from 0.30 to
-//! 0.15 at mid-shift (50 agents), 0.91 with each half under 2.9%.
+//! 0.15 at mid-shift (50 agents), 0.91 with each half at or under 2.8%, and over seeds 1-40
+//! no half over 2.84% (see BENCHMARKS-simulate.md).
 
 use serde::{Deserialize, Serialize};
 
 use super::estimate::{wilson_max_successes, wilson_upper, DelayCdf, Pmf};
 use super::{
     progressive, AbandonmentWindow, Clean, Estimates, PacerState, PacingConfig, PacingInput,
+    RecentAbandonment,
 };
+
+/// The abandonment counts the budgets are kept over.
+#[derive(Clone, Copy)]
+pub(crate) struct Budgets<'a> {
+    /// The evaluation window, at `abandonment_confidence_z`.
+    pub window: &'a AbandonmentWindow,
+    /// The recent window, at `recent_confidence_z`; `None` when it is off.
+    pub recent: Option<&'a RecentAbandonment>,
+}
 
 /// Points of the time-to-answer distribution at which the forecast is evaluated.
 const TAU_QUANTILES: [f64; 4] = [0.125, 0.375, 0.625, 0.875];
@@ -58,8 +85,14 @@ const TAU_QUANTILES: [f64; 4] = [0.125, 0.375, 0.625, 0.875];
 /// Numbers behind a predictive decision.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PlanDetail {
-    /// Abandons per future person-answer the budget allows (negative when over budget).
+    /// Abandons per future person-answer the budgets allow: the lower of the evaluation
+    /// window's and the recent window's, the latter no lower than `recent_rate_floor` x
+    /// target (negative when over budget).
     pub allowed_rate: f64,
+    /// What the recent window's budget alone allows, before its floor; `None` when it is
+    /// off.
+    #[serde(default)]
+    pub recent_allowed_rate: Option<f64>,
     /// Wilson upper bound of the window's rate if the next `budget_horizon_answers` answers
     /// had no abandon; at or over the target means the cap is at risk.
     pub projected_rate_upper: f64,
@@ -176,16 +209,36 @@ fn build_forecast(
     }
 }
 
-/// Future person-answers the abandonment budget is spread over: at least
+/// Future person-answers an abandonment budget at `z` is spread over: at least
 /// `budget_horizon_answers`, growing as `z * sqrt(n (1 - target) / target)` with the
 /// window's `n` answers. A longer horizon smooths the budget (each abandon moves the
 /// allowed rate by `1 / horizon`), and this growth is the longest for which a window that
 /// has used up its whole budget still has a realised rate at or under the target:
 /// `target x horizon <= z x sqrt(target (1 - target) (n + horizon))`.
-fn budget_horizon(answers: f64, cfg: &PacingConfig) -> f64 {
+fn budget_horizon(answers: f64, z: f64, cfg: &PacingConfig) -> f64 {
     let t = cfg.abandonment_target;
-    let grown = cfg.abandonment_confidence_z * (answers * (1.0 - t) / t).sqrt();
+    let grown = z * (answers * (1.0 - t) / t).sqrt();
     cfg.budget_horizon_answers.max(grown)
+}
+
+/// One window's budget.
+struct Budget {
+    /// Abandons per future person-answer it allows (negative when over budget).
+    allowed_rate: f64,
+    /// Wilson upper bound of the window's rate if the next horizon of answers had no
+    /// abandon.
+    projected_rate_upper: f64,
+}
+
+/// The budget over a window's `answers` and `abandons` that keeps their Wilson upper bound
+/// at `z` at the target.
+fn budget(answers: f64, abandons: f64, z: f64, cfg: &PacingConfig) -> Budget {
+    let horizon = budget_horizon(answers, z, cfg);
+    let affordable = wilson_max_successes(cfg.abandonment_target, answers + horizon, z) - abandons;
+    Budget {
+        allowed_rate: affordable / horizon,
+        projected_rate_upper: wilson_upper(abandons, answers + horizon, z),
+    }
 }
 
 /// The predictive plan for one decision.
@@ -195,7 +248,7 @@ pub(crate) fn plan(
     clean: &Clean,
     cfg: &PacingConfig,
     est: &Estimates,
-    abandonment: &AbandonmentWindow,
+    budgets: Budgets,
 ) -> Plan {
     let progressive = progressive::dials(clean);
     let mut detail = PlanDetail::default();
@@ -218,20 +271,48 @@ pub(crate) fn plan(
     }
 
     let target = cfg.abandonment_target;
-    let z = cfg.abandonment_confidence_z;
-    let answers = abandonment.totals.person_answers as f64;
-    let abandons = abandonment.totals.abandons as f64;
-    let horizon = budget_horizon(answers, cfg);
-    let affordable = wilson_max_successes(target, answers + horizon, z) - abandons;
-    detail.allowed_rate = affordable / horizon;
-    detail.projected_rate_upper = wilson_upper(abandons, answers + horizon, z);
-    if affordable <= 0.0 {
+    let window = budget(
+        budgets.window.totals.person_answers as f64,
+        budgets.window.totals.abandons as f64,
+        cfg.abandonment_confidence_z,
+        cfg,
+    );
+    let recent = budgets.recent.map(|r| {
+        budget(
+            r.totals.person_answers,
+            r.totals.abandons,
+            cfg.recent_confidence_z,
+            cfg,
+        )
+    });
+    detail.projected_rate_upper = window.projected_rate_upper;
+    detail.recent_allowed_rate = recent.as_ref().map(|r| r.allowed_rate);
+    detail.allowed_rate = window.allowed_rate;
+    if window.allowed_rate <= 0.0 {
         let reason = format!(
             "progressive fallback: abandonment UCB {:.2}% >= target {:.2}%",
-            detail.projected_rate_upper * 100.0,
+            window.projected_rate_upper * 100.0,
             target * 100.0
         );
         return fallback(progressive, reason, detail);
+    }
+    let mut recent_binds = false;
+    if let Some(recent) = recent {
+        // Not the regulatory budget: it slows dialing down to its floor rather than fall
+        // back (see the module docs).
+        let floored = recent.allowed_rate.max(cfg.recent_rate_floor * target);
+        if floored <= 0.0 {
+            let reason = format!(
+                "progressive fallback: recent abandonment UCB {:.2}% >= target {:.2}%",
+                recent.projected_rate_upper * 100.0,
+                target * 100.0
+            );
+            return fallback(progressive, reason, detail);
+        }
+        if floored < detail.allowed_rate {
+            detail.allowed_rate = floored;
+            recent_binds = true;
+        }
     }
     detail.risk_threshold = (cfg.risk_gain * detail.allowed_rate).min(1.0);
 
@@ -271,9 +352,10 @@ pub(crate) fn plan(
     };
     let dials = lo.max(progressive);
     let reason = format!(
-        "predictive: {dials} dials, marginal abandon risk {:.2}% <= {:.2}% (budget {:.2}% per answer)",
+        "predictive: {dials} dials, marginal abandon risk {:.2}% <= {:.2}% ({} budget {:.2}% per answer)",
         detail.marginal_risk * 100.0,
         detail.risk_threshold * 100.0,
+        if recent_binds { "recent" } else { "window" },
         detail.allowed_rate * 100.0
     );
     Plan {
@@ -392,6 +474,126 @@ mod tests {
         // In-flight dials use up the free agents: nothing more.
         let d = state.decide(&input(5, 45, 5), &PacingConfig::default());
         assert_eq!(d.dials, 0);
+    }
+
+    /// 20,000 answers at 1% abandonment five days ago, then `answers` answers with
+    /// `abandoned` abandons ten minutes ago, and a predictive input for now.
+    fn recent_hours(answers: u32, abandoned: u32) -> (PacerState, PacingInput) {
+        let mut state = trained(2000, (20_000, 200));
+        let now = 5.0 * 86_400.0;
+        for i in 0..answers {
+            let at = now - 600.0;
+            observe(
+                &mut state,
+                at,
+                ObservedEvent::PersonAnswered { after_secs: 10.0 },
+            );
+            let event = if i < abandoned {
+                ObservedEvent::Abandoned { waited_secs: 2.0 }
+            } else {
+                ObservedEvent::Connected { waited_secs: 0.0 }
+            };
+            observe(&mut state, at, event);
+        }
+        let mut inp = input(5, 45, 0);
+        inp.now_secs = now;
+        (state, inp)
+    }
+
+    #[test]
+    fn early_in_a_shift_the_recent_budget_is_the_looser() {
+        let mut state = trained(2000, (1000, 10));
+        let d = state.decide(&input(5, 45, 0), &PacingConfig::default());
+        let detail = d.explanation.predictive.unwrap_or_default();
+        // Both windows hold the same answers; the recent one's margin is narrower.
+        assert!(
+            detail.recent_allowed_rate.unwrap_or(0.0) > detail.allowed_rate,
+            "{detail:?}"
+        );
+        assert!(
+            d.explanation.reason.contains("(window budget"),
+            "{}",
+            d.explanation.reason
+        );
+    }
+
+    #[test]
+    fn a_hot_recent_window_lowers_the_allowed_rate_the_month_would_give() {
+        let cfg = PacingConfig::default();
+        // 2% over the last hours: well under the target, yet the recent budget allows less
+        // than the month's 1% would.
+        let (mut state, inp) = recent_hours(1000, 20);
+        let d = state.decide(&inp, &cfg);
+        let detail = d.explanation.predictive.unwrap_or_default();
+        let recent = detail.recent_allowed_rate.unwrap_or(f64::NAN);
+        assert_eq!(detail.allowed_rate, recent, "{detail:?}");
+        assert!(
+            d.explanation.reason.contains("(recent budget"),
+            "{}",
+            d.explanation.reason
+        );
+        let off = PacingConfig {
+            recent_window_secs: 0,
+            ..cfg.clone()
+        };
+        let unbounded = state.decide(&inp, &off);
+        let month = unbounded.explanation.predictive.unwrap_or_default();
+        assert!(month.allowed_rate > recent, "{month:?}");
+        assert_eq!(month.recent_allowed_rate, None);
+        assert!(
+            unbounded.dials > d.dials,
+            "{} !> {}",
+            unbounded.dials,
+            d.dials
+        );
+    }
+
+    #[test]
+    fn an_exhausted_recent_budget_slows_down_to_its_floor_not_to_progressive() {
+        let cfg = PacingConfig::default();
+        // 5% over the last hours, 1.2% over the month.
+        let (mut state, inp) = recent_hours(1000, 50);
+        let d = state.decide(&inp, &cfg);
+        let detail = d.explanation.predictive.unwrap_or_default();
+        assert!(
+            detail.recent_allowed_rate.unwrap_or(0.0) < 0.0,
+            "{detail:?}"
+        );
+        assert!(!d.explanation.fallback, "{}", d.explanation.reason);
+        let floor = cfg.recent_rate_floor * cfg.abandonment_target;
+        assert!((detail.allowed_rate - floor).abs() < 1e-12, "{detail:?}");
+        assert!(d.dials > 5, "{d:?}");
+        // With no floor it falls back, naming the recent window.
+        let no_floor = PacingConfig {
+            recent_rate_floor: 0.0,
+            ..cfg
+        };
+        let d = state.decide(&inp, &no_floor);
+        assert!(d.explanation.fallback);
+        assert_eq!(d.dials, 5);
+        assert!(
+            d.explanation
+                .reason
+                .starts_with("progressive fallback: recent abandonment UCB"),
+            "{}",
+            d.explanation.reason
+        );
+    }
+
+    #[test]
+    fn the_recent_budget_never_lifts_the_evaluation_window_fallback() {
+        // 4% over the month and the same lately: the regulatory budget is spent, and the
+        // recent budget's floor does not override it.
+        let mut state = trained(2000, (1000, 60));
+        let d = state.decide(&input(5, 45, 0), &PacingConfig::default());
+        assert!(d.explanation.fallback);
+        assert!(
+            d.explanation
+                .reason
+                .starts_with("progressive fallback: abandonment UCB"),
+            "{}",
+            d.explanation.reason
+        );
     }
 
     #[test]
