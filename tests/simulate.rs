@@ -2,7 +2,7 @@
 //! mid-shift, progressive never dials ahead of its agents, and a seed fixes the whole run.
 //!
 //! Shifts are 2-4 hours of 20-50 agents so the suite stays fast; the 8-hour benchmark table
-//! is in BENCHMARKS-simulate.md.
+//! is in BENCHMARKS.md.
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -77,7 +77,7 @@ pub const ESTIMATE_CONFIDENCE_Z_DEFAULT: f64 = 1.0;
 /// Rolling window of the predictive pacer's second, recent abandonment budget: 2 hours. The
 /// evaluation-window budget lets the newest answers run close to the target (see
 /// [`predictive`]); this one keeps every few hours of a shift under it as well. Over seeds
-/// 1-40 of the 8-hour, 50-agent mid-shift scenarios of BENCHMARKS-simulate.md it took the
+/// 1-40 of the 8-hour, 50-agent mid-shift scenarios of BENCHMARKS.md it took the
 /// second half from 2.85-2.91% on average (4 and 12 seeds over 3%) to 2.72-2.73% (none
 /// over, worst half 2.93%) for 0.002 occupancy.
 pub const RECENT_WINDOW_SECS_DEFAULT: u64 = 2 * 3_600;

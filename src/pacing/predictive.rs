@@ -60,7 +60,7 @@
 //! 0.77-0.78 (10), 0.84-0.85 (20), 0.91 (50) and 0.943-0.946 (100) at 2.1-2.8%
 //! abandonment, against 0.61 for progressive; with the answer rate falling from 0.30 to
 //! 0.15 at mid-shift (50 agents), 0.91 with each half at or under 2.8%, and over seeds 1-40
-//! no half over 2.84% (see BENCHMARKS-simulate.md).
+//! no half over 2.84% (see BENCHMARKS.md).
 
 use serde::{Deserialize, Serialize};
 
