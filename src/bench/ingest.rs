@@ -16,7 +16,7 @@ use super::percentiles_ms;
 use crate::client::ApiClient;
 use crate::config::{Config, EnvOverrides, Rate};
 use crate::db::Database;
-use crate::queue::store::PENDING_SHARDS;
+use crate::queue::store::campaign_pending_add;
 
 /// Options of `dialer bench ingest`.
 #[derive(Debug, clap::Args)]
@@ -291,14 +291,6 @@ async fn raw_sql(
     .await?;
 
     // Keep the pending counter true for the rows the baseline added behind its back.
-    sqlx::query(
-        "insert into campaign_pending (campaign_id, shard, n) values ($1, $2, $3)
-         on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n",
-    )
-    .bind(campaign)
-    .bind(PENDING_SHARDS - 1)
-    .bind(phase.accepted as i64)
-    .execute(pool)
-    .await?;
+    campaign_pending_add(pool, campaign, phase.accepted as i64).await?;
     Ok(phase)
 }

@@ -16,7 +16,7 @@ use crate::campaigns::{ArnScheme, CampaignState, DialerConfig, NewCampaign, Outb
 use crate::config::DatabaseConfig;
 use crate::db::embedded::EmbeddedPostgres;
 use crate::db::Database;
-use crate::queue::store::PENDING_SHARDS;
+use crate::queue::store::campaign_pending_add;
 
 /// A benchmark to run.
 #[derive(Debug, Subcommand)]
@@ -220,15 +220,7 @@ pub async fn insert_pending(
     .bind(shuffled)
     .execute(pool)
     .await?;
-    sqlx::query(
-        "insert into campaign_pending (campaign_id, shard, n) values ($1, $2, $3)
-         on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n",
-    )
-    .bind(campaign_id)
-    .bind(PENDING_SHARDS - 1)
-    .bind(n)
-    .execute(pool)
-    .await?;
+    campaign_pending_add(pool, campaign_id, n).await?;
     Ok(())
 }
 

@@ -238,6 +238,25 @@ pub async fn dial_request_depth(
     .await?)
 }
 
+/// Adds `n` to a campaign's pending counter, for requests inserted outside
+/// [`dial_request_admit_many`] (the benchmarks' bulk loads).
+pub async fn campaign_pending_add(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+    n: i64,
+) -> Result<(), QueueError> {
+    sqlx::query(
+        "insert into campaign_pending (campaign_id, shard, n) values ($1, $2, $3)
+         on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n",
+    )
+    .bind(campaign_id)
+    .bind(rand::random_range(0..PENDING_SHARDS))
+    .bind(n)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Pending requests of one campaign, from the sharded counter.
 pub async fn campaign_pending_count(
     db: impl PgExecutor<'_>,
