@@ -3,18 +3,19 @@ use sqlx::PgPool;
 
 use crate::helpers::{answer, test_config, TestApp, SECRET};
 
+/// ListCampaigns sent without a signature.
+async fn unsigned_list(app: &TestApp) -> crate::helpers::Answer {
+    let request = app
+        .http
+        .post(format!("{}/campaigns-summary", app.endpoint))
+        .body("{}");
+    answer(request.send().await.unwrap()).await
+}
+
 #[sqlx::test]
 async fn unsigned_and_wrongly_signed_requests_are_denied(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let unsigned = answer(
-        app.http
-            .post(format!("{}/campaigns-summary", app.endpoint))
-            .body("{}")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let unsigned = unsigned_list(&app).await;
     unsigned.error(403, "AccessDeniedException");
     assert!(unsigned.request_id.is_some());
     app.call_raw("POST", "/campaigns-summary", b"{}".to_vec(), "wrong-secret")
@@ -30,15 +31,7 @@ async fn auth_can_be_disabled_explicitly(pool: PgPool) {
     let mut config = test_config();
     config.auth.enabled = false;
     let app = TestApp::spawn_with(pool, config).await;
-    let unsigned = answer(
-        app.http
-            .post(format!("{}/campaigns-summary", app.endpoint))
-            .body("{}")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let unsigned = unsigned_list(&app).await;
     unsigned.ok();
 }
 

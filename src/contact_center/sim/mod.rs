@@ -380,22 +380,12 @@ impl crate::clock::Clock for SimContactCenter {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::model::{CustomerConfig, Dist, HandleTime, QueueConfig, QUEUE_ID_DEFAULT};
     use super::*;
-    use crate::contact_center::{ContactDataRequest, ContactEventKind as K, Endpoint};
+    use crate::contact_center::ContactEventKind as K;
 
-    fn item(id: &str) -> ContactDataRequest {
-        ContactDataRequest {
-            request_identifier: id.to_string(),
-            customer_endpoint: Some(Endpoint::telephone("+15550100")),
-            system_endpoint: None,
-            queue_id: Some(QUEUE_ID_DEFAULT.to_string()),
-            attributes: BTreeMap::new(),
-            campaign_id: Some("camp-1".to_string()),
-        }
-    }
+    use super::model::tests::item;
 
     fn batch(token: &str, n: usize) -> BatchPutContactRequest {
         BatchPutContactRequest {

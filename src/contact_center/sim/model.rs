@@ -1582,7 +1582,7 @@ fn contact_id(seed: u64, client_token: &str, request_identifier: &str) -> String
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::contact_center::ContactEventKind as K;
     use std::collections::BTreeMap;
@@ -1595,7 +1595,8 @@ mod tests {
         epoch() + chrono::Duration::microseconds((secs * 1e6) as i64)
     }
 
-    fn item(id: &str) -> ContactDataRequest {
+    /// A valid contact for the default queue (also used by the wrapper's tests).
+    pub(crate) fn item(id: &str) -> ContactDataRequest {
         ContactDataRequest {
             request_identifier: id.to_string(),
             customer_endpoint: Some(Endpoint::telephone("+15550100")),
