@@ -27,7 +27,7 @@ use super::{create_campaign, insert_pending, percentiles_ms, settle, Expiry, Scr
 use crate::campaigns::{AgentlessDialerConfig, CampaignState, DialerConfig};
 use crate::config::{Config, EnvOverrides};
 use crate::contact_center::BATCH_MAX_CONTACTS;
-use crate::engine::store::{batch_claim, BatchTemplate};
+use crate::engine::store::{batch_claim, BatchTemplate, ClaimScope};
 use crate::engine::{secs_to_duration, EngineConfig};
 
 /// Options of `dialer bench backlog`.
@@ -148,15 +148,12 @@ async fn report(
 
 /// A campaign whose queue is kept at a constant depth.
 struct Queue {
-    campaign: String,
-    fence: i64,
     size: i64,
     /// Number of the next request added.
     next: i64,
     filled_secs: f64,
-    template: BatchTemplate,
-    margin: chrono::Duration,
-    in_flight_mark: chrono::Duration,
+    /// The campaign, its lease and the claim's settings; the times are set per claim.
+    scope: ClaimScope,
 }
 
 impl Queue {
@@ -189,21 +186,27 @@ impl Queue {
         let filling = Instant::now();
         insert_pending(pool, &campaign, 0, size, expiry).await?;
         settle(pool).await?;
+        let now = Utc::now();
         Ok(Self {
-            campaign,
-            fence,
             size,
             next: size,
             filled_secs: filling.elapsed().as_secs_f64(),
-            template: BatchTemplate {
-                instance_id: "bench".to_string(),
-                queue_id: None,
-                contact_flow_id: "flow".to_string(),
-                source_phone_number: None,
-                answer_machine_detection: false,
+            scope: ClaimScope {
+                campaign_id: campaign,
+                owner: OWNER.into(),
+                fence,
+                now,
+                dialed_at: now,
+                margin: secs_to_duration(engine.claim_expiry_margin_secs),
+                call_timeout: secs_to_duration(engine.call_timeout_secs),
+                template: BatchTemplate {
+                    instance_id: "bench".to_string(),
+                    queue_id: None,
+                    contact_flow_id: "flow".to_string(),
+                    source_phone_number: None,
+                    answer_machine_detection: false,
+                },
             },
-            margin: secs_to_duration(engine.claim_expiry_margin_secs),
-            in_flight_mark: secs_to_duration(engine.call_timeout_secs),
         })
     }
 
@@ -211,21 +214,11 @@ impl Queue {
     async fn claim(&mut self, pool: &PgPool) -> anyhow::Result<f64> {
         let sent = Instant::now();
         let now = Utc::now();
-        let claimed = batch_claim(
-            pool,
-            &self.campaign,
-            OWNER,
-            self.fence,
-            BATCH,
-            now,
-            now,
-            self.margin,
-            self.in_flight_mark,
-            &self.template,
-        )
-        .await?;
+        self.scope.now = now;
+        self.scope.dialed_at = now;
+        let claimed = batch_claim(pool, &self.scope, BATCH).await?;
         let took = sent.elapsed().as_secs_f64();
-        let n = claimed.map_or(0, |b| b.items.len()) as i64;
+        let n: i64 = claimed.iter().map(|b| b.items.len() as i64).sum();
         if n != BATCH {
             bail!(
                 "a claim at {} pending took {n} requests, not {BATCH}",
@@ -235,7 +228,7 @@ impl Queue {
         let refill = Expiry::InOrder {
             after_secs: REFILL_AFTER_SECS,
         };
-        insert_pending(pool, &self.campaign, self.next, BATCH, refill).await?;
+        insert_pending(pool, &self.scope.campaign_id, self.next, BATCH, refill).await?;
         self.next += BATCH;
         Ok(took)
     }

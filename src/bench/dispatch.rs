@@ -68,6 +68,8 @@ const UNLIMITED_AGENTS: u32 = 100_000;
 const LATENCY_BACKLOG: i64 = 20_000;
 const THROUGHPUT_QUEUE: &str = "bench-unlimited";
 const LATENCY_QUEUE: &str = "bench-few";
+/// Rounds of engine and raw claim in the throughput phases.
+const ROUNDS: u32 = 4;
 /// How often the throughput phase reads the engine's progress.
 const POLL: Duration = Duration::from_millis(200);
 /// Longest wait for the engine's first contact.
@@ -86,7 +88,7 @@ pub async fn run(args: DispatchArgs) -> anyhow::Result<()> {
     config.engine.total_lines = TOTAL_LINES;
     let calls = config.engine.max_concurrent_calls;
     // Calls, the scheduler, the event sink and the benchmark's own reads each hold one.
-    config.database.max_connections = config.database.max_connections.max(calls as u32 + 8);
+    config.database.max_connections = config.database.max_connections.max(48);
     let metrics = m::install();
 
     let scratch = ScratchDatabase::create(&config.database, "dispatch").await?;
@@ -149,17 +151,7 @@ async fn phases(
     insert_pending(pool, &raw_campaign, 0, args.backlog, valid).await?;
     settle(pool).await?;
     latency(args, config, pool, metrics, &latency_campaign).await?;
-    settle(pool).await?;
-    let engine = throughput(args, config, pool, metrics, &engine_campaign).await?;
-    settle(pool).await?;
-    let raw = raw_claim(
-        pool,
-        &raw_campaign,
-        config.engine.max_concurrent_calls,
-        args.seconds,
-    )
-    .await?;
-    Ok((engine, raw))
+    throughput(args, config, pool, metrics, &engine_campaign, &raw_campaign).await
 }
 
 /// Customers who answer at once and are never busy, invalid or machines.
@@ -253,14 +245,18 @@ async fn latency(
     Ok(())
 }
 
-/// Phase 2: contacts created per second from the backlog.
+/// Phases 2 and 3 in alternating rounds, so that both sides meet the same moments of the
+/// machine (the commit latency of a shared disk changes from one minute to the next).
+/// Returns (engine contacts/s, raw claims/s).
 async fn throughput(
     args: &DispatchArgs,
     config: &Config,
     pool: &PgPool,
     metrics: &PrometheusHandle,
-    campaign: &str,
-) -> anyhow::Result<f64> {
+    engine_campaign: &str,
+    raw_campaign: &str,
+) -> anyhow::Result<(f64, f64)> {
+    let round = Duration::from_secs_f64(args.seconds as f64 / ROUNDS as f64);
     let engine = Engine::start(
         pool,
         config,
@@ -268,31 +264,30 @@ async fn throughput(
     )?;
     let claims_before = Histogram::parse(&metrics.render(), m::CLAIM_DURATION);
     let calls_before = Histogram::parse(&metrics.render(), m::CONTACT_CREATION_DURATION);
-    set_campaign_state(pool, campaign, CampaignState::Running).await?;
-
-    let waited = Instant::now();
-    while contacts_created(pool, campaign).await? == 0 {
-        if waited.elapsed() > START_TIMEOUT {
-            engine.stop().await;
-            bail!("the engine created no contact within {START_TIMEOUT:?}");
+    let (mut engine_side, mut raw_side) = (Tally::default(), Tally::default());
+    let mut raw_latencies = Vec::new();
+    for _ in 0..ROUNDS {
+        settle(pool).await?;
+        match engine.window(pool, engine_campaign, round).await {
+            Ok(tally) => engine_side.add(tally),
+            Err(error) => {
+                engine.stop().await;
+                return Err(error);
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        settle(pool).await?;
+        let (tally, latencies) = raw_claim(
+            pool,
+            raw_campaign,
+            config.engine.max_concurrent_calls,
+            round,
+        )
+        .await?;
+        raw_side.add(tally);
+        raw_latencies.extend(latencies);
     }
-    // The first pass reads agents and takes the lease; measure from a running pipeline.
-    tokio::time::sleep(POLL).await;
-    let (started, first) = (Instant::now(), contacts_created(pool, campaign).await?);
-    let deadline = started + Duration::from_secs(args.seconds);
-    let (mut ended, mut last) = (started, first);
-    while Instant::now() < deadline && last < args.backlog {
-        tokio::time::sleep(POLL).await;
-        (ended, last) = (Instant::now(), contacts_created(pool, campaign).await?);
-    }
-    set_campaign_state(pool, campaign, CampaignState::Stopped).await?;
     engine.stop().await;
 
-    let elapsed = ended.duration_since(started).as_secs_f64().max(1e-9);
-    let created = last - first;
-    let rate = created as f64 / elapsed;
     let text = metrics.render();
     let claims = Histogram::parse(&text, m::CLAIM_DURATION).since(&claims_before);
     let calls = Histogram::parse(&text, m::CONTACT_CREATION_DURATION).since(&calls_before);
@@ -300,11 +295,14 @@ async fn throughput(
         "select count(*) filter (where state = 'completed'), count(*) filter (where state = 'in_progress')
          from dial_request where campaign_id = $1",
     )
-    .bind(campaign)
+    .bind(engine_campaign)
     .fetch_one(pool)
     .await?;
     println!(
-        "engine     {created:>10} contacts in {elapsed:>5.1}s  {rate:>9.0} contacts/s  claim statement mean {:.2} ms ({:.0} claims), BatchPutContact mean {:.2} ms",
+        "engine     {:>10} contacts in {:>5.1}s  {:>9.0} contacts/s  claim statement mean {:.2} ms ({:.0} claims), BatchPutContact mean {:.2} ms",
+        engine_side.rows,
+        engine_side.secs,
+        engine_side.rate(),
         claims.mean().unwrap_or(f64::NAN) * 1000.0,
         claims.count,
         calls.mean().unwrap_or(f64::NAN) * 1000.0,
@@ -312,7 +310,33 @@ async fn throughput(
     println!(
         "           after the run: {completed} contacts completed (events recorded), {in_progress} requests still in progress"
     );
-    Ok(rate)
+    let (p50, p99) = percentiles_ms(&mut raw_latencies);
+    println!(
+        "raw claim  {:>10} requests in {:>5.1}s  {:>9.0} requests/s  claim p50 {p50:.2} ms  p99 {p99:.2} ms ({} tasks)",
+        raw_side.rows,
+        raw_side.secs,
+        raw_side.rate(),
+        config.engine.max_concurrent_calls,
+    );
+    Ok((engine_side.rate(), raw_side.rate()))
+}
+
+/// Rows moved in some time.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    rows: i64,
+    secs: f64,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.rows += other.rows;
+        self.secs += other.secs;
+    }
+
+    fn rate(&self) -> f64 {
+        self.rows as f64 / self.secs.max(1e-9)
+    }
 }
 
 /// Contacts the engine recorded as created for a campaign (it adds them to the hour's dials
@@ -326,21 +350,22 @@ async fn contacts_created(pool: &PgPool, campaign: &str) -> anyhow::Result<i64> 
     .await?)
 }
 
-/// Phase 3: the bare claim, `workers` at a time, until the time is up or the backlog is gone.
+/// The bare claim, `workers` at a time, for `length` or until the backlog is gone; returns
+/// the rows claimed and each statement's latency.
 async fn raw_claim(
     pool: &PgPool,
     campaign: &str,
     workers: usize,
-    seconds: u64,
-) -> anyhow::Result<f64> {
+    length: Duration,
+) -> anyhow::Result<(Tally, Vec<f64>)> {
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
+    let deadline = started + length;
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let pool = pool.clone();
         let campaign = campaign.to_string();
         tasks.spawn(async move {
-            let mut claimed = 0u64;
+            let mut claimed = 0i64;
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let sent = Instant::now();
@@ -364,30 +389,26 @@ async fn raw_claim(
                 if rows == 0 {
                     break;
                 }
-                claimed += rows;
+                claimed += rows as i64;
             }
             anyhow::Ok((claimed, latencies, Instant::now()))
         });
     }
-    let (mut claimed, mut latencies, mut ended) = (0, Vec::new(), started);
+    let (mut rows, mut latencies, mut ended) = (0, Vec::new(), started);
     while let Some(joined) = tasks.join_next().await {
         let (n, samples, done) = joined??;
-        claimed += n;
+        rows += n;
         latencies.extend(samples);
         ended = ended.max(done);
     }
-    let elapsed = ended.duration_since(started).as_secs_f64().max(1e-9);
-    let rate = claimed as f64 / elapsed;
-    let (p50, p99) = percentiles_ms(&mut latencies);
-    println!(
-        "raw claim  {claimed:>10} requests in {elapsed:>5.1}s  {rate:>9.0} requests/s  claim p50 {p50:.2} ms  p99 {p99:.2} ms ({workers} tasks)"
-    );
-    Ok(rate)
+    let secs = ended.duration_since(started).as_secs_f64();
+    Ok((Tally { rows, secs }, latencies))
 }
 
 /// The engine's tasks, started by [`crate::engine::spawn`] as the daemon starts them.
 struct Engine {
     center: Arc<SimContactCenter>,
+    wake: Arc<Notify>,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
 }
@@ -399,19 +420,65 @@ impl Engine {
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let pacing = Arc::new(RwLock::new(Arc::new(config.pacing.clone())));
+        let wake = Arc::new(Notify::new());
         let center = crate::engine::spawn(
             &mut tasks,
             pool.clone(),
             &config,
             Arc::new(WallClock),
             pacing,
-            Arc::new(Notify::new()),
+            wake.clone(),
             &cancel,
         )?;
         Ok(Self {
             center,
+            wake,
             cancel,
             tasks,
+        })
+    }
+
+    /// Runs `campaign` for `length` from its first contact on, then pauses it and waits for
+    /// its calls in flight to end; returns the contacts created in the window.
+    async fn window(
+        &self,
+        pool: &PgPool,
+        campaign: &str,
+        length: Duration,
+    ) -> anyhow::Result<Tally> {
+        let before = contacts_created(pool, campaign).await?;
+        set_campaign_state(pool, campaign, CampaignState::Running).await?;
+        self.wake.notify_one();
+        let waited = Instant::now();
+        // Measured from a running pipeline: the first pass reads agents and takes the lease.
+        let (started, first) = loop {
+            let now = contacts_created(pool, campaign).await?;
+            if now > before {
+                tokio::time::sleep(POLL).await;
+                break (Instant::now(), contacts_created(pool, campaign).await?);
+            }
+            if waited.elapsed() > START_TIMEOUT {
+                bail!("the engine created no contact within {START_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        tokio::time::sleep(length).await;
+        let (ended, last) = (Instant::now(), contacts_created(pool, campaign).await?);
+        set_campaign_state(pool, campaign, CampaignState::Paused).await?;
+        self.wake.notify_one();
+        // Calls in flight end without new claims; the next phase starts when none is left.
+        let mut seen = last;
+        loop {
+            tokio::time::sleep(POLL).await;
+            let now = contacts_created(pool, campaign).await?;
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        Ok(Tally {
+            rows: last - first,
+            secs: ended.duration_since(started).as_secs_f64(),
         })
     }
 

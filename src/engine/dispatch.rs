@@ -40,6 +40,8 @@ pub struct DispatchReport {
     pub expired: usize,
     /// The call failed as a whole and the batch will be re-sent.
     pub postponed: bool,
+    /// When the contact center's answer came back.
+    pub answered: Option<std::time::Instant>,
 }
 
 /// Sends batches for one daemon.
@@ -57,6 +59,10 @@ pub struct Dispatcher {
     pub config: Arc<EngineConfig>,
     /// This daemon's lease owner name.
     pub owner: Arc<str>,
+    /// Calls this daemon may have in flight (`engine.max_concurrent_calls`): taken for the
+    /// calls of a dispatch, so that recording one batch's answer overlaps the next batch's
+    /// call.
+    pub calls: Arc<tokio::sync::Semaphore>,
 }
 
 /// The BatchPutContact request for some items of a batch.
@@ -135,6 +141,9 @@ impl Dispatcher {
 
     /// Makes the batch's call and records its outcome under the lease `fence`.
     pub async fn dispatch(&self, batch: &Batch, fence: i64) -> Result<DispatchReport, EngineError> {
+        // The call slot comes before the expiry check, so that no wait falls between the
+        // check and the call; it is given back before the answer is recorded.
+        let call_slot = self.calls.acquire().await.ok();
         let now = self.clock.now();
         // The contact is created a moment after this check; the margin covers that moment.
         let margin = secs_to_duration(self.config.claim_expiry_margin_secs);
@@ -169,12 +178,17 @@ impl Dispatcher {
                 answer
             }
         };
+        drop(call_slot);
+        let answered = std::time::Instant::now();
         let sent_now = self.clock.now();
         match first {
             Ok(response) => {
                 let results = self.results(batch, &response, sent_now);
                 batch_resolve(&self.pool, batch, &self.owner, fence, sent_now, &results).await?;
-                Ok(self.report(batch, &results))
+                Ok(DispatchReport {
+                    answered: Some(answered),
+                    ..self.report(batch, &results)
+                })
             }
             Err(error) if error.is_retryable() => {
                 let next = sent_now + self.config.backoff(batch.attempts + 1);

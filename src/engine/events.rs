@@ -1,22 +1,28 @@
 //! Contact-center events into contact lifecycles, outcome counts and pacing observations.
 //!
-//! Events are taken in batches (whatever arrived while the previous batch was written) and
-//! applied in three statements: look the contacts up, store the events (duplicates dropped by
-//! key), write the new statuses. Any daemon may apply any event: they are facts, not owned
-//! work, and [`ContactStatus::apply`] makes the order irrelevant.
+//! One task takes the contact center's events as they come, tells the scheduler at once
+//! about freed agents, and deals the events out to a few writers by contact, so that each
+//! contact's events stay in one writer, in order. A writer takes what queued up while it
+//! wrote its previous batch and applies it in one transaction: look the contacts up (and
+//! lock them), add the events new to each contact's timeline (a kind already there is a
+//! duplicate), write the new statuses and the hour's outcome counts. Any daemon may apply any
+//! event: they are facts, not owned work, and [`ContactStatus::apply`] makes the order
+//! irrelevant.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio::sync::{broadcast, mpsc, Notify};
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::store::{
-    contact_rows, contact_update_many, event_insert_many, hourly_add, EventRecord, StatusUpdate,
-};
+use super::scheduler::Signals;
+use super::store::{contact_rows, contact_update_many, hourly_add, StatusUpdate, TimelineEntry};
 use super::EngineError;
 use crate::contact_center::{ContactEvent, ContactEventKind};
 use crate::contacts::{event_name, ContactStatus, Outcome, Phase};
@@ -24,8 +30,14 @@ use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent};
 use crate::queue::DialRequestState;
 
-/// Most events written per batch.
-const MAX_EVENTS_PER_BATCH: usize = 1000;
+/// Most events written per transaction.
+const MAX_EVENTS_PER_BATCH: usize = 2000;
+/// Writers applying events side by side.
+const WRITERS: usize = 4;
+/// Attempts at writing one batch (a deadlock with a concurrent batch resolution is retried).
+const WRITE_ATTEMPTS: u32 = 4;
+/// First pause between attempts; doubles.
+const WRITE_RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// A pacing observation for one campaign.
 pub type CampaignObservation = (String, Observation);
@@ -37,80 +49,106 @@ pub struct EventSink {
     /// Observations for the scheduler's pacers.
     pub observations: mpsc::UnboundedSender<CampaignObservation>,
     /// Wakes the scheduler: an outcome or a freed agent changes what pacing allows.
-    pub wake: Arc<Notify>,
+    pub signals: Arc<Signals>,
     /// Zero of the pacing clock (seconds since it).
     pub epoch: DateTime<Utc>,
-    /// Set when an agent finishes a contact, for the agent-free to contact latency.
-    pub agent_freed_at: super::scheduler::AgentFreedAt,
-    // When each contact this daemon saw answered or connected, for waits and handle times.
-    answered_at: HashMap<Uuid, DateTime<Utc>>,
-    connected_at: HashMap<Uuid, DateTime<Utc>>,
 }
 
 impl EventSink {
-    /// A sink writing to `pool`.
-    pub fn new(
-        pool: PgPool,
-        observations: mpsc::UnboundedSender<CampaignObservation>,
-        wake: Arc<Notify>,
-        epoch: DateTime<Utc>,
-        agent_freed_at: super::scheduler::AgentFreedAt,
-    ) -> Self {
-        Self {
-            pool,
-            observations,
-            wake,
-            epoch,
-            agent_freed_at,
-            answered_at: HashMap::new(),
-            connected_at: HashMap::new(),
-        }
-    }
-
-    /// Consumes events until `cancel` fires.
+    /// Consumes events until `cancel` fires, then lets the writers finish what they hold.
     pub async fn run(
-        mut self,
+        self,
         mut events: broadcast::Receiver<ContactEvent>,
         cancel: CancellationToken,
     ) {
+        let mut writers = JoinSet::new();
+        let mut lanes = Vec::with_capacity(WRITERS);
+        for _ in 0..WRITERS {
+            // Unbounded: the broadcast channel in front is the one that drops events when a
+            // reader lags, so events leave it at once and wait here for their writer.
+            let (lane, queue) = mpsc::unbounded_channel();
+            lanes.push(lane);
+            let writer = EventWriter {
+                pool: self.pool.clone(),
+                observations: self.observations.clone(),
+                signals: self.signals.clone(),
+                epoch: self.epoch,
+                answered_at: HashMap::new(),
+                connected_at: HashMap::new(),
+            };
+            writers.spawn(writer.run(queue));
+        }
+        let hasher = RandomState::new();
         loop {
-            let first = tokio::select! {
-                _ = cancel.cancelled() => return,
+            let received = tokio::select! {
+                _ = cancel.cancelled() => break,
                 received = events.recv() => received,
             };
-            let mut batch = Vec::new();
-            match first {
-                Ok(event) => batch.push(event),
+            let event = match received {
+                Ok(event) => event,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "fell behind the contact center's events; the contacts concerned end as lost after the contact timeout");
                     continue;
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if event.kind == ContactEventKind::Completed {
+                // A freed agent is planned for at once, before its events are written: free
+                // agents come from the contact center's live metrics, and the events not yet
+                // written can only make the database over-count dials in flight, so the pass
+                // may under-dial, never over-dial.
+                self.signals.agents_freed(1);
             }
+            let lane = hasher.hash_one(&event.contact_id) as usize % lanes.len();
+            // A writer only stops when its lane closes.
+            let _ = lanes[lane].send(event);
+        }
+        drop(lanes);
+        while writers.join_next().await.is_some() {}
+    }
+}
+
+/// Writes the events of its share of the contacts.
+struct EventWriter {
+    pool: PgPool,
+    observations: mpsc::UnboundedSender<CampaignObservation>,
+    signals: Arc<Signals>,
+    epoch: DateTime<Utc>,
+    // When each contact this writer saw answered or connected, for waits and handle times.
+    answered_at: HashMap<Uuid, DateTime<Utc>>,
+    connected_at: HashMap<Uuid, DateTime<Utc>>,
+}
+
+impl EventWriter {
+    async fn run(mut self, mut queue: mpsc::UnboundedReceiver<ContactEvent>) {
+        while let Some(first) = queue.recv().await {
+            let mut batch = vec![first];
             while batch.len() < MAX_EVENTS_PER_BATCH {
-                match events.try_recv() {
+                match queue.try_recv() {
                     Ok(event) => batch.push(event),
                     Err(_) => break,
                 }
             }
-            if let Err(error) = self.apply(&batch).await {
-                tracing::warn!(%error, events = batch.len(), "could not record contact events");
+            let mut pause = WRITE_RETRY_PAUSE;
+            for attempt in 1..=WRITE_ATTEMPTS {
+                match self.apply(&batch).await {
+                    Ok(()) => break,
+                    Err(error) if attempt < WRITE_ATTEMPTS => {
+                        tracing::debug!(%error, attempt, "writing contact events failed; retrying");
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, events = batch.len(), "could not record contact events; the contacts concerned end as lost after the contact timeout");
+                    }
+                }
             }
         }
     }
 
-    /// Applies one batch of events.
-    pub async fn apply(&mut self, events: &[ContactEvent]) -> Result<(), EngineError> {
-        // A freed agent is planned for at once, before this batch is written: free agents
-        // come from the contact center's live metrics, and the events not yet written can
-        // only make the database over-count dials in flight, so this pass may under-dial,
-        // never over-dial.
-        if events.iter().any(|e| e.kind == ContactEventKind::Completed) {
-            if let Ok(mut freed) = self.agent_freed_at.lock() {
-                freed.get_or_insert_with(std::time::Instant::now);
-            }
-            self.wake.notify_one();
-        }
+    /// Applies one batch of events in one transaction; metrics and pacing observations
+    /// follow its commit.
+    async fn apply(&mut self, events: &[ContactEvent]) -> Result<(), EngineError> {
         let ids: Vec<Uuid> = events
             .iter()
             .filter_map(|e| {
@@ -120,7 +158,8 @@ impl EventSink {
             })
             .collect();
         let contact_ids: Vec<String> = events.iter().map(|e| e.contact_id.clone()).collect();
-        let rows = contact_rows(&self.pool, &ids, &contact_ids).await?;
+        let mut tx = self.pool.begin().await?;
+        let rows = contact_rows(&mut *tx, &ids, &contact_ids).await?;
         let mut by_id = HashMap::new();
         let mut by_contact = HashMap::new();
         for row in rows {
@@ -130,69 +169,94 @@ impl EventSink {
             by_id.insert(row.id, row);
         }
 
+        // Only the first of each kind per contact counts: the rest are duplicates.
         let mut matched: Vec<(Uuid, &ContactEvent)> = Vec::new();
-        let mut records = Vec::new();
-        for event in events {
+        let mut seen: HashSet<(Uuid, &'static str)> = HashSet::new();
+        let mut sorted: Vec<&ContactEvent> = events.iter().collect();
+        sorted.sort_by_key(|e| e.at);
+        for event in sorted {
             let id = event
                 .request_identifier
                 .as_deref()
                 .and_then(|r| Uuid::parse_str(r).ok())
                 .filter(|id| by_id.contains_key(id))
                 .or_else(|| by_contact.get(&event.contact_id).copied());
-            let Some(id) = id else {
+            let Some(row) = id.and_then(|id| by_id.get(&id)) else {
                 tracing::debug!(contact_id = %event.contact_id, "event for an unknown contact ignored");
                 continue;
             };
-            matched.push((id, event));
-            records.push(EventRecord {
-                dial_request_id: id,
-                contact_id: event.contact_id.clone(),
-                kind: event_name(&event.kind),
-                at: event.at,
-                detail: match &event.kind {
-                    ContactEventKind::ConnectedToAgent { agent_id } => Some(agent_id.clone()),
-                    _ => None,
-                },
-            });
-        }
-        if records.is_empty() {
-            return Ok(());
-        }
-        let fresh: HashSet<(Uuid, String)> = event_insert_many(&self.pool, &records)
-            .await?
-            .into_iter()
-            .collect();
-        matched.sort_by_key(|(_, e)| e.at);
-
-        let mut statuses: BTreeMap<Uuid, (ContactStatus, ContactStatus, String)> = BTreeMap::new();
-        let mut hourly: BTreeMap<String, (DateTime<Utc>, i64, i64, i64)> = BTreeMap::new();
-        for (id, event) in &matched {
-            if !fresh.contains(&(*id, event_name(&event.kind).to_string())) {
+            let kind = event_name(&event.kind);
+            if row.recorded.iter().any(|k| k == kind) || !seen.insert((row.id, kind)) {
                 continue;
             }
+            matched.push((row.id, event));
+        }
+        if matched.is_empty() {
+            return Ok(());
+        }
+
+        let mut statuses: BTreeMap<Uuid, StatusUpdate> = BTreeMap::new();
+        let mut before: HashMap<Uuid, ContactStatus> = HashMap::new();
+        let mut after: HashMap<Uuid, ContactStatus> = HashMap::new();
+        let mut hourly: BTreeMap<&str, (DateTime<Utc>, i64, i64, i64)> = BTreeMap::new();
+        for (id, event) in &matched {
+            let Some(row) = by_id.get(id) else { continue };
+            let stored = *before.entry(*id).or_insert_with(|| stored_status(row));
+            let status = after.entry(*id).or_insert(stored);
+            *status = status.apply(&event.kind);
+            let update = statuses.entry(*id).or_insert_with(|| StatusUpdate {
+                id: *id,
+                contact_id: event.contact_id.clone(),
+                phase: Phase::Initiated.as_str(),
+                outcome: None,
+                terminal: false,
+                events: BTreeMap::new(),
+            });
+            update.phase = status.phase.as_str();
+            update.outcome = status.outcome.map(Outcome::as_str);
+            update.terminal = status.terminal;
+            update.events.insert(
+                event_name(&event.kind),
+                TimelineEntry {
+                    at: event.at,
+                    detail: match &event.kind {
+                        ContactEventKind::ConnectedToAgent { agent_id } => Some(agent_id.clone()),
+                        _ => None,
+                    },
+                },
+            );
+            let counts = hourly
+                .entry(row.campaign_id.as_str())
+                .or_insert((event.at, 0, 0, 0));
+            match &event.kind {
+                ContactEventKind::PersonAnswered => counts.1 += 1,
+                ContactEventKind::Abandoned => counts.2 += 1,
+                ContactEventKind::MachineAnswered => counts.3 += 1,
+                _ => {}
+            }
+        }
+        let updates: Vec<StatusUpdate> = statuses.into_values().collect();
+        contact_update_many(&mut *tx, &updates).await?;
+        for (campaign, (at, answers, abandons, machines)) in &hourly {
+            if answers + abandons + machines > 0 {
+                hourly_add(&mut *tx, campaign, *at, *answers, *abandons, *machines).await?;
+            }
+        }
+        tx.commit().await?;
+
+        for (id, event) in &matched {
             let Some(row) = by_id.get(id) else { continue };
             let campaign = row.campaign_id.clone();
             metrics::counter!(m::CONTACT_EVENTS, m::CAMPAIGN_ID => campaign.clone(), "kind" => event_name(&event.kind))
                 .increment(1);
-            let stored = stored_status(row);
-            let entry = statuses
-                .entry(*id)
-                .or_insert((stored, stored, event.contact_id.clone()));
-            entry.1 = entry.1.apply(&event.kind);
-            let counts = hourly
-                .entry(campaign.clone())
-                .or_insert((event.at, 0, 0, 0));
             match &event.kind {
                 ContactEventKind::PersonAnswered => {
-                    counts.1 += 1;
                     metrics::counter!(m::PERSON_ANSWERS, m::CAMPAIGN_ID => campaign.clone())
                         .increment(1);
                 }
                 ContactEventKind::Abandoned => {
-                    counts.2 += 1;
                     metrics::counter!(m::ABANDONS, m::CAMPAIGN_ID => campaign.clone()).increment(1);
                 }
-                ContactEventKind::MachineAnswered => counts.3 += 1,
                 _ => {}
             }
             if let Some(observation) = self.observe(*id, row.dialed_at, event) {
@@ -200,13 +264,9 @@ impl EventSink {
                 let _ = self.observations.send((campaign, observation));
             }
         }
-
-        let mut updates = Vec::new();
-        for (id, (before, after, contact_id)) in &statuses {
-            if before == after {
-                continue;
-            }
-            if after.terminal && !before.terminal {
+        for (id, after) in &after {
+            let ended = before.get(id).is_some_and(|before| !before.terminal);
+            if after.terminal && ended {
                 self.answered_at.remove(id);
                 self.connected_at.remove(id);
                 if let Some(row) = by_id.get(id) {
@@ -214,21 +274,8 @@ impl EventSink {
                         .increment(1);
                 }
             }
-            updates.push(StatusUpdate {
-                id: *id,
-                contact_id: contact_id.clone(),
-                phase: after.phase.as_str(),
-                outcome: after.outcome.map(Outcome::as_str),
-                terminal: after.terminal,
-            });
         }
-        contact_update_many(&self.pool, &updates).await?;
-        for (campaign, (at, answers, abandons, machines)) in hourly {
-            if answers + abandons + machines > 0 {
-                hourly_add(&self.pool, &campaign, at, answers, abandons, machines).await?;
-            }
-        }
-        self.wake.notify_one();
+        self.signals.replan.notify_one();
         Ok(())
     }
 

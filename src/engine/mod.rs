@@ -171,14 +171,13 @@ pub fn spawn(
     .into();
     let epoch = center_clock.now();
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let agent_freed_at = scheduler::AgentFreedAt::default();
-    let sink = events::EventSink::new(
-        pool.clone(),
-        sender.clone(),
-        wake.clone(),
+    let signals = Arc::new(scheduler::Signals::default());
+    let sink = events::EventSink {
+        pool: pool.clone(),
+        observations: sender.clone(),
+        signals: signals.clone(),
         epoch,
-        agent_freed_at.clone(),
-    );
+    };
     services.spawn(sink.run(center.subscribe(), cancel.child_token()));
     let scheduler = scheduler::Scheduler::new(
         pool,
@@ -189,9 +188,9 @@ pub fn spawn(
         pacing,
         owner.clone(),
         wake,
+        signals,
         (sender, receiver),
         epoch,
-        agent_freed_at,
     );
     services.spawn(scheduler.run(cancel.child_token()));
     tracing::info!(owner = %owner, "dialing engine started with the simulated contact center");

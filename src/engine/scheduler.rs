@@ -1,12 +1,14 @@
-//! The planning loop of one daemon: every `engine.tick_secs`, and whenever an event or an
-//! API call wakes it, it renews its campaign leases, re-sends due batches, asks pacing how
-//! many calls each running campaign may place now, claims that many requests and hands the
-//! batches to the dispatcher.
+//! The planning loop of one daemon: every `engine.tick_secs`, and whenever an API call wakes
+//! it, it renews its campaign leases, re-sends due batches, asks pacing how many calls each
+//! running campaign may place now, claims that many requests and hands the batches to the
+//! dispatcher. An event (a freed agent, an outcome, a failed item) wakes it for the planning
+//! alone: those passes make no write but the claim, so a freed agent gets its next contact
+//! after a few reads and one statement.
 //!
 //! Pacing inputs come from the database (calls in progress, derived from contact states, so
 //! they are right whichever daemon placed the calls) and from the contact center (agents).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,7 @@ use super::events::CampaignObservation;
 use super::planner::{pacing_input, ActiveCalls};
 use super::store::{
     active_calls_many, batch_claim, batch_due_many, contact_reap_lost, lease_acquire_many,
-    lease_release_all, lease_save_pacer, Batch, BatchTemplate,
+    lease_release_all, lease_save_pacer, Batch, BatchTemplate, ClaimScope,
 };
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::campaigns::{Campaign, CampaignState};
@@ -32,14 +34,54 @@ use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
 
 /// How often pacing estimates are saved with the lease for a successor.
 const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
-/// Batches claimed per call slot in one pass at most (see `plan`).
-const MAX_BATCHES_PER_CALL_SLOT: usize = 4;
+/// Batches claimed and not yet done, per call slot: enough that the next batches are claimed
+/// while the calls of the previous ones run.
+const CLAIMED_BATCHES_PER_CALL_SLOT: usize = 4;
 /// How often contacts that never ended are looked for.
 const REAP_INTERVAL: Duration = Duration::from_secs(10);
 
-/// When an agent last became free, set by the event sink, taken by the next claim: the
-/// start of the agent-free to contact-created latency.
-pub type AgentFreedAt = Arc<Mutex<Option<Instant>>>;
+/// Most freed-agent times kept between passes; older ones are dropped (nothing was dialed
+/// for them).
+const MAX_FREED_AGENTS: usize = 10_000;
+
+/// What the event sink and the dispatcher tell the scheduler between passes.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// Wakes the scheduler for a planning pass: an agent freed or an outcome came in.
+    pub replan: Notify,
+    /// When each agent became free since the last pass, oldest first: the starts of the
+    /// agent-free to contact-created latency.
+    freed_agents: Mutex<VecDeque<Instant>>,
+}
+
+impl Signals {
+    /// Records `n` agents freed now and wakes the scheduler.
+    pub fn agents_freed(&self, n: usize) {
+        if let Ok(mut freed) = self.freed_agents.lock() {
+            let now = Instant::now();
+            freed.extend(std::iter::repeat_n(now, n));
+            let excess = freed.len().saturating_sub(MAX_FREED_AGENTS);
+            freed.drain(..excess);
+        }
+        self.replan.notify_one();
+    }
+
+    fn take_freed_agents(&self) -> VecDeque<Instant> {
+        self.freed_agents
+            .lock()
+            .map(|mut freed| std::mem::take(&mut *freed))
+            .unwrap_or_default()
+    }
+}
+
+/// What a pass does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Leases, due batches, planning and housekeeping: on the tick and on API calls.
+    Whole,
+    /// Planning alone, with the leases held: on events.
+    Planning,
+}
 
 struct Owned {
     fence: i64,
@@ -62,18 +104,21 @@ pub struct Scheduler {
     pub pacing: Arc<std::sync::RwLock<Arc<PacingConfig>>>,
     /// This daemon's name as a lease owner.
     pub owner: Arc<str>,
-    /// Wakes the loop before its tick.
+    /// Wakes the loop for a whole pass before its tick (the API: campaigns changed, requests
+    /// arrived).
     pub wake: Arc<Notify>,
+    /// Wakes the loop for planning only (events).
+    pub signals: Arc<Signals>,
     /// Pacing observations from the event sink and the dispatcher.
     pub observations: mpsc::UnboundedReceiver<CampaignObservation>,
     /// Where the dispatcher sends its observations.
     pub observation_sender: mpsc::UnboundedSender<CampaignObservation>,
     /// Zero of the pacing clock.
     pub epoch: DateTime<Utc>,
-    /// Set when an agent became free.
-    pub agent_freed_at: AgentFreedAt,
     campaigns: HashMap<String, Owned>,
     calls: Arc<Semaphore>,
+    /// Places for batches claimed and not yet done; bounds what a pass claims.
+    claimed: Arc<Semaphore>,
     tasks: JoinSet<()>,
     last_save: Instant,
     last_reap: Instant,
@@ -91,14 +136,17 @@ impl Scheduler {
         pacing: Arc<std::sync::RwLock<Arc<PacingConfig>>>,
         owner: Arc<str>,
         wake: Arc<Notify>,
+        signals: Arc<Signals>,
         observations: (
             mpsc::UnboundedSender<CampaignObservation>,
             mpsc::UnboundedReceiver<CampaignObservation>,
         ),
         epoch: DateTime<Utc>,
-        agent_freed_at: AgentFreedAt,
     ) -> Self {
         let calls = Arc::new(Semaphore::new(engine.max_concurrent_calls));
+        let claimed = Arc::new(Semaphore::new(
+            engine.max_concurrent_calls * CLAIMED_BATCHES_PER_CALL_SLOT,
+        ));
         Self {
             pool,
             center,
@@ -108,12 +156,13 @@ impl Scheduler {
             pacing,
             owner,
             wake,
+            signals,
             observation_sender: observations.0,
             observations: observations.1,
             epoch,
-            agent_freed_at,
             campaigns: HashMap::new(),
             calls,
+            claimed,
             tasks: JoinSet::new(),
             last_save: Instant::now(),
             last_reap: Instant::now(),
@@ -123,13 +172,18 @@ impl Scheduler {
     /// Plans until `cancel` fires, then lets in-flight calls finish and gives up the leases.
     pub async fn run(mut self, cancel: CancellationToken) {
         let tick = Duration::from_secs_f64(self.engine.tick_secs);
+        let mut next_tick = tokio::time::Instant::now() + tick;
         loop {
-            tokio::select! {
+            let pass = tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = tokio::time::sleep(tick) => {}
-                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep_until(next_tick) => Pass::Whole,
+                _ = self.wake.notified() => Pass::Whole,
+                _ = self.signals.replan.notified() => Pass::Planning,
+            };
+            if pass == Pass::Whole {
+                next_tick = tokio::time::Instant::now() + tick;
             }
-            if let Err(error) = self.step().await {
+            if let Err(error) = self.step(pass).await {
                 tracing::warn!(%error, "planning pass failed; retrying next tick");
             }
             while let Some(done) = self.tasks.try_join_next() {
@@ -150,9 +204,56 @@ impl Scheduler {
         secs_to_duration(self.engine.call_timeout_secs)
     }
 
-    /// One planning pass.
-    pub async fn step(&mut self) -> Result<(), EngineError> {
+    /// One pass.
+    pub async fn step(&mut self, pass: Pass) -> Result<(), EngineError> {
         let now = self.clock.now();
+        if pass == Pass::Whole {
+            self.renew_leases().await?;
+        }
+        while let Ok((campaign, observation)) = self.observations.try_recv() {
+            if let Some(owned) = self.campaigns.get_mut(&campaign) {
+                owned.pacer.observe(&observation);
+            }
+        }
+        if self.campaigns.is_empty() {
+            return Ok(());
+        }
+
+        let ids: Vec<String> = self.campaigns.keys().cloned().collect();
+        let campaigns = crate::campaigns::store::campaign_get_many(&self.pool, &ids)
+            .await
+            .map_err(|e| match e {
+                crate::campaigns::CampaignError::Database(e) => EngineError::Database(e),
+                other => EngineError::Database(sqlx::Error::Protocol(other.to_string())),
+            })?;
+        if pass == Pass::Whole {
+            self.resend_due(&campaigns, now).await?;
+        }
+
+        let running: Vec<&Campaign> = campaigns
+            .iter()
+            .filter(|c| c.state == CampaignState::Running)
+            .collect();
+        if !running.is_empty() {
+            let running_ids: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
+            let active = active_calls_many(&self.pool, &running_ids).await?;
+            let agents = self.agents(&running).await;
+            let mut freed = self.signals.take_freed_agents();
+            for campaign in running {
+                let calls = active.get(&campaign.id).cloned().unwrap_or_default();
+                self.plan(campaign, &calls, &agents, now, &mut freed)
+                    .await?;
+            }
+        }
+
+        if pass == Pass::Whole {
+            self.housekeeping().await?;
+        }
+        Ok(())
+    }
+
+    /// Renews this daemon's leases and takes free ones.
+    async fn renew_leases(&mut self) -> Result<(), EngineError> {
         let leases = lease_acquire_many(
             &self.pool,
             &self.owner,
@@ -184,58 +285,37 @@ impl Scheduler {
             tracing::info!(campaign_id = %lost, "campaign lease gone");
         }
         self.campaigns = kept;
-        while let Ok((campaign, observation)) = self.observations.try_recv() {
-            if let Some(owned) = self.campaigns.get_mut(&campaign) {
-                owned.pacer.observe(&observation);
+        Ok(())
+    }
+
+    /// Re-sends the batches whose retry time has come.
+    async fn resend_due(
+        &mut self,
+        campaigns: &[Campaign],
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        for campaign in campaigns {
+            let Some(fence) = self.campaigns.get(&campaign.id).map(|o| o.fence) else {
+                continue;
+            };
+            let due = batch_due_many(
+                &self.pool,
+                &campaign.id,
+                &self.owner,
+                fence,
+                now,
+                self.in_flight_mark(),
+            )
+            .await?;
+            for batch in due {
+                self.spawn_dispatch(batch, fence, Vec::new()).await;
             }
         }
-        if self.campaigns.is_empty() {
-            return Ok(());
-        }
+        Ok(())
+    }
 
-        let ids: Vec<String> = self.campaigns.keys().cloned().collect();
-        let campaigns = crate::campaigns::store::campaign_get_many(&self.pool, &ids)
-            .await
-            .map_err(|e| match e {
-                crate::campaigns::CampaignError::Database(e) => EngineError::Database(e),
-                other => EngineError::Database(sqlx::Error::Protocol(other.to_string())),
-            })?;
-        for campaign in &campaigns {
-            let fence = self.campaigns.get(&campaign.id).map(|o| o.fence);
-            if let Some(fence) = fence {
-                let due = batch_due_many(
-                    &self.pool,
-                    &campaign.id,
-                    &self.owner,
-                    fence,
-                    now,
-                    self.in_flight_mark(),
-                )
-                .await?;
-                for batch in due {
-                    self.spawn_dispatch(batch, fence, None).await;
-                }
-            }
-        }
-
-        let running: Vec<&Campaign> = campaigns
-            .iter()
-            .filter(|c| c.state == CampaignState::Running)
-            .collect();
-        if !running.is_empty() {
-            let active = active_calls_many(&self.pool, &ids).await?;
-            let agents = self.agents(&running).await;
-            let freed = self
-                .agent_freed_at
-                .lock()
-                .map(|mut at| at.take())
-                .unwrap_or(None);
-            for campaign in running {
-                let calls = active.get(&campaign.id).cloned().unwrap_or_default();
-                self.plan(campaign, &calls, &agents, now, freed).await?;
-            }
-        }
-
+    /// Saves pacing estimates and reaps lost contacts, each at its own interval.
+    async fn housekeeping(&mut self) -> Result<(), EngineError> {
         if self.last_save.elapsed() >= PACER_SAVE_INTERVAL {
             self.save_pacers().await;
             self.last_save = Instant::now();
@@ -298,7 +378,7 @@ impl Scheduler {
         calls: &ActiveCalls,
         agents: &HashMap<(String, String), QueueMetrics>,
         now: DateTime<Utc>,
-        freed: Option<Instant>,
+        freed: &mut VecDeque<Instant>,
     ) -> Result<(), EngineError> {
         let queue = campaign
             .outbound_call_config
@@ -330,55 +410,61 @@ impl Scheduler {
         if decision.dials > 0 {
             tracing::debug!(campaign_id = %campaign.id, dials = decision.dials, explanation = ?decision.explanation, "pacing decision");
         }
-        let template = BatchTemplate {
-            instance_id: campaign.connect_instance_id.clone(),
-            queue_id: campaign.outbound_call_config.connect_queue_id.clone(),
-            contact_flow_id: campaign
-                .outbound_call_config
-                .connect_contact_flow_id
-                .clone(),
-            source_phone_number: campaign
-                .outbound_call_config
-                .connect_source_phone_number
-                .clone(),
-            answer_machine_detection: campaign
-                .outbound_call_config
-                .answer_machine_detection_config
-                .as_ref()
-                .is_some_and(|c| c.enable_answer_machine_detection),
+        let scope = ClaimScope {
+            campaign_id: campaign.id.clone(),
+            owner: self.owner.clone(),
+            fence,
+            now,
+            dialed_at: center_now,
+            margin: secs_to_duration(self.engine.claim_expiry_margin_secs),
+            call_timeout: self.in_flight_mark(),
+            template: BatchTemplate {
+                instance_id: campaign.connect_instance_id.clone(),
+                queue_id: campaign.outbound_call_config.connect_queue_id.clone(),
+                contact_flow_id: campaign
+                    .outbound_call_config
+                    .connect_contact_flow_id
+                    .clone(),
+                source_phone_number: campaign
+                    .outbound_call_config
+                    .connect_source_phone_number
+                    .clone(),
+                answer_machine_detection: campaign
+                    .outbound_call_config
+                    .answer_machine_detection_config
+                    .as_ref()
+                    .is_some_and(|c| c.enable_answer_machine_detection),
+            },
         };
-        // A pass claims a bounded amount, so that it ends (and renews the lease, and sees
-        // cancellation) well within the lease's lifetime; the next pass continues.
-        let per_pass = (self.engine.max_concurrent_calls
-            * BATCH_MAX_CONTACTS
-            * MAX_BATCHES_PER_CALL_SLOT) as i64;
-        let mut remaining = i64::from(decision.dials).min(per_pass);
-        while remaining > 0 {
-            let started = Instant::now();
-            let claimed = batch_claim(
-                &self.pool,
-                &campaign.id,
-                &self.owner,
-                fence,
-                remaining.min(BATCH_MAX_CONTACTS as i64),
-                now,
-                center_now,
-                secs_to_duration(self.engine.claim_expiry_margin_secs),
-                self.in_flight_mark(),
-                &template,
-            )
-            .await?;
-            metrics::histogram!(m::CLAIM_DURATION).record(started.elapsed().as_secs_f64());
-            let Some(batch) = claimed else { break };
-            remaining -= batch.items.len() as i64;
-            self.spawn_dispatch(batch, fence, freed).await;
+        // Claim only what can wait for a call slot: the rest stays in the queue for the next
+        // pass, which an ending call wakes.
+        let dials = usize::try_from(decision.dials).unwrap_or(0);
+        let batches_wanted = dials
+            .div_ceil(BATCH_MAX_CONTACTS)
+            .min(self.claimed.available_permits());
+        let rows = dials.min(batches_wanted * BATCH_MAX_CONTACTS);
+        if rows == 0 {
+            return Ok(());
+        }
+        // One statement for all the batches: concurrent claims of one campaign would skip
+        // each other's rows, which costs more than it saves.
+        let started = Instant::now();
+        let batches = batch_claim(&self.pool, &scope, rows as i64).await?;
+        metrics::histogram!(m::CLAIM_DURATION).record(started.elapsed().as_secs_f64());
+        for batch in batches {
+            // The agents freed first get the first contacts.
+            let agents = freed.len().min(batch.items.len());
+            let freed_for_batch = freed.drain(..agents).collect();
+            self.spawn_dispatch(batch, fence, freed_for_batch).await;
         }
         Ok(())
     }
 
-    async fn spawn_dispatch(&mut self, batch: Batch, fence: i64, freed: Option<Instant>) {
-        // Waiting here bounds the calls in flight; the loop resumes when one finishes.
-        let Ok(permit) = self.calls.clone().acquire_owned().await else {
+    /// Sends a batch once a call slot is free. `freed` are the times the agents this batch
+    /// dials for became free.
+    async fn spawn_dispatch(&mut self, batch: Batch, fence: i64, freed: Vec<Instant>) {
+        // Claims are sized to the free places, so only a re-sent batch may wait here.
+        let Ok(place) = self.claimed.clone().acquire_owned().await else {
             return;
         };
         let dispatcher = Dispatcher {
@@ -388,18 +474,21 @@ impl Scheduler {
             center_clock: self.center_clock.clone(),
             config: self.engine.clone(),
             owner: self.owner.clone(),
+            calls: self.calls.clone(),
         };
         let observations = self.observation_sender.clone();
         let epoch = self.epoch;
-        let wake = self.wake.clone();
+        let signals = self.signals.clone();
         self.tasks.spawn(async move {
-            let _permit = permit;
             match dispatcher.dispatch(&batch, fence).await {
                 Ok(report) => {
-                    if !report.created.is_empty() {
-                        if let Some(freed) = freed {
-                            metrics::histogram!(m::AGENT_FREE_TO_CONTACT).record(freed.elapsed().as_secs_f64());
+                    if let Some(answered) = report.answered {
+                        for freed in freed.iter().take(report.created.len()) {
+                            metrics::histogram!(m::AGENT_FREE_TO_CONTACT)
+                                .record(answered.duration_since(*freed).as_secs_f64());
                         }
+                    }
+                    if !report.created.is_empty() {
                         let at_secs = (dispatcher.center_clock.now() - epoch).num_milliseconds() as f64 / 1000.0;
                         for _ in &report.created {
                             let _ = observations.send((
@@ -407,10 +496,6 @@ impl Scheduler {
                                 Observation { at_secs, event: ObservedEvent::DialPlaced },
                             ));
                         }
-                    }
-                    if report.retried + report.failed.len() + report.expired > 0 {
-                        // Capacity came back: plan again rather than wait for the tick.
-                        wake.notify_one();
                     }
                 }
                 Err(EngineError::StaleLease(campaign)) => {
@@ -420,6 +505,10 @@ impl Scheduler {
                     tracing::warn!(batch_id = %batch.id, %error, "could not record a batch's outcome; it is re-sent after the call timeout");
                 }
             }
+            // The place is free for the next claim, and failed or expired items gave capacity
+            // back: plan again rather than wait for the tick.
+            drop(place);
+            signals.replan.notify_one();
         });
     }
 

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::planner::ActiveCalls;
 use super::EngineError;
+use crate::contact_center::BATCH_MAX_CONTACTS;
 use crate::contacts::Phase;
 use crate::queue::store::PENDING_SHARDS;
 
@@ -137,29 +138,54 @@ pub struct Batch {
     pub attempts: i32,
 }
 
-/// Claims up to `n` pending requests of a campaign into a new contact batch, in one
-/// statement: earliest expiration first, skipping rows other claimers hold, never a request
-/// expiring before `now + margin`, only while the campaign runs and `owner` holds the lease
-/// with `fence` (the lease row is share-locked, so a concurrent takeover waits for the claim
-/// or makes it find nothing). The batch is marked in flight until `now + call_timeout`;
-/// `dialed_at` dates the calls on the contact center's clock.
-#[allow(clippy::too_many_arguments)]
+/// What a claim is for: one campaign, under one lease tenure, at one moment.
+#[derive(Debug, Clone)]
+pub struct ClaimScope {
+    /// Campaign.
+    pub campaign_id: String,
+    /// Lease owner.
+    pub owner: std::sync::Arc<str>,
+    /// Lease fence.
+    pub fence: i64,
+    /// Now, on the wall clock.
+    pub now: DateTime<Utc>,
+    /// When the calls are placed, on the contact center's clock.
+    pub dialed_at: DateTime<Utc>,
+    /// Requests expiring before `now + margin` are not claimed.
+    pub margin: chrono::Duration,
+    /// The batches count as in flight until `now + call_timeout`.
+    pub call_timeout: chrono::Duration,
+    /// The calls' fixed parts.
+    pub template: BatchTemplate,
+}
+
+/// Claims up to `n` pending requests of a campaign into new contact batches of at most
+/// [`BATCH_MAX_CONTACTS`], in one statement: earliest expiration first, skipping rows other
+/// claimers hold, never a request expiring before `now + margin`, only while the campaign
+/// runs and the scope's owner holds the lease with its fence (the lease row is
+/// share-locked, so a concurrent takeover waits for the claim or makes it find nothing).
+/// The batches are marked in flight until `now + call_timeout`.
 pub async fn batch_claim(
     db: impl PgExecutor<'_>,
-    campaign_id: &str,
-    owner: &str,
-    fence: i64,
+    scope: &ClaimScope,
     n: i64,
-    now: DateTime<Utc>,
-    dialed_at: DateTime<Utc>,
-    margin: chrono::Duration,
-    call_timeout: chrono::Duration,
-    template: &BatchTemplate,
-) -> Result<Option<Batch>, EngineError> {
-    let batch_id = Uuid::new_v4();
-    let client_token = format!("dialer-{batch_id}");
+) -> Result<Vec<Batch>, EngineError> {
+    let ClaimScope {
+        campaign_id,
+        owner,
+        fence,
+        now,
+        dialed_at,
+        margin,
+        call_timeout,
+        template,
+    } = scope;
+    let n = n.max(0);
+    let slots = usize::try_from(n).unwrap_or(0).div_ceil(BATCH_MAX_CONTACTS);
+    let batch_ids: Vec<Uuid> = (0..slots).map(|_| Uuid::new_v4()).collect();
+    let tokens: Vec<String> = batch_ids.iter().copied().map(client_token).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
-    let items: Vec<BatchItem> = sqlx::query_as(
+    let rows: Vec<ClaimedRow> = sqlx::query_as(
         r#"
         with lease as (
             select 1 from campaign_lease
@@ -168,7 +194,7 @@ pub async fn batch_claim(
             for share
         ),
         picked as (
-            select id from dial_request
+            select id, expires_at from dial_request
             where campaign_id = $1 and state = 'pending' and expires_at > $5
               and (not_before is null or not_before <= $4)
               and exists (select 1 from lease)
@@ -176,50 +202,76 @@ pub async fn batch_claim(
             limit $6
             for update skip locked
         ),
+        slotted as (
+            select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
+            from picked
+        ),
         claimed as (
             update dial_request d
-            set state = 'in_progress', batch_id = $7, attempts = d.attempts + 1,
+            set state = 'in_progress', batch_id = s.batch_id, attempts = d.attempts + 1,
                 contact_phase = 'creating', not_before = null, dialed_at = $12, updated_at = now()
-            from picked where d.id = picked.id
-            returning d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
+            from slotted s where d.id = s.id
+            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
         ),
-        batch as (
+        batches as (
             insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
-            select $7, $1, $8, $3, $9, array_agg(id order by id), 1, $10 from claimed having count(*) > 0
+            select c.batch_id, $1, t.token, $3, $9, array_agg(c.id order by c.id), 1, $10
+            from claimed c join unnest($7::uuid[], $8::text[]) as t(batch_id, token) on t.batch_id = c.batch_id
+            group by c.batch_id, t.token
         ),
         counted as (
             insert into campaign_pending (campaign_id, shard, n)
             select $1, $11, -count(*) from claimed having count(*) > 0
             on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
         )
-        select id, phone_number, attributes, expires_at, attempts from claimed order by id
+        select batch_id, id, phone_number, attributes, expires_at, attempts from claimed order by batch_id, id
         "#,
     )
     .bind(campaign_id)
-    .bind(owner)
+    .bind(&**owner)
     .bind(fence)
     .bind(now)
-    .bind(now + margin)
+    .bind(*now + *margin)
     .bind(n)
-    .bind(batch_id)
-    .bind(&client_token)
+    .bind(&batch_ids)
+    .bind(&tokens)
     .bind(Json(template))
-    .bind(now + call_timeout)
+    .bind(*now + *call_timeout)
     .bind(shard)
     .bind(dialed_at)
+    .bind(BATCH_MAX_CONTACTS as i64)
     .fetch_all(db)
     .await?;
-    if items.is_empty() {
-        return Ok(None);
+    let mut batches: Vec<Batch> = Vec::with_capacity(slots);
+    for row in rows {
+        if batches.last().is_none_or(|b| b.id != row.batch_id) {
+            batches.push(Batch {
+                id: row.batch_id,
+                campaign_id: campaign_id.clone(),
+                client_token: client_token(row.batch_id),
+                template: template.clone(),
+                items: Vec::with_capacity(BATCH_MAX_CONTACTS),
+                attempts: 0,
+            });
+        }
+        if let Some(batch) = batches.last_mut() {
+            batch.items.push(row.item);
+        }
     }
-    Ok(Some(Batch {
-        id: batch_id,
-        campaign_id: campaign_id.to_string(),
-        client_token,
-        template: template.clone(),
-        items,
-        attempts: 0,
-    }))
+    Ok(batches)
+}
+
+/// The BatchPutContact ClientToken of a batch: derived from its id, so that a re-send of the
+/// batch is the same call.
+fn client_token(batch_id: Uuid) -> String {
+    format!("dialer-{batch_id}")
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    batch_id: Uuid,
+    #[sqlx(flatten)]
+    item: BatchItem,
 }
 
 #[derive(sqlx::FromRow)]
@@ -377,9 +429,9 @@ pub async fn batch_resolve(
             on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
         ),
         dialed as (
-            insert into campaign_hourly (campaign_id, hour, dials)
-            select $2, date_trunc('hour', $10::timestamptz), count(*) from updated where contact_id is not null having count(*) > 0
-            on conflict (campaign_id, hour) do update set dials = campaign_hourly.dials + excluded.dials
+            insert into campaign_hourly (campaign_id, hour, shard, dials)
+            select $2, date_trunc('hour', $10::timestamptz), $11, count(*) from updated where contact_id is not null having count(*) > 0
+            on conflict (campaign_id, hour, shard) do update set dials = campaign_hourly.dials + excluded.dials
         ),
         closed as (
             update contact_batch set resolved_at = $10
@@ -439,7 +491,7 @@ pub async fn batch_postpone(
 #[derive(sqlx::FromRow)]
 struct ActiveRow {
     campaign_id: String,
-    contact_phase: String,
+    contact_phase: Option<String>,
     dialed_at: Option<DateTime<Utc>>,
     connected_at: Option<DateTime<Utc>>,
 }
@@ -450,9 +502,9 @@ pub async fn active_calls_many(
     campaign_ids: &[String],
 ) -> Result<std::collections::HashMap<String, ActiveCalls>, EngineError> {
     let rows: Vec<ActiveRow> = sqlx::query_as(
-        "select d.campaign_id, d.contact_phase, d.dialed_at, e.at as connected_at
+        "select d.campaign_id, d.contact_phase, d.dialed_at,
+                (d.timeline->'connected_to_agent'->>'at')::timestamptz as connected_at
          from dial_request d
-         left join contact_event e on e.dial_request_id = d.id and e.kind = 'connected_to_agent'
          where d.state = 'in_progress' and d.campaign_id = any($1)",
     )
     .bind(campaign_ids)
@@ -461,7 +513,9 @@ pub async fn active_calls_many(
     let mut calls: std::collections::HashMap<String, ActiveCalls> =
         std::collections::HashMap::new();
     for row in rows {
-        let Some(phase) = Phase::parse(&row.contact_phase) else {
+        // A request in progress without a phase was not claimed by an engine (nothing
+        // else should move requests, but one odd row must not stop the planning).
+        let Some(phase) = row.contact_phase.as_deref().and_then(Phase::parse) else {
             continue;
         };
         calls
@@ -489,17 +543,25 @@ pub struct ContactRow {
     pub state: crate::queue::DialRequestState,
     /// When the contact was created.
     pub dialed_at: Option<DateTime<Utc>>,
+    /// Event kinds already in the timeline.
+    pub recorded: Vec<String>,
 }
 
-/// Looks up requests by id or, for events that carry only a contact id, by contact id.
+/// Looks up requests by id or, for events that carry only a contact id, by contact id, and
+/// locks them until the transaction `db` belongs to ends: their events are read, merged and
+/// written back, so two writers of one contact take turns.
 pub async fn contact_rows(
     db: impl PgExecutor<'_>,
     ids: &[Uuid],
     contact_ids: &[String],
 ) -> Result<Vec<ContactRow>, EngineError> {
     Ok(sqlx::query_as(
-        "select id, campaign_id, contact_id, contact_phase, outcome, state, dialed_at from dial_request
-         where id = any($1) or contact_id = any($2)",
+        "select id, campaign_id, contact_id, contact_phase, outcome, state, dialed_at,
+                array(select jsonb_object_keys(timeline)) as recorded
+         from dial_request
+         where id = any($1) or contact_id = any($2)
+         order by id
+         for update",
     )
     .bind(ids)
     .bind(contact_ids)
@@ -507,47 +569,17 @@ pub async fn contact_rows(
     .await?)
 }
 
-/// A stored event, new or duplicate.
-#[derive(Debug, Clone)]
-pub struct EventRecord {
-    /// Dial request.
-    pub dial_request_id: Uuid,
-    /// Contact id.
-    pub contact_id: String,
-    /// Event kind spelling.
-    pub kind: &'static str,
+/// A timeline entry: when an event happened, and the agent of a connection.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TimelineEntry {
     /// When it happened.
     pub at: DateTime<Utc>,
     /// Agent id for connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
-/// Stores events; returns the (request, kind) pairs that were new (duplicates are dropped).
-pub async fn event_insert_many(
-    db: impl PgExecutor<'_>,
-    events: &[EventRecord],
-) -> Result<Vec<(Uuid, String)>, EngineError> {
-    let ids: Vec<Uuid> = events.iter().map(|e| e.dial_request_id).collect();
-    let contacts: Vec<&str> = events.iter().map(|e| e.contact_id.as_str()).collect();
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
-    let ats: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
-    let details: Vec<Option<&str>> = events.iter().map(|e| e.detail.as_deref()).collect();
-    Ok(sqlx::query_as(
-        "insert into contact_event (dial_request_id, contact_id, kind, at, detail)
-         select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
-         on conflict do nothing
-         returning dial_request_id, kind",
-    )
-    .bind(&ids)
-    .bind(&contacts)
-    .bind(&kinds)
-    .bind(&ats)
-    .bind(&details)
-    .fetch_all(db)
-    .await?)
-}
-
-/// A contact's new status after events.
+/// A contact's new status and the events it adds to its timeline.
 #[derive(Debug, Clone)]
 pub struct StatusUpdate {
     /// Dial request.
@@ -560,11 +592,14 @@ pub struct StatusUpdate {
     pub outcome: Option<&'static str>,
     /// Whether the request is now completed.
     pub terminal: bool,
+    /// New timeline entries by event kind.
+    pub events: std::collections::BTreeMap<&'static str, TimelineEntry>,
 }
 
-/// Writes contact statuses; requests whose contact ended become `completed`. Events are the
-/// contact center's own account: they also record a contact id the batch's answer never
-/// delivered (a call whose outcome was unknown when its requests expired).
+/// Writes contact statuses and adds the events to the timelines (an entry already there is
+/// kept); requests whose contact ended become `completed`. Events are the contact center's
+/// own account: they also record a contact id the batch's answer never delivered (a call
+/// whose outcome was unknown when its requests expired).
 pub async fn contact_update_many(
     db: impl PgExecutor<'_>,
     updates: &[StatusUpdate],
@@ -574,6 +609,8 @@ pub async fn contact_update_many(
     let phases: Vec<&str> = updates.iter().map(|u| u.phase).collect();
     let outcomes: Vec<Option<&str>> = updates.iter().map(|u| u.outcome).collect();
     let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
+    let events: Vec<Json<&std::collections::BTreeMap<&str, TimelineEntry>>> =
+        updates.iter().map(|u| Json(&u.events)).collect();
     sqlx::query(
         "update dial_request d
          set contact_phase = u.phase, outcome = u.outcome,
@@ -581,9 +618,10 @@ pub async fn contact_update_many(
              state = case when u.terminal and d.state in ('in_progress', 'expired')
                           then 'completed'::dial_request_state else d.state end,
              reason = case when u.terminal and d.state = 'expired' then null else d.reason end,
+             timeline = u.events || d.timeline,
              updated_at = now()
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[])
-             as u(id, contact_id, phase, outcome, terminal)
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
+             as u(id, contact_id, phase, outcome, terminal, events)
          where d.id = u.id",
     )
     .bind(&ids)
@@ -591,10 +629,15 @@ pub async fn contact_update_many(
     .bind(&phases)
     .bind(&outcomes)
     .bind(&terminal)
+    .bind(&events)
     .execute(db)
     .await?;
     Ok(())
 }
+
+/// Shards of the hourly outcome counts (see the migration): enough that concurrent batch
+/// resolutions and event writes rarely meet on one row.
+const HOURLY_SHARDS: i16 = PENDING_SHARDS;
 
 /// Adds outcome counts to the campaign's hour.
 pub async fn hourly_add(
@@ -606,9 +649,9 @@ pub async fn hourly_add(
     machines: i64,
 ) -> Result<(), EngineError> {
     sqlx::query(
-        "insert into campaign_hourly (campaign_id, hour, person_answers, abandons, machines)
-         values ($1, date_trunc('hour', $2::timestamptz), $3, $4, $5)
-         on conflict (campaign_id, hour) do update
+        "insert into campaign_hourly (campaign_id, hour, shard, person_answers, abandons, machines)
+         values ($1, date_trunc('hour', $2::timestamptz), $6, $3, $4, $5)
+         on conflict (campaign_id, hour, shard) do update
          set person_answers = campaign_hourly.person_answers + excluded.person_answers,
              abandons = campaign_hourly.abandons + excluded.abandons,
              machines = campaign_hourly.machines + excluded.machines",
@@ -618,6 +661,7 @@ pub async fn hourly_add(
     .bind(person_answers)
     .bind(abandons)
     .bind(machines)
+    .bind(rand::random_range(0..HOURLY_SHARDS))
     .execute(db)
     .await?;
     Ok(())

@@ -181,12 +181,19 @@ pub async fn dial_request_sweep_many(
             for update of d skip locked
         ),
         lapsed as (
-            select id
-            from dial_request
-            where state = 'pending' and expires_at <= $1
-            order by expires_at
+            -- Campaign by campaign, on each one's pending index (the claim's): an index
+            -- over every campaign's expirations would also be the claim's, and lead it
+            -- through the other campaigns' requests.
+            select l.id
+            from campaign c
+            cross join lateral (
+                select id from dial_request
+                where campaign_id = c.id and state = 'pending' and expires_at <= $1
+                order by expires_at
+                limit $2
+                for update skip locked
+            ) l
             limit $2
-            for update skip locked
         ),
         verdicts as (
             -- A request both lapsed and of a stopped campaign counts as cancelled.
@@ -313,7 +320,10 @@ pub async fn dial_request_status(
         return Ok(None);
     };
     let timeline = sqlx::query_as(
-        "select kind, at, detail from contact_event where dial_request_id = $1 order by at, kind",
+        "select e.key, (e.value->>'at')::timestamptz as at, e.value->>'detail'
+         from dial_request d, jsonb_each(d.timeline) e
+         where d.id = $1
+         order by at, e.key",
     )
     .bind(id)
     .fetch_all(pool)

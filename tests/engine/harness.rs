@@ -642,8 +642,7 @@ pub async fn history(pool: &PgPool, id: Uuid) -> String {
                    jsonb_array_elements(coalesce(l.entry->'response'->'SuccessfulRequestList', '[]')
                                         || coalesce(l.entry->'response'->'FailedRequestList', '[]')) item
               where item->>'RequestIdentifier' = $1::text),
-             (select coalesce(jsonb_agg(to_jsonb(e) - 'dial_request_id' order by e.at), '[]')
-              from contact_event e where e.dial_request_id = $1)",
+             (select timeline from dial_request where id = $1)",
     )
     .bind(id)
     .fetch_one(pool)
