@@ -3,9 +3,10 @@
 //! One task takes the contact center's events as they come, tells the scheduler at once
 //! about freed agents, and deals the events out to a few writers by contact, so that each
 //! contact's events stay in one writer, in order. A writer takes what queued up while it
-//! wrote its previous batch and applies it in one transaction: look the contacts up (and
-//! lock them), add the events new to each contact's timeline (a kind already there is a
-//! duplicate), write the new statuses and the hour's outcome counts. Any daemon may apply any
+//! wrote its previous batch and applies it in one transaction: look the contacts up, add the
+//! events new to each contact's timeline (a kind already there is a duplicate; a write that
+//! finds one added meanwhile is redone), write the new statuses and the hour's outcome
+//! counts. Any daemon may apply any
 //! event: they are facts, not owned work, and [`ContactStatus::apply`] makes the order
 //! irrelevant.
 
@@ -34,8 +35,9 @@ use crate::queue::DialRequestState;
 const MAX_EVENTS_PER_BATCH: usize = 2000;
 /// Writers applying events side by side.
 const WRITERS: usize = 4;
-/// Attempts at writing one batch (a deadlock with a concurrent batch resolution is retried).
-const WRITE_ATTEMPTS: u32 = 4;
+/// Attempts at writing one batch: a deadlock with a concurrent batch resolution, or another
+/// writer recording events of the same contact, is retried.
+const WRITE_ATTEMPTS: u32 = 5;
 /// First pause between attempts; doubles.
 const WRITE_RETRY_PAUSE: Duration = Duration::from_millis(50);
 

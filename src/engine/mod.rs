@@ -206,6 +206,9 @@ pub enum EngineError {
     /// This daemon no longer holds the campaign's lease; its write was refused.
     #[error("lease of campaign {0} was lost to another daemon")]
     StaleLease(String),
+    /// Another writer recorded some of the same contact events first; read them again.
+    #[error("contact events were recorded concurrently")]
+    ConcurrentEvents,
 }
 
 #[cfg(test)]

@@ -547,9 +547,7 @@ pub struct ContactRow {
     pub recorded: Vec<String>,
 }
 
-/// Looks up requests by id or, for events that carry only a contact id, by contact id, and
-/// locks them until the transaction `db` belongs to ends: their events are read, merged and
-/// written back, so two writers of one contact take turns.
+/// Looks up requests by id or, for events that carry only a contact id, by contact id.
 pub async fn contact_rows(
     db: impl PgExecutor<'_>,
     ids: &[Uuid],
@@ -559,9 +557,7 @@ pub async fn contact_rows(
         "select id, campaign_id, contact_id, contact_phase, outcome, state, dialed_at,
                 array(select jsonb_object_keys(timeline)) as recorded
          from dial_request
-         where id = any($1) or contact_id = any($2)
-         order by id
-         for update",
+         where id = any($1) or contact_id = any($2)",
     )
     .bind(ids)
     .bind(contact_ids)
@@ -596,10 +592,14 @@ pub struct StatusUpdate {
     pub events: std::collections::BTreeMap<&'static str, TimelineEntry>,
 }
 
-/// Writes contact statuses and adds the events to the timelines (an entry already there is
-/// kept); requests whose contact ended become `completed`. Events are the contact center's
-/// own account: they also record a contact id the batch's answer never delivered (a call
-/// whose outcome was unknown when its requests expired).
+/// Writes contact statuses and adds the events to the timelines; requests whose contact
+/// ended become `completed`. Events are the contact center's own account: they also record
+/// a contact id the batch's answer never delivered (a call whose outcome was unknown when its
+/// requests expired).
+///
+/// The events were found new against the timelines read before; if another writer added one
+/// of them since, nothing is written and [`EngineError::ConcurrentEvents`] says to read again
+/// (the caller's transaction must roll back what this statement changed).
 pub async fn contact_update_many(
     db: impl PgExecutor<'_>,
     updates: &[StatusUpdate],
@@ -611,7 +611,7 @@ pub async fn contact_update_many(
     let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
     let events: Vec<Json<&std::collections::BTreeMap<&str, TimelineEntry>>> =
         updates.iter().map(|u| Json(&u.events)).collect();
-    sqlx::query(
+    let written = sqlx::query(
         "update dial_request d
          set contact_phase = u.phase, outcome = u.outcome,
              contact_id = coalesce(d.contact_id, u.contact_id),
@@ -622,7 +622,8 @@ pub async fn contact_update_many(
              updated_at = now()
          from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
              as u(id, contact_id, phase, outcome, terminal, events)
-         where d.id = u.id",
+         where d.id = u.id
+           and not exists (select 1 from jsonb_object_keys(u.events) k where d.timeline ? k)",
     )
     .bind(&ids)
     .bind(&contacts)
@@ -631,7 +632,11 @@ pub async fn contact_update_many(
     .bind(&terminal)
     .bind(&events)
     .execute(db)
-    .await?;
+    .await?
+    .rows_affected();
+    if written < updates.len() as u64 {
+        return Err(EngineError::ConcurrentEvents);
+    }
     Ok(())
 }
 

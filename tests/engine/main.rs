@@ -8,6 +8,7 @@ mod checker;
 mod common;
 mod control;
 mod duplicates;
+mod events;
 mod expiry;
 mod harness;
 mod pacing;

@@ -1,0 +1,144 @@
+//! Contact events are facts that any daemon may record: two event sinks fed the same events
+//! at once, each also receiving every event twice, record each event once — one timeline
+//! entry per kind and outcome counts that add up to the contacts, not to the deliveries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use dialer::contact_center::{ContactEvent, ContactEventKind};
+use dialer::engine::events::EventSink;
+use dialer::engine::scheduler::Signals;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::common::TestApp;
+use crate::harness::{agentless_campaign, put_requests, wait_for, Knobs, TestDb};
+
+const CONTACTS: usize = 40;
+
+#[sqlx::test]
+async fn two_sinks_given_the_same_events_record_each_once(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let db = TestDb::new(connect).await;
+    let mut config = Knobs::default().config();
+    config.engine.enabled = false;
+    let app = TestApp::spawn_with(db.daemon_pool().await, config).await;
+    let campaign = agentless_campaign(&app).await;
+    let ids = put_requests(&app, &campaign, "e", CONTACTS, |_| {
+        Duration::from_secs(3600)
+    })
+    .await;
+    // As the engine leaves a request whose contact was created.
+    sqlx::query(
+        "update dial_request set state = 'in_progress', contact_phase = 'initiated',
+                contact_id = 'contact-' || id, dialed_at = now()
+         where id = any($1)",
+    )
+    .bind(&ids)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let (feed, _) = broadcast::channel(16 * 1024);
+    let cancel = CancellationToken::new();
+    let mut sinks = Vec::new();
+    for _ in 0..2 {
+        let (observations, _unread) = mpsc::unbounded_channel();
+        let sink = EventSink {
+            pool: db.daemon_pool().await,
+            observations,
+            signals: Arc::new(Signals::default()),
+            epoch: Utc::now(),
+        };
+        sinks.push(tokio::spawn(sink.run(feed.subscribe(), cancel.clone())));
+    }
+    let start = Utc::now();
+    let lifecycle = |agent: String| {
+        [
+            ContactEventKind::Initiated,
+            ContactEventKind::PersonAnswered,
+            ContactEventKind::Queued,
+            ContactEventKind::ConnectedToAgent { agent_id: agent },
+            ContactEventKind::Disconnected,
+            ContactEventKind::Completed,
+        ]
+    };
+    for (n, id) in ids.iter().enumerate() {
+        for (step, kind) in lifecycle(format!("agent-{n}")).into_iter().enumerate() {
+            let event = ContactEvent {
+                contact_id: format!("contact-{id}"),
+                // Half the events name only the contact, as some contact-center feeds do.
+                request_identifier: (step % 2 == 0).then(|| id.to_string()),
+                at: start + chrono::Duration::milliseconds((n * 10 + step) as i64),
+                kind,
+            };
+            for _ in 0..2 {
+                feed.send(event.clone()).unwrap();
+            }
+        }
+    }
+
+    let campaign_ref = &campaign;
+    wait_for(
+        "every contact completed",
+        Duration::from_secs(30),
+        || async {
+            let completed: i64 = sqlx::query_scalar(
+                "select count(*) from dial_request where campaign_id = $1 and state = 'completed'",
+            )
+            .bind(campaign_ref)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            (completed == CONTACTS as i64).then_some(())
+        },
+    )
+    .await;
+    // Let both sinks finish what they hold before counting.
+    drop(feed);
+    for sink in sinks {
+        tokio::time::timeout(Duration::from_secs(30), sink)
+            .await
+            .expect("sinks end when their feed closes")
+            .unwrap();
+    }
+
+    let rows: Vec<(String, Option<String>, serde_json::Value)> = sqlx::query_as(
+        "select state::text, outcome, timeline from dial_request where id = any($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    for (state, outcome, timeline) in &rows {
+        assert_eq!(state, "completed");
+        assert_eq!(outcome.as_deref(), Some("connected"));
+        let kinds = timeline.as_object().map_or(0, |t| t.len());
+        assert_eq!(kinds, 6, "one entry per event kind: {timeline}");
+        assert!(
+            timeline["connected_to_agent"]["detail"]
+                .as_str()
+                .is_some_and(|agent| agent.starts_with("agent-")),
+            "the connection names its agent: {timeline}"
+        );
+    }
+    let (answers, abandons): (i64, i64) = sqlx::query_as(
+        "select coalesce(sum(person_answers), 0)::bigint, coalesce(sum(abandons), 0)::bigint
+         from campaign_hourly where campaign_id = $1",
+    )
+    .bind(&campaign)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (answers, abandons),
+        (CONTACTS as i64, 0),
+        "each answer counted once"
+    );
+    cancel.cancel();
+    app.shutdown().await.unwrap();
+}
