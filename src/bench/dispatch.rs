@@ -2,7 +2,7 @@
 //! against the bare claim SQL moving the same rows with the same concurrency, and how soon a
 //! freed agent gets its next contact.
 //!
-//! Three phases in one scratch database:
+//! Phases in one scratch database:
 //! 1. latency: a progressive campaign, a few agents with short handle times, customers who
 //!    answer at once. A subscriber of the simulated center times each agent's `Completed`
 //!    event to the next contact's `Initiated` event (first freed, first served); the engine's
@@ -14,6 +14,8 @@
 //!    (select for update skip locked, update to `in_progress`) from as many tasks as the
 //!    engine makes calls at once: no contact center, no batches, no events.
 //!
+//! Phases 2 and 3 alternate in rounds (the engine's campaign paused between its rounds), so
+//! that both meet the same moments of a machine whose commit latency changes by the minute.
 //! The simulated center runs at `time_scale` 1.0: its durations are zero except the latency
 //! phase's handle time, which is meant as wall time.
 
@@ -68,6 +70,8 @@ const UNLIMITED_AGENTS: u32 = 100_000;
 const LATENCY_BACKLOG: i64 = 20_000;
 const THROUGHPUT_QUEUE: &str = "bench-unlimited";
 const LATENCY_QUEUE: &str = "bench-few";
+/// Database connections of the benchmark's pool.
+const BENCH_CONNECTIONS: u32 = 48;
 /// Rounds of engine and raw claim in the throughput phases.
 const ROUNDS: u32 = 4;
 /// How often the throughput phase reads the engine's progress.
@@ -87,13 +91,14 @@ pub async fn run(args: DispatchArgs) -> anyhow::Result<()> {
     config.engine.enabled = true;
     config.engine.total_lines = TOTAL_LINES;
     let calls = config.engine.max_concurrent_calls;
-    // Calls, the scheduler, the event sink and the benchmark's own reads each hold one.
-    config.database.max_connections = config.database.max_connections.max(48);
+    // Enough for every stage at once: the calls, the batches recording their answers (up to
+    // four per call slot), the event writers, the scheduler and the benchmark's own reads.
+    config.database.max_connections = config.database.max_connections.max(BENCH_CONNECTIONS);
     let metrics = m::install();
 
     let scratch = ScratchDatabase::create(&config.database, "dispatch").await?;
     println!(
-        "dispatch: backlog {}, {}s per phase, claims of {BATCH_MAX_CONTACTS}, {calls} concurrent calls, engine.total_lines {TOTAL_LINES}",
+        "dispatch: backlog {}, {}s per side in {ROUNDS} rounds, {calls} concurrent calls, raw claims of {BATCH_MAX_CONTACTS}, engine.total_lines {TOTAL_LINES}",
         args.backlog, args.seconds
     );
     let measured = phases(&args, &config, scratch.pool(), &metrics).await;
