@@ -5,7 +5,8 @@
 //! phase only moves forward, the outcome only to a more decisive one, a terminal contact
 //! stays terminal), so any order of the same events gives the same end state.
 
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::contact_center::ContactEventKind;
 
@@ -178,6 +179,17 @@ impl ContactStatus {
     pub fn final_outcome(&self) -> Outcome {
         self.outcome.unwrap_or(Outcome::Lost)
     }
+}
+
+/// One entry of a contact's timeline, which is keyed by [`event_name`] (a kind already there
+/// makes a later copy of the event a duplicate).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Agent id for connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The spelling of an event kind in the timeline.

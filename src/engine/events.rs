@@ -6,9 +6,8 @@
 //! wrote its previous batch and applies it in one transaction: look the contacts up, add the
 //! events new to each contact's timeline (a kind already there is a duplicate; a write that
 //! finds one added meanwhile is redone), write the new statuses and the hour's outcome
-//! counts. Any daemon may apply any
-//! event: they are facts, not owned work, and [`ContactStatus::apply`] makes the order
-//! irrelevant.
+//! counts. Any daemon may apply any event: they are facts, not owned work, and
+//! [`ContactStatus::apply`] makes the order irrelevant.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
@@ -23,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::scheduler::Signals;
-use super::store::{contact_rows, contact_update_many, hourly_add, StatusUpdate, TimelineEntry};
+use super::store::{contact_rows, contact_update_many, hourly_add, StatusUpdate};
 use super::EngineError;
 use crate::contact_center::{ContactEvent, ContactEventKind};
-use crate::contacts::{event_name, ContactStatus, Outcome, Phase};
+use crate::contacts::{event_name, ContactStatus, Outcome, Phase, TimelineEntry};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent};
 use crate::queue::DialRequestState;
@@ -108,6 +107,16 @@ impl EventSink {
         drop(lanes);
         while writers.join_next().await.is_some() {}
     }
+}
+
+/// What a batch of events does to one contact.
+struct Change {
+    before: ContactStatus,
+    after: ContactStatus,
+    /// The contact the events are about.
+    contact_id: String,
+    /// Its new timeline entries by event kind.
+    events: BTreeMap<&'static str, TimelineEntry>,
 }
 
 /// Writes the events of its share of the contacts.
@@ -197,27 +206,21 @@ impl EventWriter {
             return Ok(());
         }
 
-        let mut statuses: BTreeMap<Uuid, StatusUpdate> = BTreeMap::new();
-        let mut before: HashMap<Uuid, ContactStatus> = HashMap::new();
-        let mut after: HashMap<Uuid, ContactStatus> = HashMap::new();
+        let mut changes: BTreeMap<Uuid, Change> = BTreeMap::new();
         let mut hourly: BTreeMap<&str, (DateTime<Utc>, i64, i64, i64)> = BTreeMap::new();
         for (id, event) in &matched {
             let Some(row) = by_id.get(id) else { continue };
-            let stored = *before.entry(*id).or_insert_with(|| stored_status(row));
-            let status = after.entry(*id).or_insert(stored);
-            *status = status.apply(&event.kind);
-            let update = statuses.entry(*id).or_insert_with(|| StatusUpdate {
-                id: *id,
-                contact_id: event.contact_id.clone(),
-                phase: Phase::Initiated.as_str(),
-                outcome: None,
-                terminal: false,
-                events: BTreeMap::new(),
+            let change = changes.entry(*id).or_insert_with(|| {
+                let stored = stored_status(row);
+                Change {
+                    before: stored,
+                    after: stored,
+                    contact_id: event.contact_id.clone(),
+                    events: BTreeMap::new(),
+                }
             });
-            update.phase = status.phase.as_str();
-            update.outcome = status.outcome.map(Outcome::as_str);
-            update.terminal = status.terminal;
-            update.events.insert(
+            change.after = change.after.apply(&event.kind);
+            change.events.insert(
                 event_name(&event.kind),
                 TimelineEntry {
                     at: event.at,
@@ -237,7 +240,17 @@ impl EventWriter {
                 _ => {}
             }
         }
-        let updates: Vec<StatusUpdate> = statuses.into_values().collect();
+        let updates: Vec<StatusUpdate> = changes
+            .iter_mut()
+            .map(|(id, change)| StatusUpdate {
+                id: *id,
+                contact_id: change.contact_id.clone(),
+                phase: change.after.phase.as_str(),
+                outcome: change.after.outcome.map(Outcome::as_str),
+                terminal: change.after.terminal,
+                events: std::mem::take(&mut change.events),
+            })
+            .collect();
         contact_update_many(&mut *tx, &updates).await?;
         for (campaign, (at, answers, abandons, machines)) in &hourly {
             if answers + abandons + machines > 0 {
@@ -266,9 +279,8 @@ impl EventWriter {
                 let _ = self.observations.send((campaign, observation));
             }
         }
-        for (id, after) in &after {
-            let ended = before.get(id).is_some_and(|before| !before.terminal);
-            if after.terminal && ended {
+        for (id, Change { before, after, .. }) in &changes {
+            if after.terminal && !before.terminal {
                 self.answered_at.remove(id);
                 self.connected_at.remove(id);
                 if let Some(row) = by_id.get(id) {

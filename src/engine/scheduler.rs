@@ -410,6 +410,16 @@ impl Scheduler {
         if decision.dials > 0 {
             tracing::debug!(campaign_id = %campaign.id, dials = decision.dials, explanation = ?decision.explanation, "pacing decision");
         }
+        // Claim only what can wait for a call slot: the rest stays in the queue for the next
+        // pass, which an ending call wakes.
+        let dials = usize::try_from(decision.dials).unwrap_or(0);
+        let batches_wanted = dials
+            .div_ceil(BATCH_MAX_CONTACTS)
+            .min(self.claimed.available_permits());
+        let rows = dials.min(batches_wanted * BATCH_MAX_CONTACTS);
+        if rows == 0 {
+            return Ok(());
+        }
         let scope = ClaimScope {
             campaign_id: campaign.id.clone(),
             owner: self.owner.clone(),
@@ -436,16 +446,6 @@ impl Scheduler {
                     .is_some_and(|c| c.enable_answer_machine_detection),
             },
         };
-        // Claim only what can wait for a call slot: the rest stays in the queue for the next
-        // pass, which an ending call wakes.
-        let dials = usize::try_from(decision.dials).unwrap_or(0);
-        let batches_wanted = dials
-            .div_ceil(BATCH_MAX_CONTACTS)
-            .min(self.claimed.available_permits());
-        let rows = dials.min(batches_wanted * BATCH_MAX_CONTACTS);
-        if rows == 0 {
-            return Ok(());
-        }
         // One statement for all the batches: concurrent claims of one campaign would skip
         // each other's rows, which costs more than it saves.
         let started = Instant::now();

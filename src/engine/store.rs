@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::planner::ActiveCalls;
 use super::EngineError;
 use crate::contact_center::BATCH_MAX_CONTACTS;
-use crate::contacts::Phase;
+use crate::contacts::{Phase, TimelineEntry};
 use crate::queue::store::PENDING_SHARDS;
 
 /// A campaign this daemon holds the lease of.
@@ -563,16 +563,6 @@ pub async fn contact_rows(
     .bind(contact_ids)
     .fetch_all(db)
     .await?)
-}
-
-/// A timeline entry: when an event happened, and the agent of a connection.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TimelineEntry {
-    /// When it happened.
-    pub at: DateTime<Utc>,
-    /// Agent id for connections.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
 }
 
 /// A contact's new status and the events it adds to its timeline.

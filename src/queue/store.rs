@@ -1,13 +1,15 @@
 //! Dial-request SQL: batch admission, sweeping, and queue-depth reads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{BatchOutcome, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
 use crate::campaigns::CampaignState;
+use crate::contacts::TimelineEntry;
 
 /// Shards of the per-campaign pending counter (see the migration): enough that concurrent
 /// ingest transactions rarely meet on one row.
@@ -302,33 +304,40 @@ pub struct RequestStatus {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A request of a campaign, with its contact's timeline (event kind, time, detail).
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    #[sqlx(flatten)]
+    status: RequestStatus,
+    timeline: Json<BTreeMap<String, TimelineEntry>>,
+}
+
+/// A request of a campaign, with its contact's timeline (event kind, time, detail) in the
+/// order the events happened.
 pub async fn dial_request_status(
     pool: &PgPool,
     campaign_id: &str,
     id: Uuid,
 ) -> Result<Option<(RequestStatus, Vec<(String, DateTime<Utc>, Option<String>)>)>, QueueError> {
-    let status: Option<RequestStatus> = sqlx::query_as(
-        "select id, client_token, state, reason, contact_id, outcome, attempts, expires_at, created_at, updated_at
+    let row: Option<StatusRow> = sqlx::query_as(
+        "select id, client_token, state, reason, contact_id, outcome, attempts, expires_at, created_at, updated_at,
+                timeline
          from dial_request where campaign_id = $1 and id = $2",
     )
     .bind(campaign_id)
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    let Some(status) = status else {
-        return Ok(None);
-    };
-    let timeline = sqlx::query_as(
-        "select e.key, (e.value->>'at')::timestamptz as at, e.value->>'detail'
-         from dial_request d, jsonb_each(d.timeline) e
-         where d.id = $1
-         order by at, e.key",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    Ok(Some((status, timeline)))
+    Ok(row.map(|row| {
+        let mut timeline: Vec<_> = row
+            .timeline
+            .0
+            .into_iter()
+            // Microseconds, as the database keeps its own times.
+            .map(|(kind, entry)| (kind, entry.at.round_subsecs(6), entry.detail))
+            .collect();
+        timeline.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        (row.status, timeline)
+    }))
 }
 
 /// Counts of a campaign's requests by state, outcome and reason.

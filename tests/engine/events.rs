@@ -1,6 +1,7 @@
 //! Contact events are facts that any daemon may record: two event sinks fed the same events
 //! at once, each also receiving every event twice, record each event once — one timeline
-//! entry per kind and outcome counts that add up to the contacts, not to the deliveries.
+//! entry per kind and outcome counts that add up to the contacts, not to the deliveries —
+//! and the status API shows the timeline in event order.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -139,6 +140,37 @@ async fn two_sinks_given_the_same_events_record_each_once(
         (CONTACTS as i64, 0),
         "each answer counted once"
     );
+
+    // The status API shows the timeline in the order the events happened.
+    let id = ids[3];
+    let answer = app
+        .call(
+            "GET",
+            &format!("/campaigns/{campaign}/dial-requests/{id}"),
+            None,
+        )
+        .await;
+    let status = answer.ok();
+    assert_eq!(status["state"], "completed");
+    assert_eq!(status["outcome"], "connected");
+    assert_eq!(status["contactId"], format!("contact-{id}"));
+    let events: Vec<&str> = status["timeline"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|e| e["event"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        events,
+        [
+            "initiated",
+            "person_answered",
+            "queued",
+            "connected_to_agent",
+            "disconnected",
+            "completed"
+        ],
+        "{status}"
+    );
+    assert_eq!(status["timeline"][3]["agentId"], "agent-3", "{status}");
     cancel.cancel();
     app.shutdown().await.unwrap();
 }
