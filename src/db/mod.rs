@@ -6,7 +6,7 @@ pub mod embedded;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 
 use crate::config::DatabaseConfig;
 use embedded::{EmbeddedError, EmbeddedPostgres};
@@ -93,14 +93,30 @@ async fn start_embedded(data_dir: &std::path::Path) -> Result<EmbeddedPostgres, 
     }
 }
 
+/// Connections idle longer than this are checked before use.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// A pool on `url`. Sessions abort transactions left idle, so a stuck client can never hold
 /// queue locks for long.
+///
+/// A connection that has been idle a while (the server may have restarted or a firewall
+/// dropped it) is pinged before it is handed out; one in steady use is not: the ping is a
+/// round trip, and a busy engine acquires a connection for every statement.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = url.parse().map_err(DbError::Url)?;
     let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(DbError::Connect)

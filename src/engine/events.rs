@@ -33,7 +33,7 @@ use crate::queue::DialRequestState;
 /// Most events written per transaction.
 const MAX_EVENTS_PER_BATCH: usize = 2000;
 /// Writers applying events side by side.
-const WRITERS: usize = 4;
+const WRITERS: usize = 2;
 /// Attempts at writing one batch: a deadlock with a concurrent batch resolution, or another
 /// writer recording events of the same contact, is retried.
 const WRITE_ATTEMPTS: u32 = 5;
@@ -160,15 +160,12 @@ impl EventWriter {
     /// Applies one batch of events in one transaction; metrics and pacing observations
     /// follow its commit.
     async fn apply(&mut self, events: &[ContactEvent]) -> Result<(), EngineError> {
-        let ids: Vec<Uuid> = events
+        let ids: Vec<Uuid> = events.iter().filter_map(request_id).collect();
+        let contact_ids: Vec<String> = events
             .iter()
-            .filter_map(|e| {
-                e.request_identifier
-                    .as_deref()
-                    .and_then(|r| Uuid::parse_str(r).ok())
-            })
+            .filter(|e| request_id(e).is_none())
+            .map(|e| e.contact_id.clone())
             .collect();
-        let contact_ids: Vec<String> = events.iter().map(|e| e.contact_id.clone()).collect();
         let mut tx = self.pool.begin().await?;
         let rows = contact_rows(&mut *tx, &ids, &contact_ids).await?;
         let mut by_id = HashMap::new();
@@ -186,12 +183,7 @@ impl EventWriter {
         let mut sorted: Vec<&ContactEvent> = events.iter().collect();
         sorted.sort_by_key(|e| e.at);
         for event in sorted {
-            let id = event
-                .request_identifier
-                .as_deref()
-                .and_then(|r| Uuid::parse_str(r).ok())
-                .filter(|id| by_id.contains_key(id))
-                .or_else(|| by_contact.get(&event.contact_id).copied());
+            let id = request_id(event).or_else(|| by_contact.get(&event.contact_id).copied());
             let Some(row) = id.and_then(|id| by_id.get(&id)) else {
                 tracing::debug!(contact_id = %event.contact_id, "event for an unknown contact ignored");
                 continue;
@@ -368,6 +360,14 @@ pub fn observation(
         at_secs: (event.at - epoch).num_milliseconds() as f64 / 1000.0,
         event: observed,
     })
+}
+
+/// The dial request an event names, if it names one (as the simulated center's do).
+fn request_id(event: &ContactEvent) -> Option<Uuid> {
+    event
+        .request_identifier
+        .as_deref()
+        .and_then(|r| Uuid::parse_str(r).ok())
 }
 
 fn stored_status(row: &super::store::ContactRow) -> ContactStatus {

@@ -215,7 +215,10 @@ impl Scheduler {
                 owned.pacer.observe(&observation);
             }
         }
-        if self.campaigns.is_empty() {
+        // With every place taken nothing could be claimed; the next batch done wakes a pass.
+        if self.campaigns.is_empty()
+            || (pass == Pass::Planning && self.claimed.available_permits() == 0)
+        {
             return Ok(());
         }
 

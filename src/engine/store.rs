@@ -209,7 +209,7 @@ pub async fn batch_claim(
         claimed as (
             update dial_request d
             set state = 'in_progress', batch_id = s.batch_id, attempts = d.attempts + 1,
-                contact_phase = 'creating', not_before = null, dialed_at = $12, updated_at = now()
+                contact_phase = 'creating', not_before = null, reason = null, dialed_at = $12, updated_at = now()
             from slotted s where d.id = s.id
             returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
         ),
@@ -362,8 +362,10 @@ pub enum ItemResult {
     Expired,
 }
 
-/// Records a resolved batch: contacts created, items to retry, failed or expired items; the
-/// batch is closed. One statement, guarded by the lease.
+/// Records a resolved batch: the batch is closed with the contact created for each of its
+/// requests (the SQL function `dial_request_contact_id` reads it from there until the
+/// contact's events record it on the request), and the requests without one are retried, failed or
+/// expired. One statement, guarded by the lease.
 pub async fn batch_resolve(
     db: impl PgExecutor<'_>,
     batch: &Batch,
@@ -405,38 +407,39 @@ pub async fn batch_resolve(
             select * from unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
                 as r(id, state, contact_id, reason, not_before)
         ),
-        updated as (
-            -- Events of a fast call may have ended the request before this answer was
-            -- recorded: then only the contact id is added.
+        closed as (
+            update contact_batch b
+            set resolved_at = $10,
+                contact_ids = array(select r.contact_id
+                                    from unnest(b.request_ids) with ordinality as q(id, i)
+                                    left join results r on r.id = q.id
+                                    order by q.i)
+            where b.id = $1 and exists (select 1 from guard)
+            returning 1
+        ),
+        ended as (
+            -- A request given a contact stays in progress, untouched: its contact's events
+            -- write its row next. The others are retried, failed or expired.
             update dial_request d
-            set state = case when d.state = 'in_progress' then r.state::dial_request_state else d.state end,
-                contact_id = coalesce(r.contact_id, d.contact_id),
-                contact_phase = case when d.state <> 'in_progress' then d.contact_phase
-                                     when r.state = 'in_progress' then coalesce(nullif(d.contact_phase, 'creating'), 'initiated')
-                                     end,
-                reason = case when d.state = 'in_progress' then r.reason else d.reason end,
+            set state = r.state::dial_request_state, contact_phase = null, reason = r.reason,
                 not_before = r.not_before,
                 batch_id = case when r.state = 'pending' then null else d.batch_id end,
                 updated_at = now()
             from results r
-            where d.id = r.id and d.batch_id = $1 and exists (select 1 from guard)
-              and (d.state = 'in_progress' or r.contact_id is not null)
-            returning d.state, d.contact_id
+            where d.id = r.id and r.contact_id is null and d.batch_id = $1
+              and d.state = 'in_progress' and exists (select 1 from closed)
+            returning d.state
         ),
         requeued as (
             insert into campaign_pending (campaign_id, shard, n)
-            select $2, $11, count(*) from updated where state = 'pending' having count(*) > 0
+            select $2, $11, count(*) from ended where state = 'pending' having count(*) > 0
             on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
         ),
         dialed as (
             insert into campaign_hourly (campaign_id, hour, shard, dials)
-            select $2, date_trunc('hour', $10::timestamptz), $11, count(*) from updated where contact_id is not null having count(*) > 0
+            select $2, date_trunc('hour', $10::timestamptz), $11, count(*) from results
+            where contact_id is not null and exists (select 1 from closed) having count(*) > 0
             on conflict (campaign_id, hour, shard) do update set dials = campaign_hourly.dials + excluded.dials
-        ),
-        closed as (
-            update contact_batch set resolved_at = $10
-            where id = $1 and exists (select 1 from guard)
-            returning 1
         )
         select count(*) from closed
         "#,
@@ -547,17 +550,27 @@ pub struct ContactRow {
     pub recorded: Vec<String>,
 }
 
-/// Looks up requests by id or, for events that carry only a contact id, by contact id.
+/// Looks up requests by id or, for events that carry only a contact id, through the batch
+/// that created the contact.
 pub async fn contact_rows(
     db: impl PgExecutor<'_>,
     ids: &[Uuid],
     contact_ids: &[String],
 ) -> Result<Vec<ContactRow>, EngineError> {
     Ok(sqlx::query_as(
-        "select id, campaign_id, contact_id, contact_phase, outcome, state, dialed_at,
-                array(select jsonb_object_keys(timeline)) as recorded
-         from dial_request
-         where id = any($1) or contact_id = any($2)",
+        "with by_contact as (
+             select r.id, r.contact_id
+             from contact_batch b cross join unnest(b.request_ids, b.contact_ids) as r(id, contact_id)
+             where b.contact_ids && $2 and r.contact_id = any($2)
+         ),
+         wanted as (
+             select unnest($1::uuid[]) as id union select id from by_contact
+         )
+         select d.id, d.campaign_id, coalesce(d.contact_id, c.contact_id) as contact_id,
+                d.contact_phase, d.outcome, d.state, d.dialed_at,
+                array(select jsonb_object_keys(d.timeline)) as recorded
+         from wanted w join dial_request d on d.id = w.id
+         left join by_contact c on c.id = d.id",
     )
     .bind(ids)
     .bind(contact_ids)
@@ -663,7 +676,8 @@ pub async fn hourly_add(
 }
 
 /// Ends contacts that never reported an end within `timeout` of their creation (the
-/// contact center lost them, or the daemon whose simulated center placed them died).
+/// contact center lost them, or the daemon whose simulated center placed them died). A
+/// contact exists once its batch's answer is recorded or one of its events named it.
 pub async fn contact_reap_lost(
     db: impl PgExecutor<'_>,
     now: DateTime<Utc>,
@@ -671,10 +685,13 @@ pub async fn contact_reap_lost(
 ) -> Result<Vec<(String, i64)>, EngineError> {
     Ok(sqlx::query_as(
         "with lost as (
-             update dial_request
-             set state = 'completed', outcome = coalesce(outcome, 'lost'), contact_phase = 'completed', updated_at = now()
-             where state = 'in_progress' and contact_id is not null and dialed_at < $1
-             returning campaign_id
+             update dial_request d
+             set state = 'completed', outcome = coalesce(d.outcome, 'lost'), contact_phase = 'completed',
+                 contact_id = dial_request_contact_id(d), updated_at = now()
+             from contact_batch b
+             where b.id = d.batch_id and d.state = 'in_progress' and d.dialed_at < $1
+               and (d.contact_id is not null or b.resolved_at is not null)
+             returning d.campaign_id
          )
          select campaign_id, count(*) from lost group by campaign_id",
     )

@@ -319,9 +319,9 @@ pub async fn dial_request_status(
     id: Uuid,
 ) -> Result<Option<(RequestStatus, Vec<(String, DateTime<Utc>, Option<String>)>)>, QueueError> {
     let row: Option<StatusRow> = sqlx::query_as(
-        "select id, client_token, state, reason, contact_id, outcome, attempts, expires_at, created_at, updated_at,
-                timeline
-         from dial_request where campaign_id = $1 and id = $2",
+        "select id, client_token, state, reason, dial_request_contact_id(d) as contact_id, outcome, attempts,
+                expires_at, created_at, updated_at, timeline
+         from dial_request d where campaign_id = $1 and id = $2",
     )
     .bind(campaign_id)
     .bind(id)

@@ -1,7 +1,8 @@
 //! Contact events are facts that any daemon may record: two event sinks fed the same events
 //! at once, each also receiving every event twice, record each event once — one timeline
 //! entry per kind and outcome counts that add up to the contacts, not to the deliveries —
-//! and the status API shows the timeline in event order.
+//! and the status API shows the timeline in event order. Events that name only the contact
+//! find their request through the batch that created the contact.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,16 +34,39 @@ async fn two_sinks_given_the_same_events_record_each_once(
         Duration::from_secs(3600)
     })
     .await;
-    // As the engine leaves a request whose contact was created.
+    // As the engine leaves requests whose contacts were created: in progress, the contact
+    // ids in the answers of their batches (of 20), none on the request rows yet.
     sqlx::query(
-        "update dial_request set state = 'in_progress', contact_phase = 'initiated',
-                contact_id = 'contact-' || id, dialed_at = now()
-         where id = any($1)",
+        "with numbered as (
+             select id, (row_number() over (order by id) - 1) / 20 as slot from unnest($1::uuid[]) as t(id)
+         ),
+         batches as (
+             insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids,
+                                        contact_ids, next_attempt_at, resolved_at)
+             select b.id, $2, 'token-' || b.id, 1, '{}', b.ids,
+                    array(select 'contact-' || x from unnest(b.ids) with ordinality as u(x, i) order by i),
+                    now(), now()
+             from (select gen_random_uuid() as id, array_agg(id order by id) as ids
+                   from numbered group by slot) b
+             returning id, request_ids
+         )
+         update dial_request d set state = 'in_progress', contact_phase = 'creating',
+                batch_id = b.id, dialed_at = now()
+         from batches b where d.id = any(b.request_ids)",
     )
     .bind(&ids)
+    .bind(&campaign)
     .execute(&db.pool)
     .await
     .unwrap();
+    let id = ids[3];
+    let before_events = request_status(&app, &campaign, id).await;
+    assert_eq!(before_events["state"], "in_progress");
+    assert_eq!(
+        before_events["contactId"],
+        format!("contact-{id}"),
+        "the batch's answer names the contact before any event: {before_events}"
+    );
 
     let (feed, _) = broadcast::channel(16 * 1024);
     let cancel = CancellationToken::new();
@@ -72,8 +96,9 @@ async fn two_sinks_given_the_same_events_record_each_once(
         for (step, kind) in lifecycle(format!("agent-{n}")).into_iter().enumerate() {
             let event = ContactEvent {
                 contact_id: format!("contact-{id}"),
-                // Half the events name only the contact, as some contact-center feeds do.
-                request_identifier: (step % 2 == 0).then(|| id.to_string()),
+                // Some contact-center feeds name only the contact: every event of the even
+                // contacts, every other event of the odd ones.
+                request_identifier: (n % 2 == 1 && step % 2 == 0).then(|| id.to_string()),
                 at: start + chrono::Duration::milliseconds((n * 10 + step) as i64),
                 kind,
             };
@@ -142,15 +167,7 @@ async fn two_sinks_given_the_same_events_record_each_once(
     );
 
     // The status API shows the timeline in the order the events happened.
-    let id = ids[3];
-    let answer = app
-        .call(
-            "GET",
-            &format!("/campaigns/{campaign}/dial-requests/{id}"),
-            None,
-        )
-        .await;
-    let status = answer.ok();
+    let status = request_status(&app, &campaign, id).await;
     assert_eq!(status["state"], "completed");
     assert_eq!(status["outcome"], "connected");
     assert_eq!(status["contactId"], format!("contact-{id}"));
@@ -173,4 +190,16 @@ async fn two_sinks_given_the_same_events_record_each_once(
     assert_eq!(status["timeline"][3]["agentId"], "agent-3", "{status}");
     cancel.cancel();
     app.shutdown().await.unwrap();
+}
+
+/// What the status API says of a request.
+async fn request_status(app: &TestApp, campaign: &str, id: uuid::Uuid) -> serde_json::Value {
+    app.call(
+        "GET",
+        &format!("/campaigns/{campaign}/dial-requests/{id}"),
+        None,
+    )
+    .await
+    .ok()
+    .clone()
 }
