@@ -47,9 +47,6 @@ pub enum LedgerError {
 /// a daemon (a Postgres-backed implementation) and be shared by several.
 #[async_trait]
 pub trait SimLedger: Send + Sync {
-    /// What was recorded under `client_token`, if anything.
-    async fn lookup(&self, client_token: &str) -> Result<Option<LedgerEntry>, LedgerError>;
-
     /// Records `entry` under `client_token` unless something is recorded there already, in
     /// one atomic step. Returns `None` if `entry` was recorded, or the entry that was there
     /// (a concurrent caller won), in which case the caller must not dial.
@@ -87,10 +84,6 @@ impl InMemorySimLedger {
 
 #[async_trait]
 impl SimLedger for InMemorySimLedger {
-    async fn lookup(&self, client_token: &str) -> Result<Option<LedgerEntry>, LedgerError> {
-        Ok(lock(&self.entries).get(client_token).cloned())
-    }
-
     async fn record(
         &self,
         client_token: &str,
@@ -233,18 +226,12 @@ impl SimContactCenter {
         req: &BatchPutContactRequest,
     ) -> Result<BatchPutContactResponse, ContactCenterError> {
         let shared = &self.shared;
-        let hit = shared
-            .ledger
-            .lookup(&req.client_token)
-            .await
-            .map_err(ledger_failed)?;
-        let prepared = {
-            let mut model = lock(&shared.model);
-            match &hit {
-                Some(entry) => return model.replay(req, entry).map_err(invalid_request),
-                None => model.prepare(req).map_err(invalid_request)?,
-            }
-        };
+        // Prepared before the ledger is asked: recording is the one round trip a new token
+        // needs, and it returns what a replayed token holds. A replay's prepared batch (and
+        // the faults drawn for it) is discarded; its request was checked as a replay's is.
+        let prepared = lock(&shared.model)
+            .prepare(req)
+            .map_err(invalid_request)?;
         let raced = shared
             .ledger
             .record(&req.client_token, prepared.ledger_entry())
@@ -571,10 +558,6 @@ mod tests {
 
     #[async_trait]
     impl SimLedger for RacedLedger {
-        async fn lookup(&self, _: &str) -> Result<Option<LedgerEntry>, LedgerError> {
-            Ok(None)
-        }
-
         async fn record(
             &self,
             _: &str,

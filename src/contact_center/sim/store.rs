@@ -19,14 +19,8 @@ impl PgSimLedger {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
 
-fn backend(e: sqlx::Error) -> LedgerError {
-    LedgerError::Backend(Box::new(e))
-}
-
-#[async_trait]
-impl SimLedger for PgSimLedger {
+    /// What is recorded under `client_token`, if anything.
     async fn lookup(&self, client_token: &str) -> Result<Option<LedgerEntry>, LedgerError> {
         let entry: Option<Json<LedgerEntry>> =
             sqlx::query_scalar("select entry from sim_ledger where client_token = $1")
@@ -36,7 +30,14 @@ impl SimLedger for PgSimLedger {
                 .map_err(backend)?;
         Ok(entry.map(|e| e.0))
     }
+}
 
+fn backend(e: sqlx::Error) -> LedgerError {
+    LedgerError::Backend(Box::new(e))
+}
+
+#[async_trait]
+impl SimLedger for PgSimLedger {
     async fn record(
         &self,
         client_token: &str,
