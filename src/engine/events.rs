@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::scheduler::Signals;
-use super::store::{contact_rows, contact_update_many, hourly_add, StatusUpdate};
+use super::store::{
+    contact_rows, contact_update_many, StatusUpdate, StoredStatus, WrittenContact,
+};
 use super::EngineError;
 use crate::contact_center::{ContactEvent, ContactEventKind};
 use crate::contacts::{event_name, ContactStatus, Outcome, Phase, TimelineEntry};
@@ -39,6 +41,8 @@ const WRITERS: usize = 2;
 const WRITE_ATTEMPTS: u32 = 5;
 /// First pause between attempts; doubles.
 const WRITE_RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// Contacts in progress a writer remembers the status of; past it, it starts over.
+const MAX_KNOWN_CONTACTS: usize = 100_000;
 
 /// A pacing observation for one campaign.
 pub type CampaignObservation = (String, Observation);
@@ -74,6 +78,7 @@ impl EventSink {
                 observations: self.observations.clone(),
                 signals: self.signals.clone(),
                 epoch: self.epoch,
+                known: HashMap::new(),
                 answered_at: HashMap::new(),
                 connected_at: HashMap::new(),
             };
@@ -109,25 +114,26 @@ impl EventSink {
     }
 }
 
-/// What a batch of events does to one contact.
-struct Change {
-    before: ContactStatus,
-    after: ContactStatus,
-    /// The contact the events are about.
-    contact_id: String,
-    /// Its new timeline entries by event kind.
-    events: BTreeMap<&'static str, TimelineEntry>,
-}
-
 /// Writes the events of its share of the contacts.
 struct EventWriter {
     pool: PgPool,
     observations: mpsc::UnboundedSender<CampaignObservation>,
     signals: Arc<Signals>,
     epoch: DateTime<Utc>,
+    /// What this writer last wrote of each contact still in progress: what its next events
+    /// are written against, without reading its row first.
+    known: HashMap<Uuid, StoredStatus>,
     // When each contact this writer saw answered or connected, for waits and handle times.
     answered_at: HashMap<Uuid, DateTime<Utc>>,
     connected_at: HashMap<Uuid, DateTime<Utc>>,
+}
+
+/// A contact's update, with what the writer needs after it applied.
+struct Prepared<'a> {
+    update: StatusUpdate,
+    before: ContactStatus,
+    after: ContactStatus,
+    events: Vec<&'a ContactEvent>,
 }
 
 impl EventWriter {
@@ -157,132 +163,157 @@ impl EventWriter {
         }
     }
 
-    /// Applies one batch of events in one transaction; metrics and pacing observations
-    /// follow its commit.
+    /// Applies one batch of events. Each contact's new events are written against what the
+    /// writer believes its row holds (as claimed, for a contact it has not written before);
+    /// the contacts whose rows hold something else, and events that name only a contact, are
+    /// read and written again. Metrics and pacing observations follow each write.
     async fn apply(&mut self, events: &[ContactEvent]) -> Result<(), EngineError> {
-        let ids: Vec<Uuid> = events.iter().filter_map(request_id).collect();
-        let contact_ids: Vec<String> = events
-            .iter()
-            .filter(|e| request_id(e).is_none())
-            .map(|e| e.contact_id.clone())
-            .collect();
-        let mut tx = self.pool.begin().await?;
-        let rows = contact_rows(&mut *tx, &ids, &contact_ids).await?;
-        let mut by_id = HashMap::new();
-        let mut by_contact = HashMap::new();
-        for row in rows {
-            if let Some(contact_id) = &row.contact_id {
-                by_contact.insert(contact_id.clone(), row.id);
-            }
-            by_id.insert(row.id, row);
-        }
-
-        // Only the first of each kind per contact counts: the rest are duplicates.
-        let mut matched: Vec<(Uuid, &ContactEvent)> = Vec::new();
-        let mut seen: HashSet<(Uuid, &'static str)> = HashSet::new();
         let mut sorted: Vec<&ContactEvent> = events.iter().collect();
         sorted.sort_by_key(|e| e.at);
+        let mut by_request: BTreeMap<Uuid, Vec<&ContactEvent>> = BTreeMap::new();
+        let mut unnamed: Vec<&ContactEvent> = Vec::new();
         for event in sorted {
-            let id = request_id(event).or_else(|| by_contact.get(&event.contact_id).copied());
-            let Some(row) = id.and_then(|id| by_id.get(&id)) else {
-                tracing::debug!(contact_id = %event.contact_id, "event for an unknown contact ignored");
-                continue;
-            };
-            let kind = event_name(&event.kind);
-            if row.recorded.iter().any(|k| k == kind) || !seen.insert((row.id, kind)) {
-                continue;
-            }
-            matched.push((row.id, event));
-        }
-        if matched.is_empty() {
-            return Ok(());
-        }
-
-        let mut changes: BTreeMap<Uuid, Change> = BTreeMap::new();
-        let mut hourly: BTreeMap<&str, (DateTime<Utc>, i64, i64, i64)> = BTreeMap::new();
-        for (id, event) in &matched {
-            let Some(row) = by_id.get(id) else { continue };
-            let change = changes.entry(*id).or_insert_with(|| {
-                let stored = stored_status(row);
-                Change {
-                    before: stored,
-                    after: stored,
-                    contact_id: event.contact_id.clone(),
-                    events: BTreeMap::new(),
-                }
-            });
-            change.after = change.after.apply(&event.kind);
-            change.events.insert(
-                event_name(&event.kind),
-                TimelineEntry {
-                    at: event.at,
-                    detail: match &event.kind {
-                        ContactEventKind::ConnectedToAgent { agent_id } => Some(agent_id.clone()),
-                        _ => None,
-                    },
-                },
-            );
-            let counts = hourly
-                .entry(row.campaign_id.as_str())
-                .or_insert((event.at, 0, 0, 0));
-            match &event.kind {
-                ContactEventKind::PersonAnswered => counts.1 += 1,
-                ContactEventKind::Abandoned => counts.2 += 1,
-                ContactEventKind::MachineAnswered => counts.3 += 1,
-                _ => {}
+            match request_id(event) {
+                Some(id) => by_request.entry(id).or_default().push(event),
+                None => unnamed.push(event),
             }
         }
-        let updates: Vec<StatusUpdate> = changes
-            .iter_mut()
-            .map(|(id, change)| StatusUpdate {
-                id: *id,
-                contact_id: change.contact_id.clone(),
-                phase: change.after.phase.as_str(),
-                outcome: change.after.outcome.map(Outcome::as_str),
-                terminal: change.after.terminal,
-                events: std::mem::take(&mut change.events),
+        let mut expected: HashMap<Uuid, (StoredStatus, Vec<String>)> = by_request
+            .keys()
+            .map(|id| {
+                let known = self.known.get(id).cloned();
+                (*id, (known.unwrap_or_else(StoredStatus::claimed), Vec::new()))
             })
             .collect();
-        contact_update_many(&mut *tx, &updates).await?;
-        for (campaign, (at, answers, abandons, machines)) in &hourly {
-            if answers + abandons + machines > 0 {
-                hourly_add(&mut *tx, campaign, *at, *answers, *abandons, *machines).await?;
+        let mut read = false;
+        loop {
+            if read || !unnamed.is_empty() {
+                self.read(&mut by_request, &mut unnamed, &mut expected)
+                    .await?;
             }
+            let prepared = prepare(&mut by_request, &expected);
+            let updates: Vec<StatusUpdate> = prepared.iter().map(|p| p.update.clone()).collect();
+            let written = if updates.is_empty() {
+                Vec::new()
+            } else {
+                contact_update_many(&self.pool, &updates).await?
+            };
+            self.written(&prepared, &written);
+            for contact in &written {
+                by_request.remove(&contact.id);
+            }
+            if by_request.is_empty() {
+                return Ok(());
+            }
+            if read {
+                // Read and still changed since: another writer is at these contacts now.
+                return Err(EngineError::ConcurrentEvents);
+            }
+            read = true;
         }
-        tx.commit().await?;
+    }
 
-        for (id, event) in &matched {
-            let Some(row) = by_id.get(id) else { continue };
-            let campaign = row.campaign_id.clone();
-            metrics::counter!(m::CONTACT_EVENTS, m::CAMPAIGN_ID => campaign.clone(), "kind" => event_name(&event.kind))
-                .increment(1);
-            match &event.kind {
-                ContactEventKind::PersonAnswered => {
-                    metrics::counter!(m::PERSON_ANSWERS, m::CAMPAIGN_ID => campaign.clone())
-                        .increment(1);
+    /// Reads the rows of the contacts still to write, and of events naming only a contact:
+    /// their status and the event kinds they already hold become what the events are
+    /// written against. Events of contacts nobody knows are dropped.
+    async fn read<'a>(
+        &self,
+        by_request: &mut BTreeMap<Uuid, Vec<&'a ContactEvent>>,
+        unnamed: &mut Vec<&'a ContactEvent>,
+        expected: &mut HashMap<Uuid, (StoredStatus, Vec<String>)>,
+    ) -> Result<(), EngineError> {
+        let ids: Vec<Uuid> = by_request.keys().copied().collect();
+        let contact_ids: Vec<String> = unnamed.iter().map(|e| e.contact_id.clone()).collect();
+        let rows = contact_rows(&self.pool, &ids, &contact_ids).await?;
+        let by_contact: HashMap<&str, Uuid> = rows
+            .iter()
+            .filter_map(|row| Some((row.contact_id.as_deref()?, row.id)))
+            .collect();
+        for event in unnamed.drain(..) {
+            match by_contact.get(event.contact_id.as_str()) {
+                Some(id) => {
+                    let events = by_request.entry(*id).or_default();
+                    events.push(event);
+                    events.sort_by_key(|e| e.at);
                 }
-                ContactEventKind::Abandoned => {
-                    metrics::counter!(m::ABANDONS, m::CAMPAIGN_ID => campaign.clone()).increment(1);
+                None => {
+                    tracing::debug!(contact_id = %event.contact_id, "event for an unknown contact ignored");
                 }
-                _ => {}
-            }
-            if let Some(observation) = self.observe(*id, row.dialed_at, event) {
-                // The scheduler may have stopped; then nobody needs the observation.
-                let _ = self.observations.send((campaign, observation));
             }
         }
-        for (id, Change { before, after, .. }) in &changes {
-            if after.terminal && !before.terminal {
-                self.answered_at.remove(id);
-                self.connected_at.remove(id);
-                if let Some(row) = by_id.get(id) {
-                    metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => row.campaign_id.clone(), m::OUTCOME_LABEL => after.final_outcome().as_str())
+        expected.clear();
+        for row in &rows {
+            expected.insert(row.id, (StoredStatus::from(row), row.recorded.clone()));
+        }
+        by_request.retain(|id, events| {
+            let known = expected.contains_key(id);
+            if !known {
+                tracing::debug!(contact_id = %events[0].contact_id, "event for an unknown contact ignored");
+            }
+            known
+        });
+        Ok(())
+    }
+
+    /// After a write: what the writer now knows of the contacts written, their metrics and
+    /// pacing observations.
+    fn written(&mut self, prepared: &[Prepared<'_>], written: &[WrittenContact]) {
+        if written.is_empty() {
+            return;
+        }
+        let by_id: HashMap<Uuid, &Prepared<'_>> =
+            prepared.iter().map(|p| (p.update.id, p)).collect();
+        let mut counted: HashMap<(&str, &'static str), u64> = HashMap::new();
+        for contact in written {
+            let Some(p) = by_id.get(&contact.id) else {
+                continue;
+            };
+            let campaign = contact.campaign_id.as_str();
+            for event in &p.events {
+                *counted.entry((campaign, event_name(&event.kind))).or_default() += 1;
+                if let Some(observation) = self.observe(contact.id, contact.dialed_at, event) {
+                    // The scheduler may have stopped; then nobody needs the observation.
+                    let _ = self.observations.send((campaign.to_string(), observation));
+                }
+            }
+            if p.after.terminal {
+                self.known.remove(&contact.id);
+                self.answered_at.remove(&contact.id);
+                self.connected_at.remove(&contact.id);
+                if !p.before.terminal {
+                    metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => campaign.to_string(), m::OUTCOME_LABEL => p.after.final_outcome().as_str())
                         .increment(1);
                 }
+            } else {
+                if self.known.len() >= MAX_KNOWN_CONTACTS {
+                    // Contacts whose end never came (lost); forgetting costs a read later.
+                    self.known.clear();
+                    self.answered_at.clear();
+                    self.connected_at.clear();
+                }
+                self.known.insert(
+                    contact.id,
+                    StoredStatus {
+                        phase: Some(p.update.phase.to_string()),
+                        outcome: p.update.outcome.map(str::to_string),
+                        state: p.update.expected.state,
+                    },
+                );
+            }
+        }
+        for ((campaign, kind), n) in counted {
+            metrics::counter!(m::CONTACT_EVENTS, m::CAMPAIGN_ID => campaign.to_string(), "kind" => kind)
+                .increment(n);
+            let total = match kind {
+                "person_answered" => Some(m::PERSON_ANSWERS),
+                "abandoned" => Some(m::ABANDONS),
+                _ => None,
+            };
+            if let Some(total) = total {
+                metrics::counter!(total, m::CAMPAIGN_ID => campaign.to_string()).increment(n);
             }
         }
         self.signals.replan.notify_one();
-        Ok(())
     }
 
     fn observe(
@@ -370,18 +401,86 @@ fn request_id(event: &ContactEvent) -> Option<Uuid> {
         .and_then(|r| Uuid::parse_str(r).ok())
 }
 
-fn stored_status(row: &super::store::ContactRow) -> ContactStatus {
+/// The updates of the contacts in `by_request`: each one's events not yet in its row (the
+/// first of each kind), applied to the status its row is expected to hold. Contacts left
+/// with nothing new are dropped.
+fn prepare<'a>(
+    by_request: &mut BTreeMap<Uuid, Vec<&'a ContactEvent>>,
+    expected: &HashMap<Uuid, (StoredStatus, Vec<String>)>,
+) -> Vec<Prepared<'a>> {
+    let mut prepared = Vec::with_capacity(by_request.len());
+    by_request.retain(|id, events| {
+        let Some((stored, recorded)) = expected.get(id) else {
+            return false;
+        };
+        let mut kinds: HashSet<&'static str> = recorded
+            .iter()
+            .filter_map(|k| events.iter().map(|e| event_name(&e.kind)).find(|n| n == k))
+            .collect();
+        let new: Vec<&ContactEvent> = events
+            .iter()
+            .copied()
+            .filter(|e| kinds.insert(event_name(&e.kind)))
+            .collect();
+        let Some(first) = new.first() else {
+            return false;
+        };
+        let before = status_of(stored);
+        let after = new.iter().fold(before, |status, e| status.apply(&e.kind));
+        let mut counts = [0; 3];
+        let mut timeline = BTreeMap::new();
+        for event in &new {
+            match &event.kind {
+                ContactEventKind::PersonAnswered => counts[0] += 1,
+                ContactEventKind::Abandoned => counts[1] += 1,
+                ContactEventKind::MachineAnswered => counts[2] += 1,
+                _ => {}
+            }
+            timeline.insert(
+                event_name(&event.kind),
+                TimelineEntry {
+                    at: event.at,
+                    detail: match &event.kind {
+                        ContactEventKind::ConnectedToAgent { agent_id } => Some(agent_id.clone()),
+                        _ => None,
+                    },
+                },
+            );
+        }
+        prepared.push(Prepared {
+            update: StatusUpdate {
+                id: *id,
+                expected: stored.clone(),
+                contact_id: first.contact_id.clone(),
+                phase: after.phase.as_str(),
+                outcome: after.outcome.map(Outcome::as_str),
+                terminal: after.terminal,
+                events: timeline,
+                counts,
+                at: first.at,
+            },
+            before,
+            after,
+            events: new,
+        });
+        true
+    });
+    prepared
+}
+
+/// The lifecycle status a row's status columns stand for.
+fn status_of(stored: &StoredStatus) -> ContactStatus {
     ContactStatus {
-        phase: row
-            .contact_phase
+        phase: stored
+            .phase
             .as_deref()
             .and_then(Phase::parse)
             .unwrap_or(Phase::Initiated),
-        outcome: row.outcome.as_deref().and_then(Outcome::parse),
+        outcome: stored.outcome.as_deref().and_then(Outcome::parse),
         // An expired request that gets events had a contact after all (made before the
         // expiration by a call whose answer was lost): it follows that contact to its end.
         terminal: !matches!(
-            row.state,
+            stored.state,
             DialRequestState::InProgress | DialRequestState::Expired
         ),
     }

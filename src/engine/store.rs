@@ -578,11 +578,47 @@ pub async fn contact_rows(
     .await?)
 }
 
+/// The status columns of a contact's request row, as a writer believes them to be: its
+/// write takes effect only if the row still holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStatus {
+    /// `contact_phase`.
+    pub phase: Option<String>,
+    /// `outcome`.
+    pub outcome: Option<String>,
+    /// `state`.
+    pub state: crate::queue::DialRequestState,
+}
+
+impl StoredStatus {
+    /// As the claim leaves a request whose contact is being created, and as its row stays
+    /// until the contact's first event is written.
+    pub fn claimed() -> Self {
+        Self {
+            phase: Some(Phase::Creating.as_str().to_string()),
+            outcome: None,
+            state: crate::queue::DialRequestState::InProgress,
+        }
+    }
+}
+
+impl From<&ContactRow> for StoredStatus {
+    fn from(row: &ContactRow) -> Self {
+        Self {
+            phase: row.contact_phase.clone(),
+            outcome: row.outcome.clone(),
+            state: row.state,
+        }
+    }
+}
+
 /// A contact's new status and the events it adds to its timeline.
 #[derive(Debug, Clone)]
 pub struct StatusUpdate {
     /// Dial request.
     pub id: Uuid,
+    /// What its row must still hold for this update to apply.
+    pub expected: StoredStatus,
     /// The contact the events are about (recorded if the batch's answer never was).
     pub contact_id: String,
     /// New phase.
@@ -593,87 +629,112 @@ pub struct StatusUpdate {
     pub terminal: bool,
     /// New timeline entries by event kind.
     pub events: std::collections::BTreeMap<&'static str, TimelineEntry>,
+    /// Person answers, abandons and machines among the events, for the hourly counts.
+    pub counts: [i32; 3],
+    /// When the events happened (the hour they count in).
+    pub at: DateTime<Utc>,
 }
 
-/// Writes contact statuses and adds the events to the timelines; requests whose contact
-/// ended become `completed`. Events are the contact center's own account: they also record
-/// a contact id the batch's answer never delivered (a call whose outcome was unknown when its
-/// requests expired).
+/// A contact whose update applied.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WrittenContact {
+    /// Dial request.
+    pub id: Uuid,
+    /// Its campaign.
+    pub campaign_id: String,
+    /// When its call was placed.
+    pub dialed_at: Option<DateTime<Utc>>,
+}
+
+/// Writes contact statuses, adds the events to the timelines (requests whose contact ended
+/// become `completed`) and the outcomes to the hourly counts, in one statement. Events are
+/// the contact center's own account: they also record a contact id the batch's answer never
+/// delivered (a call whose outcome was unknown when its requests expired).
 ///
-/// The events were found new against the timelines read before; if another writer added one
-/// of them since, nothing is written and [`EngineError::ConcurrentEvents`] says to read again
-/// (the caller's transaction must roll back what this statement changed).
+/// An update applies only where the row still holds its expected status and has none of its
+/// events yet (optimistic concurrency: another writer, or a duplicate delivery, got there
+/// first); each row is written whole or not at all, and the counts follow the rows written.
+/// Returns the contacts written; the caller reads the others again.
 pub async fn contact_update_many(
     db: impl PgExecutor<'_>,
     updates: &[StatusUpdate],
-) -> Result<(), EngineError> {
+) -> Result<Vec<WrittenContact>, EngineError> {
     let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
+    let was_phase: Vec<Option<&str>> = updates.iter().map(|u| u.expected.phase.as_deref()).collect();
+    let was_outcome: Vec<Option<&str>> = updates
+        .iter()
+        .map(|u| u.expected.outcome.as_deref())
+        .collect();
+    let was_state: Vec<crate::queue::DialRequestState> =
+        updates.iter().map(|u| u.expected.state).collect();
     let contacts: Vec<&str> = updates.iter().map(|u| u.contact_id.as_str()).collect();
     let phases: Vec<&str> = updates.iter().map(|u| u.phase).collect();
     let outcomes: Vec<Option<&str>> = updates.iter().map(|u| u.outcome).collect();
     let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
     let events: Vec<Json<&std::collections::BTreeMap<&str, TimelineEntry>>> =
         updates.iter().map(|u| Json(&u.events)).collect();
-    let written = sqlx::query(
-        "update dial_request d
-         set contact_phase = u.phase, outcome = u.outcome,
-             contact_id = coalesce(d.contact_id, u.contact_id),
-             state = case when u.terminal and d.state in ('in_progress', 'expired')
-                          then 'completed'::dial_request_state else d.state end,
-             reason = case when u.terminal and d.state = 'expired' then null else d.reason end,
-             timeline = u.events || d.timeline,
-             updated_at = now()
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::jsonb[])
-             as u(id, contact_id, phase, outcome, terminal, events)
-         where d.id = u.id
-           and not exists (select 1 from jsonb_object_keys(u.events) k where d.timeline ? k)",
+    let [answers, abandons, machines] =
+        [0, 1, 2].map(|i| updates.iter().map(|u| u.counts[i]).collect::<Vec<i32>>());
+    let at: Vec<DateTime<Utc>> = updates.iter().map(|u| u.at).collect();
+    Ok(sqlx::query_as(
+        "with u as (
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::dial_request_state[],
+                                  $5::text[], $6::text[], $7::text[], $8::bool[], $9::jsonb[],
+                                  $10::int[], $11::int[], $12::int[], $13::timestamptz[])
+                 as u(id, was_phase, was_outcome, was_state, contact_id, phase, outcome, terminal,
+                      events, answers, abandons, machines, at)
+         ),
+         written as (
+             update dial_request d
+             set contact_phase = u.phase, outcome = u.outcome,
+                 contact_id = coalesce(d.contact_id, u.contact_id),
+                 state = case when u.terminal and d.state in ('in_progress', 'expired')
+                              then 'completed'::dial_request_state else d.state end,
+                 reason = case when u.terminal and d.state = 'expired' then null else d.reason end,
+                 timeline = u.events || d.timeline,
+                 updated_at = now()
+             from u
+             where d.id = u.id
+               and d.contact_phase is not distinct from u.was_phase
+               and d.outcome is not distinct from u.was_outcome
+               and d.state = u.was_state
+               and not exists (select 1 from jsonb_object_keys(u.events) k where d.timeline ? k)
+             returning d.id, d.campaign_id, d.dialed_at, u.answers, u.abandons, u.machines, u.at
+         ),
+         counted as (
+             insert into campaign_hourly (campaign_id, hour, shard, person_answers, abandons, machines)
+             select campaign_id, date_trunc('hour', at), $14, sum(answers), sum(abandons), sum(machines)
+             from written
+             group by campaign_id, date_trunc('hour', at)
+             having sum(answers + abandons + machines) > 0
+             on conflict (campaign_id, hour, shard) do update
+             set person_answers = campaign_hourly.person_answers + excluded.person_answers,
+                 abandons = campaign_hourly.abandons + excluded.abandons,
+                 machines = campaign_hourly.machines + excluded.machines
+         )
+         select id, campaign_id, dialed_at from written",
     )
     .bind(&ids)
+    .bind(&was_phase)
+    .bind(&was_outcome)
+    .bind(&was_state)
     .bind(&contacts)
     .bind(&phases)
     .bind(&outcomes)
     .bind(&terminal)
     .bind(&events)
-    .execute(db)
-    .await?
-    .rows_affected();
-    if written < updates.len() as u64 {
-        return Err(EngineError::ConcurrentEvents);
-    }
-    Ok(())
+    .bind(&answers)
+    .bind(&abandons)
+    .bind(&machines)
+    .bind(&at)
+    .bind(rand::random_range(0..HOURLY_SHARDS))
+    .fetch_all(db)
+    .await?)
 }
 
 /// Shards of the hourly outcome counts (see the migration): enough that concurrent batch
 /// resolutions and event writes rarely meet on one row.
 const HOURLY_SHARDS: i16 = PENDING_SHARDS;
-
-/// Adds outcome counts to the campaign's hour.
-pub async fn hourly_add(
-    db: impl PgExecutor<'_>,
-    campaign_id: &str,
-    at: DateTime<Utc>,
-    person_answers: i64,
-    abandons: i64,
-    machines: i64,
-) -> Result<(), EngineError> {
-    sqlx::query(
-        "insert into campaign_hourly (campaign_id, hour, shard, person_answers, abandons, machines)
-         values ($1, date_trunc('hour', $2::timestamptz), $6, $3, $4, $5)
-         on conflict (campaign_id, hour, shard) do update
-         set person_answers = campaign_hourly.person_answers + excluded.person_answers,
-             abandons = campaign_hourly.abandons + excluded.abandons,
-             machines = campaign_hourly.machines + excluded.machines",
-    )
-    .bind(campaign_id)
-    .bind(at)
-    .bind(person_answers)
-    .bind(abandons)
-    .bind(machines)
-    .bind(rand::random_range(0..HOURLY_SHARDS))
-    .execute(db)
-    .await?;
-    Ok(())
-}
 
 /// Ends contacts that never reported an end within `timeout` of their creation (the
 /// contact center lost them, or the daemon whose simulated center placed them died). A

@@ -43,14 +43,15 @@ impl SimLedger for PgSimLedger {
         client_token: &str,
         entry: &LedgerEntry,
     ) -> Result<Option<LedgerEntry>, LedgerError> {
-        // Insert, or read back the row a concurrent recorder won with, in one statement.
-        let stored: Option<(Json<LedgerEntry>, bool)> = sqlx::query_as(
+        // Insert, or read back the row a concurrent recorder won with, in one statement. An
+        // entry this call recorded is not sent back.
+        let stored: Option<(Option<Json<LedgerEntry>>, bool)> = sqlx::query_as(
             "with ins as (
                  insert into sim_ledger (client_token, entry) values ($1, $2)
                  on conflict (client_token) do nothing
-                 returning entry
+                 returning 1
              )
-             select entry, true from ins
+             select null::jsonb, true from ins
              union all
              select entry, false from sim_ledger where client_token = $1 and not exists (select 1 from ins)",
         )
@@ -61,10 +62,10 @@ impl SimLedger for PgSimLedger {
         .map_err(backend)?;
         match stored {
             Some((_, true)) => Ok(None),
-            Some((existing, false)) => Ok(Some(existing.0)),
+            Some((Some(existing), false)) => Ok(Some(existing.0)),
             // A concurrent recorder committed after this statement's snapshot was taken:
             // its row is visible to a fresh read.
-            None => self.lookup(client_token).await,
+            Some((None, false)) | None => self.lookup(client_token).await,
         }
     }
 }
