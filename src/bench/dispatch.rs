@@ -92,7 +92,7 @@ pub async fn run(args: DispatchArgs) -> anyhow::Result<()> {
     config.engine.total_lines = TOTAL_LINES;
     let calls = config.engine.max_concurrent_calls;
     // Enough for every stage at once: the calls, the batches recording their answers (up to
-    // four per call slot), the event writers, the scheduler and the benchmark's own reads.
+    // eight per call slot), the event writers, the scheduler and the benchmark's own reads.
     config.database.max_connections = config.database.max_connections.max(BENCH_CONNECTIONS);
     let metrics = m::install();
 

@@ -22,9 +22,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::scheduler::Signals;
-use super::store::{
-    contact_rows, contact_update_many, StatusUpdate, StoredStatus, WrittenContact,
-};
+use super::store::{contact_rows, contact_update_many, StatusUpdate, StoredStatus, WrittenContact};
 use super::EngineError;
 use crate::contact_center::{ContactEvent, ContactEventKind};
 use crate::contacts::{event_name, ContactStatus, Outcome, Phase, TimelineEntry};
@@ -182,7 +180,10 @@ impl EventWriter {
             .keys()
             .map(|id| {
                 let known = self.known.get(id).cloned();
-                (*id, (known.unwrap_or_else(StoredStatus::claimed), Vec::new()))
+                (
+                    *id,
+                    (known.unwrap_or_else(StoredStatus::claimed), Vec::new()),
+                )
             })
             .collect();
         let mut read = false;
@@ -270,7 +271,9 @@ impl EventWriter {
             };
             let campaign = contact.campaign_id.as_str();
             for event in &p.events {
-                *counted.entry((campaign, event_name(&event.kind))).or_default() += 1;
+                *counted
+                    .entry((campaign, event_name(&event.kind)))
+                    .or_default() += 1;
                 if let Some(observation) = self.observe(contact.id, contact.dialed_at, event) {
                     // The scheduler may have stopped; then nobody needs the observation.
                     let _ = self.observations.send((campaign.to_string(), observation));

@@ -35,8 +35,8 @@ use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
 /// How often pacing estimates are saved with the lease for a successor.
 const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 /// Batches claimed and not yet done, per call slot: enough that the next batches are claimed
-/// while the calls of the previous ones run.
-const CLAIMED_BATCHES_PER_CALL_SLOT: usize = 4;
+/// while the calls of the previous ones run, in claims large enough to cost little per row.
+const CLAIMED_BATCHES_PER_CALL_SLOT: usize = 8;
 /// How often contacts that never ended are looked for.
 const REAP_INTERVAL: Duration = Duration::from_secs(10);
 

@@ -491,40 +491,42 @@ pub async fn batch_postpone(
     Ok(())
 }
 
+/// A campaign's calls in one phase: when each was placed and connected to an agent.
 #[derive(sqlx::FromRow)]
-struct ActiveRow {
+struct ActiveGroup {
     campaign_id: String,
     contact_phase: Option<String>,
-    dialed_at: Option<DateTime<Utc>>,
-    connected_at: Option<DateTime<Utc>>,
+    dialed_at: Vec<Option<DateTime<Utc>>>,
+    connected_at: Vec<Option<DateTime<Utc>>>,
 }
 
-/// The calls in progress of the given campaigns.
+/// The calls in progress of the given campaigns (read as one row per campaign and phase).
 pub async fn active_calls_many(
     db: impl PgExecutor<'_>,
     campaign_ids: &[String],
 ) -> Result<std::collections::HashMap<String, ActiveCalls>, EngineError> {
-    let rows: Vec<ActiveRow> = sqlx::query_as(
-        "select d.campaign_id, d.contact_phase, d.dialed_at,
-                (d.timeline->'connected_to_agent'->>'at')::timestamptz as connected_at
+    let groups: Vec<ActiveGroup> = sqlx::query_as(
+        "select d.campaign_id, d.contact_phase, array_agg(d.dialed_at) as dialed_at,
+                array_agg((d.timeline->'connected_to_agent'->>'at')::timestamptz) as connected_at
          from dial_request d
-         where d.state = 'in_progress' and d.campaign_id = any($1)",
+         where d.state = 'in_progress' and d.campaign_id = any($1)
+         group by d.campaign_id, d.contact_phase",
     )
     .bind(campaign_ids)
     .fetch_all(db)
     .await?;
     let mut calls: std::collections::HashMap<String, ActiveCalls> =
         std::collections::HashMap::new();
-    for row in rows {
+    for group in groups {
         // A request in progress without a phase was not claimed by an engine (nothing
-        // else should move requests, but one odd row must not stop the planning).
-        let Some(phase) = row.contact_phase.as_deref().and_then(Phase::parse) else {
+        // else should move requests, but odd rows must not stop the planning).
+        let Some(phase) = group.contact_phase.as_deref().and_then(Phase::parse) else {
             continue;
         };
-        calls
-            .entry(row.campaign_id)
-            .or_default()
-            .add(phase, row.dialed_at, row.connected_at);
+        let campaign = calls.entry(group.campaign_id).or_default();
+        for (dialed_at, connected_at) in group.dialed_at.into_iter().zip(group.connected_at) {
+            campaign.add(phase, dialed_at, connected_at);
+        }
     }
     Ok(calls)
 }
@@ -660,7 +662,10 @@ pub async fn contact_update_many(
     updates: &[StatusUpdate],
 ) -> Result<Vec<WrittenContact>, EngineError> {
     let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
-    let was_phase: Vec<Option<&str>> = updates.iter().map(|u| u.expected.phase.as_deref()).collect();
+    let was_phase: Vec<Option<&str>> = updates
+        .iter()
+        .map(|u| u.expected.phase.as_deref())
+        .collect();
     let was_outcome: Vec<Option<&str>> = updates
         .iter()
         .map(|u| u.expected.outcome.as_deref())

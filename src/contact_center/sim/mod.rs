@@ -229,9 +229,7 @@ impl SimContactCenter {
         // Prepared before the ledger is asked: recording is the one round trip a new token
         // needs, and it returns what a replayed token holds. A replay's prepared batch (and
         // the faults drawn for it) is discarded; its request was checked as a replay's is.
-        let prepared = lock(&shared.model)
-            .prepare(req)
-            .map_err(invalid_request)?;
+        let prepared = lock(&shared.model).prepare(req).map_err(invalid_request)?;
         let raced = shared
             .ledger
             .record(&req.client_token, prepared.ledger_entry())
