@@ -678,16 +678,23 @@ pub async fn contact_update_many(
     let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
     let events: Vec<Json<&std::collections::BTreeMap<&str, TimelineEntry>>> =
         updates.iter().map(|u| Json(&u.events)).collect();
+    // Event kinds are snake_case words: a comma-joined list is split back in SQL, where an
+    // array per row cannot be passed.
+    let kinds: Vec<String> = updates
+        .iter()
+        .map(|u| u.events.keys().copied().collect::<Vec<_>>().join(","))
+        .collect();
     let [answers, abandons, machines] =
         [0, 1, 2].map(|i| updates.iter().map(|u| u.counts[i]).collect::<Vec<i32>>());
     let at: Vec<DateTime<Utc>> = updates.iter().map(|u| u.at).collect();
     Ok(sqlx::query_as(
         "with u as (
-             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::dial_request_state[],
-                                  $5::text[], $6::text[], $7::text[], $8::bool[], $9::jsonb[],
-                                  $10::int[], $11::int[], $12::int[], $13::timestamptz[])
+             select u.*, string_to_array(u.kind_list, ',') as kinds
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::dial_request_state[],
+                         $5::text[], $6::text[], $7::text[], $8::bool[], $9::jsonb[], $10::text[],
+                         $11::int[], $12::int[], $13::int[], $14::timestamptz[])
                  as u(id, was_phase, was_outcome, was_state, contact_id, phase, outcome, terminal,
-                      events, answers, abandons, machines, at)
+                      events, kind_list, answers, abandons, machines, at)
          ),
          written as (
              update dial_request d
@@ -703,12 +710,12 @@ pub async fn contact_update_many(
                and d.contact_phase is not distinct from u.was_phase
                and d.outcome is not distinct from u.was_outcome
                and d.state = u.was_state
-               and not exists (select 1 from jsonb_object_keys(u.events) k where d.timeline ? k)
+               and not d.timeline ?| u.kinds
              returning d.id, d.campaign_id, d.dialed_at, u.answers, u.abandons, u.machines, u.at
          ),
          counted as (
              insert into campaign_hourly (campaign_id, hour, shard, person_answers, abandons, machines)
-             select campaign_id, date_trunc('hour', at), $14, sum(answers), sum(abandons), sum(machines)
+             select campaign_id, date_trunc('hour', at), $15, sum(answers), sum(abandons), sum(machines)
              from written
              group by campaign_id, date_trunc('hour', at)
              having sum(answers + abandons + machines) > 0
@@ -728,6 +735,7 @@ pub async fn contact_update_many(
     .bind(&outcomes)
     .bind(&terminal)
     .bind(&events)
+    .bind(&kinds)
     .bind(&answers)
     .bind(&abandons)
     .bind(&machines)
