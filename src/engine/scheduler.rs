@@ -215,9 +215,11 @@ impl Scheduler {
                 owned.pacer.observe(&observation);
             }
         }
-        // With every place taken nothing could be claimed; the next batch done wakes a pass.
+        // With (nearly) every place taken there is little to claim; a batch done wakes a
+        // pass, which waits for a few more places to make its reads worth a larger claim.
         if self.campaigns.is_empty()
-            || (pass == Pass::Planning && self.claimed.available_permits() == 0)
+            || (pass == Pass::Planning
+                && self.claimed.available_permits() < self.engine.max_concurrent_calls)
         {
             return Ok(());
         }
