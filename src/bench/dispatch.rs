@@ -271,10 +271,24 @@ async fn throughput(
     let calls_before = Histogram::parse(&metrics.render(), m::CONTACT_CREATION_DURATION);
     let (mut engine_side, mut raw_side) = (Tally::default(), Tally::default());
     let mut raw_latencies = Vec::new();
-    for _ in 0..ROUNDS {
+    for done in 0..ROUNDS {
         settle(pool).await?;
+        if pending(pool, engine_campaign).await? == 0 {
+            println!(
+                "           the engine's backlog ran out after {done} of {ROUNDS} rounds; a larger --backlog measures them all"
+            );
+            break;
+        }
         match engine.window(pool, engine_campaign, round).await {
-            Ok(tally) => engine_side.add(tally),
+            Ok(tally) => {
+                engine_side.add(tally);
+                if pending(pool, engine_campaign).await? == 0 {
+                    println!(
+                        "           the engine's backlog ran out during round {}: its rate is understated; use a larger --backlog",
+                        done + 1
+                    );
+                }
+            }
             Err(error) => {
                 engine.stop().await;
                 return Err(error);
@@ -349,6 +363,16 @@ impl Tally {
 async fn contacts_created(pool: &PgPool, campaign: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
         "select coalesce(sum(dials), 0)::bigint from campaign_hourly where campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Requests of a campaign still pending.
+async fn pending(pool: &PgPool, campaign: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "select count(*) from dial_request where campaign_id = $1 and state = 'pending'",
     )
     .bind(campaign)
     .fetch_one(pool)
