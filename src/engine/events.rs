@@ -3,11 +3,14 @@
 //! One task takes the contact center's events as they come, tells the scheduler at once
 //! about freed agents, and deals the events out to a few writers by contact, so that each
 //! contact's events stay in one writer, in order. A writer takes what queued up while it
-//! wrote its previous batch and applies it in one transaction: look the contacts up, add the
-//! events new to each contact's timeline (a kind already there is a duplicate; a write that
-//! finds one added meanwhile is redone), write the new statuses and the hour's outcome
-//! counts. Any daemon may apply any event: they are facts, not owned work, and
-//! [`ContactStatus::apply`] makes the order irrelevant.
+//! wrote its previous batch and writes it in one statement: each contact's new events go
+//! into its timeline, with its new status and the hour's outcome counts, against the status
+//! the writer believes its row holds (the one it last wrote, or the claim's for a contact it
+//! has not seen). A row that holds something else (another daemon's writer got there, a
+//! duplicate delivery, a restart) is left alone by that statement; the writer then reads it,
+//! drops the events its timeline already has, and writes again. Any daemon may apply any
+//! event: they are facts, not owned work, and [`ContactStatus::apply`] makes the order
+//! irrelevant.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
