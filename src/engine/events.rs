@@ -510,6 +510,58 @@ mod tests {
     }
 
     #[test]
+    fn updates_carry_only_new_kinds_applied_to_the_expected_status() {
+        let (fresh, recorded, unknown) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let events = [
+            event(1, ContactEventKind::Initiated),
+            event(2, ContactEventKind::PersonAnswered),
+            event(3, ContactEventKind::PersonAnswered),
+            event(4, ContactEventKind::Queued),
+        ];
+        let mut by_request: BTreeMap<Uuid, Vec<&ContactEvent>> = [fresh, recorded, unknown]
+            .into_iter()
+            .map(|id| (id, events.iter().collect()))
+            .collect();
+        let initiated = StoredStatus {
+            phase: Some("initiated".into()),
+            outcome: None,
+            state: DialRequestState::InProgress,
+        };
+        let every_kind = ["initiated", "person_answered", "queued"].map(String::from);
+        let expected = HashMap::from([
+            (fresh, (initiated.clone(), vec!["initiated".to_string()])),
+            (recorded, (initiated.clone(), every_kind.to_vec())),
+        ]);
+
+        let prepared = prepare(&mut by_request, &expected);
+
+        assert_eq!(
+            by_request.keys().copied().collect::<Vec<_>>(),
+            [fresh],
+            "contacts with nothing new, or unknown, are dropped"
+        );
+        let [only] = prepared.as_slice() else {
+            panic!("one update expected");
+        };
+        let update = &only.update;
+        assert_eq!(update.id, fresh);
+        assert_eq!(
+            update.expected, initiated,
+            "written against what the row holds"
+        );
+        assert_eq!(
+            update.events.keys().copied().collect::<Vec<_>>(),
+            ["person_answered", "queued"],
+            "the recorded kind and the second answer are left out"
+        );
+        assert_eq!(update.counts, [1, 0, 0], "one answer, counted once");
+        assert_eq!(update.at, at(2));
+        assert_eq!((update.phase, update.outcome), ("queued", Some("answered")));
+        assert!(!update.terminal && !only.before.terminal);
+        assert_eq!(only.events.len(), 2);
+    }
+
+    #[test]
     fn observations_time_ring_wait_and_handle_from_their_steps() {
         let mut times = ContactTimes {
             dialed_at: Some(at(100)),
