@@ -40,6 +40,7 @@ use crate::contact_center::sim::model::{CustomerConfig, Dist, HandleTime, QueueC
 use crate::contact_center::sim::SimContactCenter;
 use crate::contact_center::{ContactCenter, ContactEventKind, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
+use crate::queue::store::campaign_pending_count;
 
 /// Options of `dialer bench dispatch`.
 #[derive(Debug, clap::Args)]
@@ -273,7 +274,7 @@ async fn throughput(
     let mut raw_latencies = Vec::new();
     for done in 0..ROUNDS {
         settle(pool).await?;
-        if pending(pool, engine_campaign).await? == 0 {
+        if campaign_pending_count(pool, engine_campaign).await? == 0 {
             println!(
                 "           the engine's backlog ran out after {done} of {ROUNDS} rounds; a larger --backlog measures them all"
             );
@@ -282,7 +283,7 @@ async fn throughput(
         match engine.window(pool, engine_campaign, round).await {
             Ok(tally) => {
                 engine_side.add(tally);
-                if pending(pool, engine_campaign).await? == 0 {
+                if campaign_pending_count(pool, engine_campaign).await? == 0 {
                     println!(
                         "           the engine's backlog ran out during round {}: its rate is understated; use a larger --backlog",
                         done + 1
@@ -363,16 +364,6 @@ impl Tally {
 async fn contacts_created(pool: &PgPool, campaign: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
         "select coalesce(sum(dials), 0)::bigint from campaign_hourly where campaign_id = $1",
-    )
-    .bind(campaign)
-    .fetch_one(pool)
-    .await?)
-}
-
-/// Requests of a campaign still pending.
-async fn pending(pool: &PgPool, campaign: &str) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(
-        "select count(*) from dial_request where campaign_id = $1 and state = 'pending'",
     )
     .bind(campaign)
     .fetch_one(pool)

@@ -196,7 +196,7 @@ impl EventWriter {
                     .await?;
             }
             let prepared = prepare(&mut by_request, &expected);
-            let updates: Vec<StatusUpdate> = prepared.iter().map(|p| p.update.clone()).collect();
+            let updates: Vec<&StatusUpdate> = prepared.iter().map(|p| &p.update).collect();
             let written = if updates.is_empty() {
                 Vec::new()
             } else {

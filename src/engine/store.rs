@@ -536,8 +536,6 @@ pub async fn active_calls_many(
 pub struct ContactRow {
     /// Dial request id.
     pub id: Uuid,
-    /// Campaign.
-    pub campaign_id: String,
     /// Contact id, once recorded.
     pub contact_id: Option<String>,
     /// Stored phase.
@@ -546,8 +544,6 @@ pub struct ContactRow {
     pub outcome: Option<String>,
     /// Request state.
     pub state: crate::queue::DialRequestState,
-    /// When the contact was created.
-    pub dialed_at: Option<DateTime<Utc>>,
     /// Event kinds already in the timeline.
     pub recorded: Vec<String>,
 }
@@ -568,8 +564,8 @@ pub async fn contact_rows(
          wanted as (
              select unnest($1::uuid[]) as id union select id from by_contact
          )
-         select d.id, d.campaign_id, coalesce(d.contact_id, c.contact_id) as contact_id,
-                d.contact_phase, d.outcome, d.state, d.dialed_at,
+         select d.id, coalesce(d.contact_id, c.contact_id) as contact_id,
+                d.contact_phase, d.outcome, d.state,
                 array(select jsonb_object_keys(d.timeline)) as recorded
          from wanted w join dial_request d on d.id = w.id
          left join by_contact c on c.id = d.id",
@@ -659,7 +655,7 @@ pub struct WrittenContact {
 /// Returns the contacts written; the caller reads the others again.
 pub async fn contact_update_many(
     db: impl PgExecutor<'_>,
-    updates: &[StatusUpdate],
+    updates: &[&StatusUpdate],
 ) -> Result<Vec<WrittenContact>, EngineError> {
     let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
     let was_phase: Vec<Option<&str>> = updates

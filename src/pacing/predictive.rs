@@ -376,6 +376,17 @@ mod tests {
         state.observe(&Observation { at_secs: at, event });
     }
 
+    /// Asserts that the pacer fell back to progressive dialing, saying why.
+    #[track_caller]
+    fn falls_back(d: &crate::pacing::Decision, reason: &str) {
+        assert!(d.explanation.fallback);
+        assert!(
+            d.explanation.reason.starts_with(reason),
+            "{}",
+            d.explanation.reason
+        );
+    }
+
     /// A state that has seen `dials` dials at a 25% person-answer rate (answers after
     /// 6-24 s, the rest ringing out at 25 s), 2-minute handle times, and the given
     /// abandonment counts.
@@ -462,15 +473,8 @@ mod tests {
         // 60 abandons in 1500 answers: 4% > 3%.
         let mut state = trained(2000, (1000, 60));
         let d = state.decide(&input(5, 45, 0), &PacingConfig::default());
-        assert!(d.explanation.fallback);
+        falls_back(&d, "progressive fallback: abandonment UCB");
         assert_eq!(d.dials, 5);
-        assert!(
-            d.explanation
-                .reason
-                .starts_with("progressive fallback: abandonment UCB"),
-            "{}",
-            d.explanation.reason
-        );
         // In-flight dials use up the free agents: nothing more.
         let d = state.decide(&input(5, 45, 5), &PacingConfig::default());
         assert_eq!(d.dials, 0);
@@ -569,15 +573,8 @@ mod tests {
             ..cfg
         };
         let d = state.decide(&inp, &no_floor);
-        assert!(d.explanation.fallback);
+        falls_back(&d, "progressive fallback: recent abandonment UCB");
         assert_eq!(d.dials, 5);
-        assert!(
-            d.explanation
-                .reason
-                .starts_with("progressive fallback: recent abandonment UCB"),
-            "{}",
-            d.explanation.reason
-        );
     }
 
     #[test]
@@ -586,14 +583,7 @@ mod tests {
         // recent budget's floor does not override it.
         let mut state = trained(2000, (1000, 60));
         let d = state.decide(&input(5, 45, 0), &PacingConfig::default());
-        assert!(d.explanation.fallback);
-        assert!(
-            d.explanation
-                .reason
-                .starts_with("progressive fallback: abandonment UCB"),
-            "{}",
-            d.explanation.reason
-        );
+        falls_back(&d, "progressive fallback: abandonment UCB");
     }
 
     #[test]
