@@ -320,6 +320,22 @@ pub enum ContactEventKind {
     Completed,
 }
 
+/// What a contact center knows of a contact the engine has no end for (Amazon Connect
+/// `DescribeContact`): the engine asks when a contact's own events may never come (its
+/// campaign was taken over from a daemon that died, its batch's answer came from a replay,
+/// it has been silent for the contact timeout) and ends it only on the center's word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactState {
+    /// The center is running the contact; its events will come.
+    Running,
+    /// The center ran the contact to its end and published its events: any the engine has
+    /// not recorded by now were lost on the way.
+    Ended,
+    /// The contact no longer exists anywhere (the center that ran it is gone, or it never
+    /// existed); the reason says which, for the request's record.
+    Gone(String),
+}
+
 /// Why a whole contact-center call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ContactCenterError {
@@ -399,6 +415,14 @@ pub trait ContactCenter: Send + Sync {
 
     /// A new receiver of every contact event published from now on.
     fn subscribe(&self) -> broadcast::Receiver<ContactEvent>;
+
+    /// What the center knows now of each of `contact_ids` (contacts of `instance_id`), keyed
+    /// by contact id; every id asked about is answered.
+    async fn describe_contacts(
+        &self,
+        instance_id: &str,
+        contact_ids: &[String],
+    ) -> Result<BTreeMap<String, ContactState>, ContactCenterError>;
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! - [`dispatch`]: one BatchPutContact call per batch, its retries and its results.
 //! - [`events`]: contact-center events into contact lifecycles and pacing observations.
 //! - [`planner`]: the pure step from campaign, agents and calls to the pacing input.
+//! - [`reconcile`]: contacts whose events may never come, settled with the contact center.
 //! - [`store`]: the SQL.
 //!
 //! Invariants (each has an integration test):
@@ -15,13 +16,15 @@
 //! 2. no contact is created after its request's expiration (see [`dispatch`] for the retry
 //!    protocol that keeps this true when a call's outcome is unknown);
 //! 3. every claimed request reaches a terminal state (batches are retried by whoever holds
-//!    the lease; contacts that never report are reaped as `lost`);
+//!    the lease; contacts that cannot report any more end as `lost` on the contact center's
+//!    word, see [`reconcile`]);
 //! 4. one daemon paces a campaign at a time (a lease with a fence guards every write);
 //! 5. a dead daemon's leases lapse after `engine.lease_ttl_secs` and are taken over.
 
 pub mod dispatch;
 pub mod events;
 pub mod planner;
+pub mod reconcile;
 pub mod scheduler;
 pub mod store;
 
@@ -56,7 +59,8 @@ pub struct EngineConfig {
     pub retry_base_secs: f64,
     /// Longest retry delay.
     pub retry_max_secs: f64,
-    /// Contacts with no end event after this long are ended as `lost`.
+    /// Contacts with no news (no event) for this long, on the database clock, are looked up
+    /// in the contact center, and ended as `lost` if it no longer runs them.
     pub contact_timeout_secs: f64,
     /// BatchPutContact calls this daemon makes at once.
     pub max_concurrent_calls: usize,

@@ -21,9 +21,11 @@ use tokio_util::sync::CancellationToken;
 use super::dispatch::Dispatcher;
 use super::events::CampaignObservation;
 use super::planner::{pacing_input, ActiveCalls};
+use super::reconcile::Reconciler;
 use super::store::{
-    active_calls_many, batch_claim, batch_due_many, contact_reap_lost, lease_acquire_many,
-    lease_release_all, lease_save_pacer, Batch, BatchTemplate, ClaimScope,
+    active_calls_many, batch_claim, batch_due_many, batch_inherit_many, contact_suspects,
+    lease_acquire_many, lease_release_all, lease_save_pacer, Batch, BatchTemplate, ClaimScope,
+    Suspect, SuspectFilter,
 };
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::campaigns::{Campaign, CampaignState};
@@ -37,8 +39,12 @@ const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 /// Batches claimed and not yet done, per call slot: enough that the next batches are claimed
 /// while the calls of the previous ones run, in claims large enough to cost little per row.
 const CLAIMED_BATCHES_PER_CALL_SLOT: usize = 8;
-/// How often contacts that never ended are looked for.
-const REAP_INTERVAL: Duration = Duration::from_secs(10);
+/// How often contacts silent for the contact timeout are looked for.
+const SILENCE_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the contact center is asked about contacts inherited with a campaign, until
+/// they end: often enough that a dead daemon's calls free their lines within a second or
+/// two of its center being known gone.
+const INHERITED_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Most freed-agent times kept between passes; older ones are dropped (nothing was dialed
 /// for them).
@@ -86,6 +92,9 @@ pub enum Pass {
 struct Owned {
     fence: i64,
     pacer: PacerState,
+    /// Contacts of a previous owner may still be in flight: ask the contact center about
+    /// them until none is left.
+    inherited: bool,
 }
 
 /// The planning loop.
@@ -121,7 +130,8 @@ pub struct Scheduler {
     claimed: Arc<Semaphore>,
     tasks: JoinSet<()>,
     last_save: Instant,
-    last_reap: Instant,
+    last_silence_check: Instant,
+    last_inherited_check: Instant,
 }
 
 impl Scheduler {
@@ -165,7 +175,8 @@ impl Scheduler {
             claimed,
             tasks: JoinSet::new(),
             last_save: Instant::now(),
-            last_reap: Instant::now(),
+            last_silence_check: Instant::now(),
+            last_inherited_check: Instant::now(),
         }
     }
 
@@ -193,6 +204,12 @@ impl Scheduler {
             }
         }
         while self.tasks.join_next().await.is_some() {}
+        // The contacts of an in-process center end with this daemon: end them now rather
+        // than leave the successor to find out.
+        let held: Vec<String> = self.campaigns.keys().cloned().collect();
+        if let Err(error) = self.settle(&held, SuspectFilter::All).await {
+            tracing::warn!(%error, "could not settle contacts in flight at shutdown; the successor asks the contact center about them");
+        }
         self.save_pacers().await;
         if let Err(error) = lease_release_all(&self.pool, &self.owner).await {
             tracing::warn!(%error, "could not release campaign leases; they lapse after the lease TTL");
@@ -274,6 +291,8 @@ impl Scheduler {
                 }
                 None => {
                     tracing::info!(campaign_id = %lease.campaign_id, fence = lease.fence, "took campaign lease");
+                    batch_inherit_many(&self.pool, &lease.campaign_id, &self.owner, lease.fence)
+                        .await?;
                     let pacer = lease
                         .pacer_state
                         .and_then(|state| serde_json::from_value(state).ok())
@@ -281,6 +300,7 @@ impl Scheduler {
                     Owned {
                         fence: lease.fence,
                         pacer,
+                        inherited: true,
                     }
                 }
             };
@@ -319,24 +339,68 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Saves pacing estimates and reaps lost contacts, each at its own interval.
+    /// Saves pacing estimates and settles doubtful contacts, each at its own interval.
     async fn housekeeping(&mut self) -> Result<(), EngineError> {
         if self.last_save.elapsed() >= PACER_SAVE_INTERVAL {
             self.save_pacers().await;
             self.last_save = Instant::now();
         }
-        if self.last_reap.elapsed() >= REAP_INTERVAL {
-            self.last_reap = Instant::now();
-            let timeout = secs_to_duration(self.engine.contact_timeout_secs);
-            // Contacts are dated on the contact center's clock.
-            let center_now = self.center_clock.now();
-            for (campaign, n) in contact_reap_lost(&self.pool, center_now, timeout).await? {
-                tracing::warn!(campaign_id = %campaign, contacts = n, "contacts without an end after the contact timeout ended as lost");
-                metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => campaign, m::OUTCOME_LABEL => "lost")
-                    .increment(n as u64);
+        if self.last_inherited_check.elapsed() >= INHERITED_CHECK_INTERVAL {
+            self.last_inherited_check = Instant::now();
+            let inherited: Vec<(String, i64)> = self
+                .campaigns
+                .iter()
+                .filter(|(_, owned)| owned.inherited)
+                .map(|(id, owned)| (id.clone(), owned.fence))
+                .collect();
+            for (campaign, fence) in inherited {
+                let left = self
+                    .settle(
+                        std::slice::from_ref(&campaign),
+                        SuspectFilter::InheritedBefore(fence),
+                    )
+                    .await?;
+                if left == 0 {
+                    if let Some(owned) = self.campaigns.get_mut(&campaign) {
+                        owned.inherited = false;
+                    }
+                }
             }
         }
+        if self.last_silence_check.elapsed() >= SILENCE_CHECK_INTERVAL {
+            self.last_silence_check = Instant::now();
+            let held: Vec<String> = self.campaigns.keys().cloned().collect();
+            let silence = secs_to_duration(self.engine.contact_timeout_secs);
+            self.settle(&held, SuspectFilter::SilentFor(silence))
+                .await?;
+        }
         Ok(())
+    }
+
+    /// Asks the contact center about the contacts of `campaigns` that `filter` selects and
+    /// ends those it says are over. Returns how many stay in flight.
+    async fn settle(
+        &self,
+        campaigns: &[String],
+        filter: SuspectFilter,
+    ) -> Result<usize, EngineError> {
+        if campaigns.is_empty() {
+            return Ok(0);
+        }
+        let suspects = contact_suspects(&self.pool, campaigns, filter).await?;
+        if suspects.is_empty() {
+            return Ok(0);
+        }
+        let silent = matches!(filter, SuspectFilter::SilentFor(_));
+        let ended = self.reconciler().settle(&suspects, silent).await?;
+        Ok(suspects.len() - ended)
+    }
+
+    fn reconciler(&self) -> Reconciler {
+        Reconciler {
+            pool: self.pool.clone(),
+            center: self.center.clone(),
+        }
     }
 
     /// Agent counts of every queue the running campaigns use, by (instance, queue).
@@ -484,9 +548,27 @@ impl Scheduler {
         let observations = self.observation_sender.clone();
         let epoch = self.epoch;
         let signals = self.signals.clone();
+        let reconciler = self.reconciler();
         self.tasks.spawn(async move {
             match dispatcher.dispatch(&batch, fence).await {
                 Ok(report) => {
+                    if batch.attempts > 0 && !report.created.is_empty() {
+                        // A re-sent batch's answer may come from a ledger of calls another
+                        // daemon placed: ask whether they still run.
+                        let suspects: Vec<Suspect> = report
+                            .created
+                            .iter()
+                            .map(|(id, contact_id)| Suspect {
+                                id: *id,
+                                campaign_id: batch.campaign_id.clone(),
+                                instance_id: batch.template.instance_id.clone(),
+                                contact_id: contact_id.clone(),
+                            })
+                            .collect();
+                        if let Err(error) = reconciler.settle(&suspects, false).await {
+                            tracing::warn!(batch_id = %batch.id, %error, "could not settle the contacts of a re-sent batch; they are asked about when silent");
+                        }
+                    }
                     if let Some(answered) = report.answered {
                         for freed in freed.iter().take(report.created.len()) {
                             metrics::histogram!(m::AGENT_FREE_TO_CONTACT)

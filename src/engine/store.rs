@@ -745,27 +745,117 @@ pub async fn contact_update_many(
 /// resolutions and event writes rarely meet on one row.
 const HOURLY_SHARDS: i16 = PENDING_SHARDS;
 
-/// Ends contacts that never reported an end within `timeout` of their creation (the
-/// contact center lost them, or the daemon whose simulated center placed them died). A
-/// contact exists once its batch's answer is recorded or one of its events named it.
-pub async fn contact_reap_lost(
+/// Which in-flight contacts [`contact_suspects`] returns.
+#[derive(Debug, Clone, Copy)]
+pub enum SuspectFilter {
+    /// Every one.
+    All,
+    /// Those created by batches claimed under a fence below this one: a previous owner's.
+    InheritedBefore(i64),
+    /// Those with no news (no event, no check) for this long, on the database clock.
+    SilentFor(chrono::Duration),
+}
+
+/// An in-flight contact whose events may never come.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Suspect {
+    /// Dial request.
+    pub id: Uuid,
+    /// Its campaign.
+    pub campaign_id: String,
+    /// The contact-center instance the campaign dials through.
+    pub instance_id: String,
+    /// The contact.
+    pub contact_id: String,
+}
+
+/// In-flight contacts (the contact exists: its batch's answer or an event named it) of the
+/// given campaigns, as `filter` selects.
+pub async fn contact_suspects(
     db: impl PgExecutor<'_>,
-    now: DateTime<Utc>,
-    timeout: chrono::Duration,
-) -> Result<Vec<(String, i64)>, EngineError> {
+    campaign_ids: &[String],
+    filter: SuspectFilter,
+) -> Result<Vec<Suspect>, EngineError> {
+    let (fence, silence) = match filter {
+        SuspectFilter::All => (None, None),
+        SuspectFilter::InheritedBefore(fence) => (Some(fence), None),
+        SuspectFilter::SilentFor(silence) => (None, Some(silence)),
+    };
     Ok(sqlx::query_as(
-        "with lost as (
-             update dial_request d
-             set state = 'completed', outcome = coalesce(d.outcome, 'lost'), contact_phase = 'completed',
-                 contact_id = dial_request_contact_id(d), updated_at = now()
-             from contact_batch b
-             where b.id = d.batch_id and d.state = 'in_progress' and d.dialed_at < $1
-               and (d.contact_id is not null or b.resolved_at is not null)
-             returning d.campaign_id
-         )
-         select campaign_id, count(*) from lost group by campaign_id",
+        "select d.id, d.campaign_id, c.connect_instance_id as instance_id,
+                dial_request_contact_id(d) as contact_id
+         from dial_request d
+         join contact_batch b on b.id = d.batch_id
+         join campaign c on c.id = d.campaign_id
+         where d.state = 'in_progress' and d.campaign_id = any($1)
+           and dial_request_contact_id(d) is not null
+           and ($2::bigint is null or b.fence < $2)
+           and ($3::interval is null or d.updated_at < now() - $3)",
     )
-    .bind(now - timeout)
+    .bind(campaign_ids)
+    .bind(fence)
+    .bind(silence)
     .fetch_all(db)
     .await?)
+}
+
+/// Ends contacts that will never report an end, each with its reason: the request is
+/// completed with the outcome its events gave it so far, or `lost`. Requests no longer in
+/// progress are left alone. Returns the number ended per campaign and outcome.
+pub async fn contact_end_many(
+    db: impl PgExecutor<'_>,
+    ended: &[(Uuid, String)],
+) -> Result<Vec<(String, String, i64)>, EngineError> {
+    let ids: Vec<Uuid> = ended.iter().map(|(id, _)| *id).collect();
+    let reasons: Vec<&str> = ended.iter().map(|(_, reason)| reason.as_str()).collect();
+    Ok(sqlx::query_as(
+        "with ended as (
+             update dial_request d
+             set state = 'completed', outcome = coalesce(d.outcome, 'lost'),
+                 contact_phase = 'completed', contact_id = dial_request_contact_id(d),
+                 reason = g.reason, updated_at = now()
+             from unnest($1::uuid[], $2::text[]) as g(id, reason)
+             where d.id = g.id and d.state = 'in_progress'
+             returning d.campaign_id, d.outcome
+         )
+         select campaign_id, outcome, count(*) from ended group by campaign_id, outcome",
+    )
+    .bind(&ids)
+    .bind(&reasons)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Restarts the silence timer of contacts the contact center says are still running.
+pub async fn contact_touch_many(db: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<(), EngineError> {
+    sqlx::query(
+        "update dial_request set updated_at = now() where id = any($1) and state = 'in_progress'",
+    )
+    .bind(ids)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Makes a previous owner's unresolved batches of a campaign due now: the daemon that was
+/// calling them is gone, so no call of theirs is in flight, and the ClientToken makes the
+/// re-send safe. Guarded by the lease.
+pub async fn batch_inherit_many(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+    owner: &str,
+    fence: i64,
+) -> Result<(), EngineError> {
+    sqlx::query(
+        "update contact_batch b set next_attempt_at = now()
+         where b.campaign_id = $1 and b.resolved_at is null and b.fence < $3
+           and exists (select 1 from campaign_lease l
+                       where l.campaign_id = $1 and l.owner = $2 and l.fence = $3)",
+    )
+    .bind(campaign_id)
+    .bind(owner)
+    .bind(fence)
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -75,6 +75,24 @@ pub struct Knobs {
     pub total_lines: u32,
 }
 
+impl Knobs {
+    /// The shipped engine settings (`EngineConfig::default()`: lease TTL, tick, call and
+    /// contact timeouts, lines), with the simulator's call times left to the test: restart
+    /// behaviour must hold with these, not only with short test timeouts.
+    pub fn shipped_engine() -> Knobs {
+        let engine = dialer::engine::EngineConfig::default();
+        Knobs {
+            tick_secs: engine.tick_secs,
+            lease_ttl_secs: engine.lease_ttl_secs,
+            call_timeout_secs: engine.call_timeout_secs,
+            contact_timeout_secs: engine.contact_timeout_secs,
+            claim_expiry_margin_secs: engine.claim_expiry_margin_secs,
+            total_lines: engine.total_lines,
+            ..Knobs::default()
+        }
+    }
+}
+
 impl Default for Knobs {
     fn default() -> Knobs {
         Knobs {
@@ -325,6 +343,20 @@ impl Daemon {
     pub async fn kill9(mut self) {
         self.child.start_kill().expect("SIGKILL the daemon");
         self.child.wait().await.expect("reap the daemon");
+    }
+
+    /// SIGTERM, as an orderly stop or a rolling upgrade sends it; waits for the exit.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the daemon exits within 30 s of SIGTERM")
+            .expect("reap the daemon")
     }
 }
 

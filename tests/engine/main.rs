@@ -12,4 +12,5 @@ mod events;
 mod expiry;
 mod harness;
 mod pacing;
+mod restart;
 mod takeover;

@@ -13,11 +13,17 @@
 //! - Events are published while the model lock is held, so each contact's events reach
 //!   subscribers in order.
 //! - After cancellation no new contact is dialed and no event is published.
+//! - Calls live in the daemon that placed them: each simulated center has an id, recorded
+//!   with the tokens it dialed, and keeps a heartbeat in its ledger. A center that stopped
+//!   (shut down, or its heartbeat lapsed: its daemon died) takes its calls with it, and
+//!   every center then answers [`ContactCenter::describe_contacts`] with
+//!   [`ContactState::Gone`] for them, so the engine ends them at once instead of waiting
+//!   for events that cannot come.
 
 pub mod model;
 pub mod store;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -26,14 +32,21 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use self::model::{
     BatchError, CallFault, InvalidSimConfig, LedgerEntry, SimConfig, SimCounters, SimModel,
 };
 use super::{
     BatchPutContactRequest, BatchPutContactResponse, ContactCenter, ContactCenterError,
-    ContactEvent, FatalError, QueueMetrics, RetryableError, METRICS_MAX_QUEUES,
+    ContactEvent, ContactState, FatalError, QueueMetrics, RetryableError, METRICS_MAX_QUEUES,
 };
+
+/// How often a simulated center renews its heartbeat in the ledger.
+pub const CENTER_HEARTBEAT: Duration = Duration::from_secs(1);
+/// A center whose heartbeat is this old is gone with its daemon. Three beats, so a slow
+/// statement or two never makes a live center look dead.
+pub const CENTER_LAPSE: Duration = Duration::from_secs(3);
 
 /// Why the ledger could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -47,14 +60,34 @@ pub enum LedgerError {
 /// a daemon (a Postgres-backed implementation) and be shared by several.
 #[async_trait]
 pub trait SimLedger: Send + Sync {
-    /// Records `entry` under `client_token` unless something is recorded there already, in
-    /// one atomic step. Returns `None` if `entry` was recorded, or the entry that was there
-    /// (a concurrent caller won), in which case the caller must not dial.
+    /// Records `entry` under `client_token`, dialed by `center`, unless something is recorded
+    /// there already, in one atomic step. Returns `None` if `entry` was recorded, or the entry
+    /// that was there (a concurrent caller won), in which case the caller must not dial.
     async fn record(
         &self,
         client_token: &str,
         entry: &LedgerEntry,
+        center: Uuid,
     ) -> Result<Option<LedgerEntry>, LedgerError>;
+
+    /// Marks `center` alive now.
+    async fn heartbeat(&self, center: Uuid) -> Result<(), LedgerError>;
+
+    /// Marks `center` stopped: its calls ended with it.
+    async fn retire(&self, center: Uuid) -> Result<(), LedgerError>;
+
+    /// The center that dialed each of `contact_ids` the ledger knows, and whether it is
+    /// still alive (not retired, and its heartbeat not older than [`CENTER_LAPSE`]).
+    async fn hosts(&self, contact_ids: &[String]) -> Result<HashMap<String, Host>, LedgerError>;
+}
+
+/// The center that dialed a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    /// Its id.
+    pub center: Uuid,
+    /// Whether it still runs its calls.
+    pub alive: bool,
 }
 
 /// A [`SimLedger`] in memory: forgets on restart, so it suits tests and single-process runs,
@@ -63,6 +96,9 @@ pub trait SimLedger: Send + Sync {
 pub struct InMemorySimLedger {
     // A std Mutex: held only for a map operation, never across an await.
     entries: Mutex<HashMap<String, LedgerEntry>>,
+    /// The center that dialed each contact. One process, so a center is alive until retired.
+    hosts: Mutex<HashMap<String, Uuid>>,
+    retired: Mutex<HashSet<Uuid>>,
 }
 
 impl InMemorySimLedger {
@@ -88,13 +124,43 @@ impl SimLedger for InMemorySimLedger {
         &self,
         client_token: &str,
         entry: &LedgerEntry,
+        center: Uuid,
     ) -> Result<Option<LedgerEntry>, LedgerError> {
         let mut entries = lock(&self.entries);
         if let Some(existing) = entries.get(client_token) {
             return Ok(Some(existing.clone()));
         }
         entries.insert(client_token.to_string(), entry.clone());
+        lock(&self.hosts).extend(
+            entry
+                .response
+                .successful
+                .iter()
+                .map(|s| (s.contact_id.clone(), center)),
+        );
         Ok(None)
+    }
+
+    async fn heartbeat(&self, _center: Uuid) -> Result<(), LedgerError> {
+        Ok(())
+    }
+
+    async fn retire(&self, center: Uuid) -> Result<(), LedgerError> {
+        lock(&self.retired).insert(center);
+        Ok(())
+    }
+
+    async fn hosts(&self, contact_ids: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
+        let hosts = lock(&self.hosts);
+        let retired = lock(&self.retired);
+        Ok(contact_ids
+            .iter()
+            .filter_map(|id| {
+                let center = *hosts.get(id)?;
+                let alive = !retired.contains(&center);
+                Some((id.clone(), Host { center, alive }))
+            })
+            .collect())
     }
 }
 
@@ -152,6 +218,8 @@ struct Shared {
     wake: Notify,
     clock: SimClock,
     cancel: CancellationToken,
+    /// This center's id in the ledger.
+    center: Uuid,
 }
 
 impl Shared {
@@ -210,8 +278,10 @@ impl SimContactCenter {
                 time_scale,
             },
             cancel,
+            center: Uuid::new_v4(),
         });
         tokio::spawn(drive(Arc::clone(&shared)));
+        tokio::spawn(keep_alive(Arc::clone(&shared)));
         Ok(Self { shared })
     }
 
@@ -232,7 +302,7 @@ impl SimContactCenter {
         let prepared = lock(&shared.model).prepare(req).map_err(invalid_request)?;
         let raced = shared
             .ledger
-            .record(&req.client_token, prepared.ledger_entry())
+            .record(&req.client_token, prepared.ledger_entry(), shared.center)
             .await
             .map_err(ledger_failed)?;
         if let Some(entry) = raced {
@@ -308,6 +378,72 @@ impl ContactCenter for SimContactCenter {
 
     fn subscribe(&self) -> broadcast::Receiver<ContactEvent> {
         self.shared.events.subscribe()
+    }
+
+    async fn describe_contacts(
+        &self,
+        _instance_id: &str,
+        contact_ids: &[String],
+    ) -> Result<BTreeMap<String, ContactState>, ContactCenterError> {
+        let shared = &self.shared;
+        let stopped = shared.cancel.is_cancelled();
+        let running = lock(&shared.model).running(contact_ids);
+        let unknown: Vec<String> = contact_ids
+            .iter()
+            .filter(|id| !running.contains(*id))
+            .cloned()
+            .collect();
+        let hosts = if unknown.is_empty() {
+            HashMap::new()
+        } else {
+            shared.ledger.hosts(&unknown).await.map_err(ledger_failed)?
+        };
+        Ok(contact_ids
+            .iter()
+            .map(|id| {
+                let state = if running.contains(id) {
+                    if stopped {
+                        ContactState::Gone(CENTER_STOPPED.to_string())
+                    } else {
+                        ContactState::Running
+                    }
+                } else {
+                    match hosts.get(id) {
+                        Some(host) if host.center == shared.center => ContactState::Ended,
+                        Some(host) if host.alive => ContactState::Running,
+                        Some(_) => ContactState::Gone(CENTER_GONE.to_string()),
+                        None => ContactState::Gone(UNKNOWN_CONTACT.to_string()),
+                    }
+                };
+                (id.clone(), state)
+            })
+            .collect())
+    }
+}
+
+/// Why a contact of this center ended without its events: the daemon is shutting down.
+const CENTER_STOPPED: &str = "the daemon running its simulated contact center shut down";
+/// Why a contact of another center ended without its events.
+const CENTER_GONE: &str =
+    "the simulated contact center that placed the call stopped with its daemon";
+/// Why a contact unknown to every center is over.
+const UNKNOWN_CONTACT: &str = "the contact center has no record of the contact";
+
+/// Renews this center's heartbeat until cancellation, then retires it so that other
+/// daemons end its calls at once rather than after [`CENTER_LAPSE`].
+async fn keep_alive(shared: Arc<Shared>) {
+    let mut ticker = tokio::time::interval(CENTER_HEARTBEAT);
+    loop {
+        tokio::select! {
+            () = shared.cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        if let Err(error) = shared.ledger.heartbeat(shared.center).await {
+            tracing::debug!(%error, "simulated center heartbeat not recorded");
+        }
+    }
+    if let Err(error) = shared.ledger.retire(shared.center).await {
+        tracing::debug!(%error, "simulated center not retired; others see it gone after its heartbeat lapses");
     }
 }
 
@@ -560,8 +696,21 @@ mod tests {
             &self,
             _: &str,
             _: &LedgerEntry,
+            _: Uuid,
         ) -> Result<Option<LedgerEntry>, LedgerError> {
             Ok(Some(self.0.clone()))
+        }
+
+        async fn heartbeat(&self, _: Uuid) -> Result<(), LedgerError> {
+            Ok(())
+        }
+
+        async fn retire(&self, _: Uuid) -> Result<(), LedgerError> {
+            Ok(())
+        }
+
+        async fn hosts(&self, _: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
+            Ok(HashMap::new())
         }
     }
 

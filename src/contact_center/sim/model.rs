@@ -1082,6 +1082,16 @@ impl SimModel {
         })
     }
 
+    /// Which of `contact_ids` this model is running (dialed and not yet over).
+    pub fn running(&self, contact_ids: &[String]) -> HashSet<String> {
+        let wanted: HashSet<&str> = contact_ids.iter().map(String::as_str).collect();
+        self.contacts
+            .values()
+            .filter(|c| wanted.contains(c.contact_id.as_str()))
+            .map(|c| c.contact_id.clone())
+            .collect()
+    }
+
     /// When the next event is due; `None` when nothing is pending.
     pub fn next_event_time(&self) -> Option<DateTime<Utc>> {
         self.agenda.peek().map(|s| self.to_time(s.at))

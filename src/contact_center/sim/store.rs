@@ -9,12 +9,15 @@
 //! fraction of a second of tokens when the database server itself crashes; the simulated
 //! center could then dial a re-sent batch again. The engine's own writes wait for the disk.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use sqlx::types::Json;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use super::model::LedgerEntry;
-use super::{LedgerError, SimLedger};
+use super::{Host, LedgerError, SimLedger, CENTER_LAPSE};
 
 /// A [`SimLedger`] in the `sim_ledger` table.
 #[derive(Debug, Clone)]
@@ -50,14 +53,22 @@ impl SimLedger for PgSimLedger {
         &self,
         client_token: &str,
         entry: &LedgerEntry,
+        center: Uuid,
     ) -> Result<Option<LedgerEntry>, LedgerError> {
+        let contact_ids: Vec<&str> = entry
+            .response
+            .successful
+            .iter()
+            .map(|s| s.contact_id.as_str())
+            .collect();
         // Insert, or read back the row a concurrent recorder won with, in one statement,
         // whose commit does not wait for the disk (see the module's doc). An entry this call
         // recorded is not sent back.
         let stored: Option<(Option<Json<LedgerEntry>>, bool)> = sqlx::query_as(
             "with relaxed as (select set_config('synchronous_commit', 'off', true)),
              ins as (
-                 insert into sim_ledger (client_token, entry) select $1, $2 from relaxed
+                 insert into sim_ledger (client_token, entry, center_id, contact_ids)
+                 select $1, $2, $3, $4 from relaxed
                  on conflict (client_token) do nothing
                  returning 1
              )
@@ -67,6 +78,8 @@ impl SimLedger for PgSimLedger {
         )
         .bind(client_token)
         .bind(Json(entry))
+        .bind(center)
+        .bind(&contact_ids)
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
@@ -77,5 +90,53 @@ impl SimLedger for PgSimLedger {
             // its row is visible to a fresh read.
             Some((None, false)) | None => self.lookup(client_token).await,
         }
+    }
+
+    async fn heartbeat(&self, center: Uuid) -> Result<(), LedgerError> {
+        sqlx::query(
+            "insert into sim_center (id, heartbeat_at) values ($1, now())
+             on conflict (id) do update set heartbeat_at = now()",
+        )
+        .bind(center)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn retire(&self, center: Uuid) -> Result<(), LedgerError> {
+        sqlx::query(
+            "insert into sim_center (id, heartbeat_at, retired_at) values ($1, now(), now())
+             on conflict (id) do update set retired_at = now()",
+        )
+        .bind(center)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn hosts(&self, contact_ids: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
+        // A restarted database server ended every session, heartbeats included: a center
+        // is judged only once it has had the lapse since the server started to beat again.
+        let rows: Vec<(String, Uuid, bool)> = sqlx::query_as(
+            "select c.contact_id, l.center_id,
+                    coalesce(s.retired_at is null
+                             and (s.heartbeat_at > now() - $2
+                                  or pg_postmaster_start_time() > now() - $2), false)
+             from sim_ledger l
+             cross join unnest(l.contact_ids) as c(contact_id)
+             left join sim_center s on s.id = l.center_id
+             where l.contact_ids && $1 and c.contact_id = any($1) and l.center_id is not null",
+        )
+        .bind(contact_ids)
+        .bind(CENTER_LAPSE)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|(contact, center, alive)| (contact, Host { center, alive }))
+            .collect())
     }
 }
