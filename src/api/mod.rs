@@ -16,7 +16,6 @@ pub mod status;
 pub mod throttle;
 pub mod wire;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +31,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use crate::accounts::KeyStore;
 use crate::campaigns::ArnScheme;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -80,8 +80,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Campaign ARN format.
     pub arns: ArnScheme,
-    /// Access key id -> secret.
-    pub keys: Arc<BTreeMap<String, String>>,
+    /// Access keys by id (secret and account), and the default account.
+    pub keys: Arc<KeyStore>,
     /// Rate limiters (swapped by a config reload).
     pub throttle: Arc<std::sync::RwLock<Arc<Throttle>>>,
     /// Source of "now" (signature freshness).
@@ -326,7 +326,7 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
         };
         let max_skew = chrono::Duration::seconds(app.config.auth.max_clock_skew_secs as i64);
         let caller = sigv4::verify(&signed, app.clock.now(), max_skew, |id| {
-            app.keys.get(id).map(String::as_str)
+            app.keys.get(id).map(|key| key.secret())
         })
         .map_err(|e| ApiError::AccessDenied(e.to_string()))?;
         if caller.service != SIGNING_NAME {
