@@ -56,7 +56,7 @@ pub fn state(
 ) -> Result<AppState, AppError> {
     let keys = config.key_store().map_err(AppError::Config)?;
     Ok(AppState {
-        arns: ArnScheme::new(&config.aws.region, &config.aws.account_id),
+        arns: ArnScheme::new(&config.aws.region),
         keys: Arc::new(keys),
         throttle,
         metrics: m::install(),

@@ -3,8 +3,10 @@
 //!
 //! Every API route passes through [`edge`], which in order: bounds and buffers the body,
 //! verifies the SigV4 signature (the whole body is part of it), applies the per-operation
-//! rate limit of the caller, then runs the handler; it stamps `x-amzn-RequestId` and records
-//! the request's metrics. Handlers stay thin: decode and validate ([`wire`]), call a store,
+//! rate limit of the caller, puts the caller's [`AccountId`] (that of the signing key, or the
+//! default account when auth is off) in the request's extensions, then runs the handler; it
+//! stamps `x-amzn-RequestId` and records the request's metrics. Handlers pass the account to
+//! every store call, so a caller sees only its own account's resources. Handlers stay thin: decode and validate ([`wire`]), call a store,
 //! shape the answer. Domain errors become AWS errors in one place ([`error`]).
 
 pub mod campaigns;
@@ -31,7 +33,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::accounts::KeyStore;
+use crate::accounts::{AccountId, KeyStore};
 use crate::campaigns::ArnScheme;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -309,7 +311,7 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
         .await
         .map_err(|_| too_large())?;
 
-    let caller = if app.config.auth.enabled {
+    let (caller, account) = if app.config.auth.enabled {
         let headers: Vec<(String, String)> = parts
             .headers
             .iter()
@@ -334,9 +336,16 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
                 "Credential should be scoped to correct service: '{SIGNING_NAME}'"
             )));
         }
-        caller.access_key_id
+        let account = app
+            .keys
+            .get(&caller.access_key_id)
+            .map(|key| key.account.clone())
+            .ok_or_else(|| {
+                ApiError::AccessDenied(sigv4::SigV4Error::UnknownAccessKey.to_string())
+            })?;
+        (caller.access_key_id, account)
     } else {
-        "anonymous".to_string()
+        ("anonymous".to_string(), app.keys.default_account().clone())
     };
     if !crate::reload::current(&app.throttle).allow(edge.operation, &caller) {
         return Err(ApiError::Throttling(format!(
@@ -344,5 +353,7 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
             edge.operation
         )));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert::<AccountId>(account);
+    Ok(req)
 }
