@@ -41,25 +41,30 @@ pub enum AppError {
     /// The contact center could not be set up.
     #[error("contact center: {0}")]
     ContactCenter(String),
+    /// The configuration was not validated and does not hold.
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Config(Vec<String>),
 }
 
-/// Builds the state every handler shares.
+/// Builds the state every handler shares; refuses a config whose keys or default account
+/// do not parse (one that passed [`Config::validate`] always does).
 pub fn state(
     config: Arc<Config>,
     pool: PgPool,
     clock: Arc<dyn Clock>,
     throttle: Arc<std::sync::RwLock<Arc<Throttle>>>,
-) -> AppState {
-    AppState {
-        arns: ArnScheme::new(&config.aws.region, &config.aws.account_id),
-        keys: Arc::new(config.auth.key_pairs()),
+) -> Result<AppState, AppError> {
+    let keys = config.key_store().map_err(AppError::Config)?;
+    Ok(AppState {
+        arns: ArnScheme::new(&config.aws.region),
+        keys: Arc::new(keys),
         throttle,
         metrics: m::install(),
         engine_wake: Arc::new(Notify::new()),
         pool,
         config,
         clock,
-    }
+    })
 }
 
 /// Serves the API on `listener` and runs the background services until `cancel` fires.
@@ -96,7 +101,7 @@ pub async fn run_with(
         pool.clone(),
         clock.clone(),
         reloadable.throttle.clone(),
-    );
+    )?;
     let mut services = JoinSet::new();
     if config.engine.enabled {
         let sim = crate::engine::spawn(
@@ -175,14 +180,17 @@ pub fn cli_hint(config: &Config, endpoint: &str) -> String {
     let credentials = if !config.auth.enabled {
         "AWS_ACCESS_KEY_ID=any AWS_SECRET_ACCESS_KEY=any".to_string()
     } else {
-        let keys = config.auth.key_pairs();
-        match keys.get(LOCAL_ACCESS_KEY.0) {
-            Some(secret) if secret == LOCAL_ACCESS_KEY.1 => format!(
+        let keys = config.key_store().ok();
+        let keys = keys.as_ref();
+        match keys.and_then(|k| k.get(LOCAL_ACCESS_KEY.0)) {
+            Some(key) if key.secret() == LOCAL_ACCESS_KEY.1 => format!(
                 "AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
                 LOCAL_ACCESS_KEY.0, LOCAL_ACCESS_KEY.1
             ),
             _ => {
-                let id = keys.keys().next().map_or("YOUR_KEY_ID", String::as_str);
+                let id = keys
+                    .and_then(|k| k.key_ids().next())
+                    .unwrap_or("YOUR_KEY_ID");
                 format!("AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY=<its secret>")
             }
         }

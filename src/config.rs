@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::accounts::{AccessKey, AccountId, KeyStore};
+
+/// The default account: AWS's documentation example account.
+pub const ACCOUNT_ID_DEFAULT: &str = "123456789012";
 /// Default listen address of the API.
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:8080";
 /// Largest accepted request body. A full PutDialRequestBatch (25 requests with a few
@@ -50,7 +54,8 @@ impl Default for ServerConfig {
 pub struct AwsConfig {
     /// Region in campaign ARNs; clients may sign for any region.
     pub region: String,
-    /// Twelve-digit account id in campaign ARNs.
+    /// The default account (twelve digits): that of access keys configured without one, and
+    /// of every caller when auth is off.
     pub account_id: String,
 }
 
@@ -58,7 +63,7 @@ impl Default for AwsConfig {
     fn default() -> Self {
         Self {
             region: "us-east-1".to_string(),
-            account_id: "123456789012".to_string(),
+            account_id: ACCOUNT_ID_DEFAULT.to_string(),
         }
     }
 }
@@ -69,7 +74,8 @@ impl Default for AwsConfig {
 pub struct AuthConfig {
     /// Turning this off accepts unsigned requests; the daemon logs a warning at start.
     pub enabled: bool,
-    /// `ACCESS_KEY_ID:SECRET` pairs; `DIALER_ACCESS_KEYS` (comma separated) replaces them.
+    /// `ACCESS_KEY_ID:SECRET[:ACCOUNT_ID]` entries, the account defaulting to
+    /// `aws.account_id`; `DIALER_ACCESS_KEYS` (comma separated) replaces them.
     pub access_keys: Vec<String>,
     /// Requests signed further than this from our clock are refused as stale.
     pub max_clock_skew_secs: u64,
@@ -93,18 +99,6 @@ impl std::fmt::Debug for AuthConfig {
             .field("access_keys", &format!("<{} keys>", self.access_keys.len()))
             .field("max_clock_skew_secs", &self.max_clock_skew_secs)
             .finish()
-    }
-}
-
-impl AuthConfig {
-    /// The configured keys as (id, secret) pairs; entries that fail to parse are reported by
-    /// [`Config::validate`].
-    pub fn key_pairs(&self) -> BTreeMap<String, String> {
-        self.access_keys
-            .iter()
-            .filter_map(|entry| entry.split_once(':'))
-            .map(|(id, secret)| (id.trim().to_string(), secret.trim().to_string()))
-            .collect()
     }
 }
 
@@ -295,7 +289,7 @@ pub enum ConfigError {
 pub struct EnvOverrides {
     /// `DATABASE_URL`.
     pub database_url: Option<String>,
-    /// `DIALER_ACCESS_KEYS`: `id:secret[,id:secret]`.
+    /// `DIALER_ACCESS_KEYS`: `id:secret[:account][,id:secret[:account]]`.
     pub access_keys: Option<String>,
 }
 
@@ -389,21 +383,8 @@ impl Config {
                 self.aws.region
             ));
         }
-        if self.aws.account_id.len() != 12
-            || !self.aws.account_id.chars().all(|c| c.is_ascii_digit())
-        {
-            problems.push(format!(
-                "aws.account_id must be 12 digits, got {:?}",
-                self.aws.account_id
-            ));
-        }
-        for (i, entry) in self.auth.access_keys.iter().enumerate() {
-            match entry.split_once(':') {
-                Some((id, secret)) if !id.trim().is_empty() && !secret.trim().is_empty() => {}
-                _ => problems.push(format!(
-                    "auth.access_keys[{i}] must be ACCESS_KEY_ID:SECRET (or set DIALER_ACCESS_KEYS=id:secret[,id:secret])"
-                )),
-            }
+        if let Err(key_problems) = self.key_store() {
+            problems.extend(key_problems);
         }
         if self.auth.enabled && self.auth.access_keys.is_empty() {
             problems.push(
@@ -481,6 +462,42 @@ impl Config {
         problems
     }
 
+    /// The access keys and the default account, or every problem with them, each naming its
+    /// key (`aws.account_id`, `auth.access_keys[i]` and the key id, never the secret).
+    pub fn key_store(&self) -> Result<KeyStore, Vec<String>> {
+        let mut problems = Vec::new();
+        let default_account = AccountId::parse(&self.aws.account_id).map_err(|e| {
+            problems.push(format!(
+                "aws.account_id: {e}, got {:?}",
+                self.aws.account_id
+            ))
+        });
+        let mut keys = BTreeMap::new();
+        for (i, entry) in self.auth.access_keys.iter().enumerate() {
+            // A secret cannot hold ':' any more: the third field is the account.
+            let mut parts = entry.splitn(3, ':').map(str::trim);
+            let mut field = || parts.next().filter(|f| !f.is_empty());
+            let (Some(id), Some(secret)) = (field(), field()) else {
+                problems.push(format!(
+                    "auth.access_keys[{i}] must be ACCESS_KEY_ID:SECRET[:ACCOUNT_ID] (or set DIALER_ACCESS_KEYS=id:secret[:account][,...])"
+                ));
+                continue;
+            };
+            let account = match parts.next() {
+                None => default_account.clone(),
+                Some(account) => AccountId::parse(account)
+                    .map_err(|e| problems.push(format!("auth.access_keys[{i}] (key {id}): {e}"))),
+            };
+            if let Ok(account) = account {
+                keys.insert(id.to_string(), AccessKey::new(secret.to_string(), account));
+            }
+        }
+        match default_account {
+            Ok(default_account) if problems.is_empty() => Ok(KeyStore::new(keys, default_account)),
+            _ => Err(problems),
+        }
+    }
+
     /// The listen address (valid after [`Config::validate`]).
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.server.listen.parse().map_err(|_| {
@@ -545,9 +562,51 @@ mod tests {
             access_keys: Some("AK1:s1, AK2:s2".into()),
         });
         assert_eq!(config.database.url, "postgres://db/x");
-        let keys = config.auth.key_pairs();
-        assert_eq!(keys.get("AK2").map(String::as_str), Some("s2"));
+        let keys = config.key_store().unwrap();
+        assert_eq!(keys.get("AK2").map(AccessKey::secret), Some("s2"));
         assert!(config.validate().is_empty(), "{:?}", config.validate());
+    }
+
+    #[test]
+    fn keys_belong_to_their_account_or_the_default_one() {
+        let mut config = Config::default();
+        config.aws.account_id = "111111111111".into();
+        config.apply_env(&EnvOverrides {
+            database_url: None,
+            access_keys: Some("AK1:s1, AK2:s2:210987654321".into()),
+        });
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        let keys = config.key_store().unwrap();
+        let account_of = |id| keys.get(id).map(|k| k.account.to_string());
+        assert_eq!(account_of("AK1").as_deref(), Some("111111111111"));
+        assert_eq!(account_of("AK2").as_deref(), Some("210987654321"));
+        assert_eq!(keys.get("AK2").map(AccessKey::secret), Some("s2"));
+        assert_eq!(keys.default_account().as_str(), "111111111111");
+    }
+
+    #[test]
+    fn bad_account_id_names_the_key_but_not_the_secret() {
+        let mut config = Config::default();
+        config.auth.access_keys = vec![
+            "AKGOOD:fine:210987654321".into(),
+            "AKBAD:topsecret:2109876543".into(),
+            "AKWORSE:topsecret:21098765432x".into(),
+            "AKEMPTY:topsecret:".into(),
+        ];
+        let problems = config.validate();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        for (problem, key) in
+            problems
+                .iter()
+                .zip(["[1] (key AKBAD)", "[2] (key AKWORSE)", "[3] (key AKEMPTY)"])
+        {
+            assert!(
+                problem.contains(&format!("auth.access_keys{key}")),
+                "{problem}"
+            );
+            assert!(problem.contains("12 digits"), "{problem}");
+            assert!(!problem.contains("topsecret"), "{problem}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!
 //! ## Layout
 //! - [`config`]: the TOML file, environment overlays, validation.
+//! - [`accounts`]: account ids, access keys, and which account owns what.
 //! - [`app`]: wiring: database, services, HTTP server, shutdown.
 //! - [`api`]: the AWS-wire HTTP edge (SigV4, throttling, errors, handlers).
 //! - [`campaigns`]: campaign records and their lifecycle state machine.
@@ -26,6 +27,7 @@
 //! - [`whatif`]: `dialer simulate`, the what-if simulator: the engine's pacing on a virtual clock.
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod bench;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::Extension;
 use axum::Json;
 use base64::Engine;
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use super::wire::{
     WireDialerConfig, WireOutboundCallConfig, MAX_BATCH,
 };
 use super::AppState;
+use crate::accounts::AccountId;
 use crate::campaigns::store::{self, CampaignUpdate};
 use crate::campaigns::{Campaign, Command, NewCampaign};
 
@@ -48,7 +50,11 @@ struct CreateCampaignRequest {
 }
 
 /// CreateCampaign: `PUT /campaigns`.
-pub async fn create(State(app): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn create(
+    State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let req: CreateCampaignRequest = decode(&body)?;
     let mut v = Violations::default();
     v.required("name", &req.name);
@@ -83,7 +89,7 @@ pub async fn create(State(app): State<AppState>, body: Bytes) -> Result<Json<Val
         ));
     };
     let id = uuid::Uuid::new_v4().to_string();
-    let arn = app.arns.campaign_arn(&id);
+    let arn = app.arns.campaign_arn(&account, &id);
     let new = NewCampaign {
         name,
         connect_instance_id,
@@ -91,7 +97,7 @@ pub async fn create(State(app): State<AppState>, body: Bytes) -> Result<Json<Val
         outbound_call_config,
         tags,
     };
-    let campaign = store::campaign_insert(&app.pool, &id, &arn, &new).await?;
+    let campaign = store::campaign_insert(&app.pool, &account, &id, &arn, &new).await?;
     tracing::info!(campaign_id = %campaign.id, "campaign created");
     Ok(Json(
         json!({ "id": campaign.id, "arn": campaign.arn, "tags": campaign.tags }),
@@ -101,20 +107,22 @@ pub async fn create(State(app): State<AppState>, body: Bytes) -> Result<Json<Val
 /// DescribeCampaign: `GET /campaigns/{id}`.
 pub async fn describe(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_id(&id)?;
-    let campaign = store::campaign_get(&app.pool, &id).await?;
+    let campaign = store::campaign_get(&app.pool, &account, &id).await?;
     Ok(Json(json!({ "campaign": campaign_json(&campaign) })))
 }
 
 /// DeleteCampaign: `DELETE /campaigns/{id}`.
 pub async fn delete(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_id(&id)?;
-    store::campaign_delete(&app.pool, &id).await?;
+    store::campaign_delete(&app.pool, &account, &id).await?;
     tracing::info!(campaign_id = %id, "campaign deleted");
     Ok(Json(json!({})))
 }
@@ -159,7 +167,11 @@ fn decode_next_token(token: &str) -> Option<i64> {
 }
 
 /// ListCampaigns: `POST /campaigns-summary`.
-pub async fn list(State(app): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let req: ListCampaignsRequest = decode(&body)?;
     let mut v = Violations::default();
     if let Some(max) = req.max_results {
@@ -196,7 +208,8 @@ pub async fn list(State(app): State<AppState>, body: Bytes) -> Result<Json<Value
     v.finish()?;
     let limit = req.max_results.unwrap_or(LIST_MAX_RESULTS);
     // One extra row tells whether another page exists without a second query.
-    let mut rows = store::campaign_list(&app.pool, instance.as_deref(), after, limit + 1).await?;
+    let mut rows =
+        store::campaign_list(&app.pool, &account, instance.as_deref(), after, limit + 1).await?;
     let next_token = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_next_token(r.seq))
@@ -221,9 +234,14 @@ pub async fn list(State(app): State<AppState>, body: Bytes) -> Result<Json<Value
     Ok(Json(out))
 }
 
-async fn command(app: &AppState, id: &str, command: Command) -> Result<Json<Value>, ApiError> {
+async fn command(
+    app: &AppState,
+    account: &AccountId,
+    id: &str,
+    command: Command,
+) -> Result<Json<Value>, ApiError> {
     checked_id(id)?;
-    let state = store::campaign_command(&app.pool, id, command).await?;
+    let state = store::campaign_command(&app.pool, account, id, command).await?;
     tracing::info!(campaign_id = %id, ?command, state = state.as_str(), "campaign state changed");
     app.wake_engine();
     Ok(Json(json!({})))
@@ -232,42 +250,47 @@ async fn command(app: &AppState, id: &str, command: Command) -> Result<Json<Valu
 /// StartCampaign: `POST /campaigns/{id}/start`.
 pub async fn start(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    command(&app, &id, Command::Start).await
+    command(&app, &account, &id, Command::Start).await
 }
 
 /// PauseCampaign: `POST /campaigns/{id}/pause`.
 pub async fn pause(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    command(&app, &id, Command::Pause).await
+    command(&app, &account, &id, Command::Pause).await
 }
 
 /// ResumeCampaign: `POST /campaigns/{id}/resume`.
 pub async fn resume(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    command(&app, &id, Command::Resume).await
+    command(&app, &account, &id, Command::Resume).await
 }
 
 /// StopCampaign: `POST /campaigns/{id}/stop`.
 pub async fn stop(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    command(&app, &id, Command::Stop).await
+    command(&app, &account, &id, Command::Stop).await
 }
 
 /// GetCampaignState: `GET /campaigns/{id}/state`.
 pub async fn state(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_id(&id)?;
-    let campaign = store::campaign_get(&app.pool, &id).await?;
+    let campaign = store::campaign_get(&app.pool, &account, &id).await?;
     Ok(Json(json!({ "state": campaign.state.as_str() })))
 }
 
@@ -280,6 +303,7 @@ struct StateBatchRequest {
 /// GetCampaignStateBatch: `POST /campaigns-state`.
 pub async fn state_batch(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let req: StateBatchRequest = decode(&body)?;
@@ -291,7 +315,7 @@ pub async fn state_batch(
         validate_campaign_id(&mut v, &format!("campaignIds.{}.member", i + 1), id);
     }
     v.finish()?;
-    let states = store::campaign_state_many(&app.pool, &ids).await?;
+    let states = store::campaign_state_many(&app.pool, &account, &ids).await?;
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     for id in &ids {
@@ -314,6 +338,7 @@ struct UpdateDialerConfigRequest {
 /// UpdateCampaignDialerConfig: `POST /campaigns/{id}/dialer-config`.
 pub async fn update_dialer_config(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -329,7 +354,13 @@ pub async fn update_dialer_config(
     let Some(config) = config else {
         return Err(ApiError::Validation("dialerConfig is invalid".into()));
     };
-    store::campaign_update(&app.pool, &id, CampaignUpdate::DialerConfig(config)).await?;
+    store::campaign_update(
+        &app.pool,
+        &account,
+        &id,
+        CampaignUpdate::DialerConfig(config),
+    )
+    .await?;
     app.wake_engine();
     Ok(Json(json!({})))
 }
@@ -342,6 +373,7 @@ struct UpdateNameRequest {
 /// UpdateCampaignName: `POST /campaigns/{id}/name`.
 pub async fn update_name(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -354,7 +386,7 @@ pub async fn update_name(
     }
     v.finish()?;
     let name = req.name.unwrap_or_default();
-    store::campaign_update(&app.pool, &id, CampaignUpdate::Name(name)).await?;
+    store::campaign_update(&app.pool, &account, &id, CampaignUpdate::Name(name)).await?;
     Ok(Json(json!({})))
 }
 
@@ -369,6 +401,7 @@ struct UpdateOutboundCallConfigRequest {
 /// UpdateCampaignOutboundCallConfig: `POST /campaigns/{id}/outbound-call-config`.
 pub async fn update_outbound_call_config(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -392,11 +425,11 @@ pub async fn update_outbound_call_config(
         connect_source_phone_number: req.connect_source_phone_number,
         answer_machine_detection_config: amd,
     };
-    store::campaign_update(&app.pool, &id, update).await?;
+    store::campaign_update(&app.pool, &account, &id, update).await?;
     Ok(Json(json!({})))
 }
 
-fn checked_arn(app: &AppState, arn: &str, v: &mut Violations) {
+fn checked_arn(arn: &str, v: &mut Violations) {
     v.length("arn", arn, 20, 500);
     if !arn.starts_with("arn:") {
         v.other(
@@ -404,28 +437,34 @@ fn checked_arn(app: &AppState, arn: &str, v: &mut Violations) {
             "Member must satisfy regular expression pattern: arn:.*",
         );
     }
-    let _ = app;
 }
 
-fn not_found_arn(app: &AppState, arn: &str) -> Result<(), ApiError> {
-    if app.arns.campaign_id(arn).is_none() {
-        return Err(ApiError::ResourceNotFound(format!(
+/// Refuses an ARN that is not a campaign ARN of this endpoint (not found) or that names
+/// another account than the caller's (access denied, as AWS answers for a resource of an
+/// account the caller has no rights in).
+fn owned_arn(app: &AppState, account: &AccountId, arn: &str) -> Result<(), ApiError> {
+    match app.arns.campaign_account(arn) {
+        None => Err(ApiError::ResourceNotFound(format!(
             "Resource {arn} is not a campaign of this endpoint"
-        )));
+        ))),
+        Some(owner) if owner != *account => Err(ApiError::AccessDenied(format!(
+            "Account {account} is not authorized to access resource {arn}"
+        ))),
+        Some(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// ListTagsForResource: `GET /tags/{arn}`.
 pub async fn list_tags(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(arn): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let mut v = Violations::default();
-    checked_arn(&app, &arn, &mut v);
+    checked_arn(&arn, &mut v);
     v.finish()?;
-    not_found_arn(&app, &arn)?;
-    let tags = store::campaign_tags(&app.pool, &arn).await?;
+    owned_arn(&app, &account, &arn)?;
+    let tags = store::campaign_tags(&app.pool, &account, &arn).await?;
     Ok(Json(json!({ "tags": tags })))
 }
 
@@ -437,29 +476,31 @@ struct TagRequest {
 /// TagResource: `POST /tags/{arn}`.
 pub async fn tag(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(arn): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let req: TagRequest = decode(&body)?;
     let mut v = Violations::default();
-    checked_arn(&app, &arn, &mut v);
+    checked_arn(&arn, &mut v);
     v.required("tags", &req.tags);
     let tags = req.tags.unwrap_or_default();
     validate_tags(&mut v, "tags", &tags);
     v.finish()?;
-    not_found_arn(&app, &arn)?;
-    store::campaign_tag(&app.pool, &arn, &tags).await?;
+    owned_arn(&app, &account, &arn)?;
+    store::campaign_tag(&app.pool, &account, &arn, &tags).await?;
     Ok(Json(json!({})))
 }
 
 /// UntagResource: `DELETE /tags/{arn}?tagKeys=k1&tagKeys=k2`.
 pub async fn untag(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(arn): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let mut v = Violations::default();
-    checked_arn(&app, &arn, &mut v);
+    checked_arn(&arn, &mut v);
     let keys: Vec<String> = query
         .as_deref()
         .unwrap_or("")
@@ -480,8 +521,8 @@ pub async fn untag(
         v.length("tagKeys.member", key, 1, 128);
     }
     v.finish()?;
-    not_found_arn(&app, &arn)?;
-    store::campaign_untag(&app.pool, &arn, &keys).await?;
+    owned_arn(&app, &account, &arn)?;
+    store::campaign_untag(&app.pool, &account, &arn, &keys).await?;
     Ok(Json(json!({})))
 }
 

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,7 @@ use super::wire::{
     MAX_BATCH,
 };
 use super::AppState;
+use crate::accounts::AccountId;
 use crate::metrics as m;
 use crate::queue::store::dial_request_admit_many;
 use crate::queue::{BatchOutcome, ItemOutcome, NewDialRequest, PhoneNumber};
@@ -95,6 +97,7 @@ fn validate_item(v: &mut Violations, index: usize, item: &WireDialRequest) {
 /// PutDialRequestBatch: `PUT /campaigns/{id}/dial-requests`.
 pub async fn put_batch(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -146,7 +149,7 @@ pub async fn put_batch(
 
     let outcomes = if batch.is_empty() {
         // Nothing to store, but the campaign must still exist and take requests.
-        let campaign = crate::campaigns::store::campaign_get(&app.pool, &id).await?;
+        let campaign = crate::campaigns::store::campaign_get(&app.pool, &account, &id).await?;
         if !campaign.state.accepts_dial_requests() {
             return Err(ended(campaign.state));
         }
@@ -154,6 +157,7 @@ pub async fn put_batch(
     } else {
         match dial_request_admit_many(
             &app.pool,
+            &account,
             &id,
             &batch,
             app.config.queue.max_pending_per_campaign,

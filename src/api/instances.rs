@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -9,6 +10,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::wire::{decode, validate_instance_id, Violations};
 use super::AppState;
+use crate::accounts::AccountId;
 use crate::instances::{self, store, EncryptionConfig};
 
 fn checked_instance(id: &str) -> Result<(), ApiError> {
@@ -34,6 +36,7 @@ struct WireEncryptionConfig {
 /// StartInstanceOnboardingJob: `PUT /connect-instance/{connectInstanceId}/onboarding`.
 pub async fn start_onboarding(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(instance_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -71,8 +74,9 @@ pub async fn start_onboarding(
     let Some(encryption) = encryption else {
         return Err(ApiError::Validation("encryptionConfig is required".into()));
     };
-    let role = instances::service_linked_role_arn(&app.config.aws.account_id);
-    let status = store::onboarding_job_start(&app.pool, &instance_id, &encryption, &role).await?;
+    let role = instances::service_linked_role_arn(&account);
+    let status =
+        store::onboarding_job_start(&app.pool, &account, &instance_id, &encryption, &role).await?;
     Ok(Json(
         json!({ "connectInstanceOnboardingJobStatus": status }),
     ))
@@ -81,10 +85,11 @@ pub async fn start_onboarding(
 /// GetInstanceOnboardingJobStatus: `GET /connect-instance/{connectInstanceId}/onboarding`.
 pub async fn onboarding_status(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(instance_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_instance(&instance_id)?;
-    let status = store::onboarding_job_get(&app.pool, &instance_id).await?;
+    let status = store::onboarding_job_get(&app.pool, &account, &instance_id).await?;
     Ok(Json(
         json!({ "connectInstanceOnboardingJobStatus": status }),
     ))
@@ -93,29 +98,32 @@ pub async fn onboarding_status(
 /// DeleteInstanceOnboardingJob: `DELETE /connect-instance/{connectInstanceId}/onboarding`.
 pub async fn delete_onboarding(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(instance_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_instance(&instance_id)?;
-    store::onboarding_job_delete(&app.pool, &instance_id).await?;
+    store::onboarding_job_delete(&app.pool, &account, &instance_id).await?;
     Ok(Json(json!({})))
 }
 
 /// GetConnectInstanceConfig: `GET /connect-instance/{connectInstanceId}/config`.
 pub async fn config(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(instance_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_instance(&instance_id)?;
-    let config = store::instance_config_get(&app.pool, &instance_id).await?;
+    let config = store::instance_config_get(&app.pool, &account, &instance_id).await?;
     Ok(Json(json!({ "connectInstanceConfig": config })))
 }
 
 /// DeleteConnectInstanceConfig: `DELETE /connect-instance/{connectInstanceId}/config`.
 pub async fn delete_config(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(instance_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_instance(&instance_id)?;
-    store::instance_config_delete(&app.pool, &instance_id).await?;
+    store::instance_config_delete(&app.pool, &account, &instance_id).await?;
     Ok(Json(json!({})))
 }

@@ -3,8 +3,10 @@
 //!
 //! Every API route passes through [`edge`], which in order: bounds and buffers the body,
 //! verifies the SigV4 signature (the whole body is part of it), applies the per-operation
-//! rate limit of the caller, then runs the handler; it stamps `x-amzn-RequestId` and records
-//! the request's metrics. Handlers stay thin: decode and validate ([`wire`]), call a store,
+//! rate limit of the caller, puts the caller's [`AccountId`] (that of the signing key, or the
+//! default account when auth is off) in the request's extensions, then runs the handler; it
+//! stamps `x-amzn-RequestId` and records the request's metrics. Handlers pass the account to
+//! every store call, so a caller sees only its own account's resources. Handlers stay thin: decode and validate ([`wire`]), call a store,
 //! shape the answer. Domain errors become AWS errors in one place ([`error`]).
 
 pub mod campaigns;
@@ -16,7 +18,6 @@ pub mod status;
 pub mod throttle;
 pub mod wire;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +33,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use crate::accounts::{AccountId, KeyStore};
 use crate::campaigns::ArnScheme;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -80,8 +82,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Campaign ARN format.
     pub arns: ArnScheme,
-    /// Access key id -> secret.
-    pub keys: Arc<BTreeMap<String, String>>,
+    /// Access keys by id (secret and account), and the default account.
+    pub keys: Arc<KeyStore>,
     /// Rate limiters (swapped by a config reload).
     pub throttle: Arc<std::sync::RwLock<Arc<Throttle>>>,
     /// Source of "now" (signature freshness).
@@ -309,7 +311,7 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
         .await
         .map_err(|_| too_large())?;
 
-    let caller = if app.config.auth.enabled {
+    let (caller, account) = if app.config.auth.enabled {
         let headers: Vec<(String, String)> = parts
             .headers
             .iter()
@@ -326,7 +328,7 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
         };
         let max_skew = chrono::Duration::seconds(app.config.auth.max_clock_skew_secs as i64);
         let caller = sigv4::verify(&signed, app.clock.now(), max_skew, |id| {
-            app.keys.get(id).map(String::as_str)
+            app.keys.get(id).map(|key| key.secret())
         })
         .map_err(|e| ApiError::AccessDenied(e.to_string()))?;
         if caller.service != SIGNING_NAME {
@@ -334,9 +336,16 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
                 "Credential should be scoped to correct service: '{SIGNING_NAME}'"
             )));
         }
-        caller.access_key_id
+        let account = app
+            .keys
+            .get(&caller.access_key_id)
+            .map(|key| key.account.clone())
+            .ok_or_else(|| {
+                ApiError::AccessDenied(sigv4::SigV4Error::UnknownAccessKey.to_string())
+            })?;
+        (caller.access_key_id, account)
     } else {
-        "anonymous".to_string()
+        ("anonymous".to_string(), app.keys.default_account().clone())
     };
     if !crate::reload::current(&app.throttle).allow(edge.operation, &caller) {
         return Err(ApiError::Throttling(format!(
@@ -344,5 +353,7 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
             edge.operation
         )));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert::<AccountId>(account);
+    Ok(req)
 }

@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
+use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::wire::{validate_campaign_id, Violations};
 use super::AppState;
+use crate::accounts::AccountId;
 use crate::campaigns::store::campaign_get;
 use crate::queue::store::{campaign_abandonment, campaign_progress, dial_request_status};
 use crate::queue::DialRequestState;
@@ -17,6 +19,7 @@ use crate::queue::DialRequestState;
 /// DescribeDialRequest: `GET /campaigns/{id}/dial-requests/{dialRequestId}`.
 pub async fn dial_request(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path((campaign_id, request_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let mut v = Violations::default();
@@ -32,7 +35,7 @@ pub async fn dial_request(
     let Ok(id) = parsed else {
         return Err(ApiError::Validation("dialRequestId is invalid".into()));
     };
-    let (status, timeline) = dial_request_status(&app.pool, &campaign_id, id)
+    let (status, timeline) = dial_request_status(&app.pool, &account, &campaign_id, id)
         .await?
         .ok_or_else(|| {
             ApiError::ResourceNotFound(format!(
@@ -68,12 +71,13 @@ pub async fn dial_request(
 /// GetCampaignProgress: `GET /campaigns/{id}/progress`.
 pub async fn progress(
     State(app): State<AppState>,
+    Extension(account): Extension<AccountId>,
     Path(campaign_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let mut v = Violations::default();
     validate_campaign_id(&mut v, "id", &campaign_id);
     v.finish()?;
-    let campaign = campaign_get(&app.pool, &campaign_id).await?;
+    let campaign = campaign_get(&app.pool, &account, &campaign_id).await?;
     let rows = campaign_progress(&app.pool, &campaign_id).await?;
     let mut states: BTreeMap<&str, i64> = DialRequestState::ALL
         .iter()

@@ -12,8 +12,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use sqlx::PgPool;
 
+use crate::accounts::AccountId;
 use crate::campaigns::{ArnScheme, CampaignState, DialerConfig, NewCampaign, OutboundCallConfig};
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, ACCOUNT_ID_DEFAULT};
 use crate::db::embedded::EmbeddedPostgres;
 use crate::db::Database;
 use crate::queue::store::campaign_pending_add;
@@ -146,8 +147,10 @@ pub async fn create_campaign(
         },
         tags: Default::default(),
     };
-    let arn = ArnScheme::new("us-east-1", "123456789012").campaign_arn(&id);
-    crate::campaigns::store::campaign_insert(pool, &id, &arn, &new).await?;
+    // The engine dials every account's campaigns; the benchmarks use the default one.
+    let account = AccountId::parse(ACCOUNT_ID_DEFAULT)?;
+    let arn = ArnScheme::new("us-east-1").campaign_arn(&account, &id);
+    crate::campaigns::store::campaign_insert(pool, &account, &id, &arn, &new).await?;
     set_campaign_state(pool, &id, state).await?;
     Ok(id)
 }

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::AccountId;
+
 /// Lifecycle state of a campaign, spelled as on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[sqlx(type_name = "campaign_state")]
@@ -176,29 +178,40 @@ pub struct NewCampaign {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Builds and reads campaign ARNs for one region and account.
+/// Builds and reads campaign ARNs of one region: `arn:aws:connect-campaigns:REGION:ACCOUNT:campaign/ID`,
+/// where ACCOUNT is the account that owns the campaign.
 #[derive(Debug, Clone)]
 pub struct ArnScheme {
+    /// Everything before the account.
     prefix: String,
 }
 
+/// The separator between the account and the campaign id.
+const ARN_RESOURCE: &str = ":campaign/";
+
 impl ArnScheme {
-    /// ARNs in `region` and `account_id`.
-    pub fn new(region: &str, account_id: &str) -> Self {
+    /// ARNs in `region`.
+    pub fn new(region: &str) -> Self {
         Self {
-            prefix: format!("arn:aws:connect-campaigns:{region}:{account_id}:campaign/"),
+            prefix: format!("arn:aws:connect-campaigns:{region}:"),
         }
     }
 
-    /// The ARN of campaign `id`.
-    pub fn campaign_arn(&self, id: &str) -> String {
-        format!("{}{id}", self.prefix)
+    /// The ARN of campaign `id` of `account`.
+    pub fn campaign_arn(&self, account: &AccountId, id: &str) -> String {
+        format!("{}{account}{ARN_RESOURCE}{id}", self.prefix)
     }
 
-    /// The campaign id named by an ARN of this scheme.
-    pub fn campaign_id<'a>(&self, arn: &'a str) -> Option<&'a str> {
-        arn.strip_prefix(self.prefix.as_str())
-            .filter(|id| !id.is_empty())
+    /// The owning account named by a campaign ARN of this scheme; `None` when `arn` is not
+    /// one (another service, region or resource type, or no valid account or id).
+    pub fn campaign_account(&self, arn: &str) -> Option<AccountId> {
+        let (account, id) = arn
+            .strip_prefix(self.prefix.as_str())?
+            .split_once(ARN_RESOURCE)?;
+        if id.is_empty() {
+            return None;
+        }
+        AccountId::parse(account).ok()
     }
 }
 
@@ -285,17 +298,23 @@ mod tests {
     }
 
     #[test]
-    fn arn_round_trip() {
-        let scheme = ArnScheme::new("eu-west-1", "111122223333");
-        let arn = scheme.campaign_arn("abc");
+    fn arn_names_the_owning_account() {
+        let scheme = ArnScheme::new("eu-west-1");
+        let owner = AccountId::parse("111122223333").unwrap();
+        let arn = scheme.campaign_arn(&owner, "abc");
         assert_eq!(
             arn,
             "arn:aws:connect-campaigns:eu-west-1:111122223333:campaign/abc"
         );
-        assert_eq!(scheme.campaign_id(&arn), Some("abc"));
-        assert_eq!(
-            scheme.campaign_id("arn:aws:connect-campaigns:eu-west-1:1:campaign/abc"),
-            None
-        );
+        assert_eq!(scheme.campaign_account(&arn), Some(owner));
+        for foreign in [
+            "arn:aws:connect-campaigns:eu-west-1:1:campaign/abc",
+            "arn:aws:connect-campaigns:us-east-1:111122223333:campaign/abc",
+            "arn:aws:connect-campaigns:eu-west-1:111122223333:campaign/",
+            "arn:aws:connect-campaigns:eu-west-1:111122223333:queue/abc",
+            "arn:aws:connect:eu-west-1:111122223333:campaign/abc",
+        ] {
+            assert_eq!(scheme.campaign_account(foreign), None, "{foreign}");
+        }
     }
 }

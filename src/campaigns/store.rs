@@ -1,10 +1,16 @@
 //! Campaign SQL. Every state change goes through [`campaign_command`], which locks the row,
 //! applies [`CampaignState::apply`] and writes the result in one short transaction.
+//!
+//! The functions the API calls take the caller's account and see only its campaigns: another
+//! account's campaign is `NotFound`. [`campaign_get_many`] serves the engine, which dials
+//! every account's campaigns.
 
 use std::collections::BTreeMap;
 
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
+
+use crate::accounts::AccountId;
 
 use super::{
     Campaign, CampaignError, CampaignState, Command, DialerConfig, NewCampaign, OutboundCallConfig,
@@ -75,18 +81,20 @@ fn found(rows: u64, key: &str) -> Result<(), CampaignError> {
     Ok(())
 }
 
-/// Stores a new campaign in state `Initialized`.
+/// Stores a new campaign of `account` in state `Initialized`.
 pub async fn campaign_insert(
     db: impl PgExecutor<'_>,
+    account: &AccountId,
     id: &str,
     arn: &str,
     new: &NewCampaign,
 ) -> Result<Campaign, CampaignError> {
     let row: CampaignRow = sqlx::query_as(&format!(
-        "insert into campaign (id, arn, name, connect_instance_id, dialer_config, outbound_call_config, tags)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into campaign (account_id, id, arn, name, connect_instance_id, dialer_config, outbound_call_config, tags)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          returning {CAMPAIGN_COLUMNS}"
     ))
+    .bind(account.as_str())
     .bind(id)
     .bind(arn)
     .bind(&new.name)
@@ -99,19 +107,24 @@ pub async fn campaign_insert(
     row.try_into()
 }
 
-/// The campaign with this id.
-pub async fn campaign_get(db: impl PgExecutor<'_>, id: &str) -> Result<Campaign, CampaignError> {
+/// The campaign of `account` with this id.
+pub async fn campaign_get(
+    db: impl PgExecutor<'_>,
+    account: &AccountId,
+    id: &str,
+) -> Result<Campaign, CampaignError> {
     let row: Option<CampaignRow> = sqlx::query_as(&format!(
-        "select {CAMPAIGN_COLUMNS} from campaign where id = $1"
+        "select {CAMPAIGN_COLUMNS} from campaign where id = $1 and account_id = $2"
     ))
     .bind(id)
+    .bind(account.as_str())
     .fetch_optional(db)
     .await?;
     row.ok_or_else(|| CampaignError::NotFound(id.to_string()))?
         .try_into()
 }
 
-/// The campaigns with these ids (absent ids are skipped).
+/// The campaigns with these ids, of any account (absent ids are skipped).
 pub async fn campaign_get_many(
     db: impl PgExecutor<'_>,
     ids: &[String],
@@ -125,65 +138,80 @@ pub async fn campaign_get_many(
     rows.into_iter().map(Campaign::try_from).collect()
 }
 
-/// The states of these campaigns; ids that do not exist are absent from the map.
+/// The states of these campaigns of `account`; ids that it has no campaign with are absent
+/// from the map.
 pub async fn campaign_state_many(
     db: impl PgExecutor<'_>,
+    account: &AccountId,
     ids: &[String],
 ) -> Result<BTreeMap<String, CampaignState>, CampaignError> {
     let rows: Vec<(String, CampaignState)> =
-        sqlx::query_as("select id, state from campaign where id = any($1)")
+        sqlx::query_as("select id, state from campaign where id = any($1) and account_id = $2")
             .bind(ids)
+            .bind(account.as_str())
             .fetch_all(db)
             .await?;
     Ok(rows.into_iter().collect())
 }
 
-/// Up to `limit` campaigns after paging position `after`, optionally of one instance.
+/// Up to `limit` campaigns of `account` after paging position `after`, optionally of one
+/// instance.
 pub async fn campaign_list(
     db: impl PgExecutor<'_>,
+    account: &AccountId,
     instance_id: Option<&str>,
     after: i64,
     limit: i64,
 ) -> Result<Vec<CampaignSummary>, CampaignError> {
     Ok(sqlx::query_as(
         "select seq, id, arn, name, connect_instance_id from campaign
-         where seq > $1 and ($2::text is null or connect_instance_id = $2)
+         where account_id = $4 and seq > $1 and ($2::text is null or connect_instance_id = $2)
          order by seq
          limit $3",
     )
     .bind(after)
     .bind(instance_id)
     .bind(limit)
+    .bind(account.as_str())
     .fetch_all(db)
     .await?)
 }
 
-/// Deletes a campaign and, by cascade, its dial requests.
-pub async fn campaign_delete(db: impl PgExecutor<'_>, id: &str) -> Result<(), CampaignError> {
-    let deleted = sqlx::query("delete from campaign where id = $1")
+/// Deletes a campaign of `account` and, by cascade, its dial requests.
+pub async fn campaign_delete(
+    db: impl PgExecutor<'_>,
+    account: &AccountId,
+    id: &str,
+) -> Result<(), CampaignError> {
+    let deleted = sqlx::query("delete from campaign where id = $1 and account_id = $2")
         .bind(id)
+        .bind(account.as_str())
         .execute(db)
         .await?
         .rows_affected();
     found(deleted, id)
 }
 
-/// Applies a lifecycle command under a row lock and returns the new state.
+/// Applies a lifecycle command to a campaign of `account` under a row lock and returns the
+/// new state.
 ///
 /// Stopping does not cancel the pending requests here: a campaign may hold a million of
 /// them, and the sweeper cancels them in short batches instead (it never hands out requests
 /// of a stopped campaign in the meantime).
 pub async fn campaign_command(
     pool: &PgPool,
+    account: &AccountId,
     id: &str,
     command: Command,
 ) -> Result<CampaignState, CampaignError> {
     let mut tx = pool.begin().await?;
-    let current: Option<CampaignState> =
-        sqlx::query_scalar("select state from campaign where id = $1 for update")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let current: Option<CampaignState> = sqlx::query_scalar(
+        "select state from campaign where id = $1 and account_id = $2 for update",
+    )
+    .bind(id)
+    .bind(account.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
     let current = current.ok_or_else(|| CampaignError::NotFound(id.to_string()))?;
     let next = current.apply(command)?;
     sqlx::query("update campaign set state = $2, updated_at = now() where id = $1")
@@ -235,17 +263,19 @@ impl From<sqlx::Error> for UpdateError {
     }
 }
 
-/// Applies a settings change to a campaign that has not ended.
+/// Applies a settings change to a campaign of `account` that has not ended.
 pub async fn campaign_update(
     pool: &PgPool,
+    account: &AccountId,
     id: &str,
     update: CampaignUpdate,
 ) -> Result<(), UpdateError> {
     let mut tx = pool.begin().await?;
     let row: Option<CampaignRow> = sqlx::query_as(&format!(
-        "select {CAMPAIGN_COLUMNS} from campaign where id = $1 for update"
+        "select {CAMPAIGN_COLUMNS} from campaign where id = $1 and account_id = $2 for update"
     ))
     .bind(id)
+    .bind(account.as_str())
     .fetch_optional(&mut *tx)
     .await?;
     let mut campaign: Campaign = row
@@ -291,47 +321,54 @@ pub async fn campaign_update(
     Ok(())
 }
 
-/// The tags of the campaign with this ARN.
+/// The tags of the campaign of `account` with this ARN.
 pub async fn campaign_tags(
     db: impl PgExecutor<'_>,
+    account: &AccountId,
     arn: &str,
 ) -> Result<BTreeMap<String, String>, CampaignError> {
     let tags: Option<Json<BTreeMap<String, String>>> =
-        sqlx::query_scalar("select tags from campaign where arn = $1")
+        sqlx::query_scalar("select tags from campaign where arn = $1 and account_id = $2")
             .bind(arn)
+            .bind(account.as_str())
             .fetch_optional(db)
             .await?;
     tags.map(|t| t.0)
         .ok_or_else(|| CampaignError::NotFound(arn.to_string()))
 }
 
-/// Adds or replaces tags on the campaign with this ARN.
+/// Adds or replaces tags on the campaign of `account` with this ARN.
 pub async fn campaign_tag(
     db: impl PgExecutor<'_>,
+    account: &AccountId,
     arn: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), CampaignError> {
-    let updated =
-        sqlx::query("update campaign set tags = tags || $2, updated_at = now() where arn = $1")
-            .bind(arn)
-            .bind(Json(tags))
-            .execute(db)
+    let updated = sqlx::query(
+        "update campaign set tags = tags || $2, updated_at = now() where arn = $1 and account_id = $3",
+    )
+    .bind(arn)
+    .bind(Json(tags))
+    .bind(account.as_str())
+    .execute(db)
             .await?
             .rows_affected();
     found(updated, arn)
 }
 
-/// Removes tags from the campaign with this ARN; absent keys are ignored.
+/// Removes tags from the campaign of `account` with this ARN; absent keys are ignored.
 pub async fn campaign_untag(
     db: impl PgExecutor<'_>,
+    account: &AccountId,
     arn: &str,
     keys: &[String],
 ) -> Result<(), CampaignError> {
     let updated = sqlx::query(
-        "update campaign set tags = tags - $2::text[], updated_at = now() where arn = $1",
+        "update campaign set tags = tags - $2::text[], updated_at = now() where arn = $1 and account_id = $3",
     )
     .bind(arn)
     .bind(keys)
+    .bind(account.as_str())
     .execute(db)
     .await?
     .rows_affected();

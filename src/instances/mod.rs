@@ -9,6 +9,8 @@ pub mod store;
 
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::AccountId;
+
 /// How campaign data is encrypted at rest (stored and reported, as AWS does).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,7 +51,7 @@ pub struct OnboardingJobStatus {
 }
 
 /// The role ARN AWS creates for campaigns in an account.
-pub fn service_linked_role_arn(account_id: &str) -> String {
+pub fn service_linked_role_arn(account_id: &AccountId) -> String {
     format!(
         "arn:aws:iam::{account_id}:role/aws-service-role/connect-campaigns.amazonaws.com/AWSServiceRoleForConnectCampaigns"
     )

@@ -8,6 +8,7 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use super::{BatchOutcome, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
+use crate::accounts::AccountId;
 use crate::campaigns::CampaignState;
 use crate::contacts::TimelineEntry;
 
@@ -32,9 +33,11 @@ struct AdmitRow {
 /// requests like any other pending request of a stopped campaign. Nothing is ever dialed for
 /// a stopped campaign.
 ///
-/// `requests` must not repeat a clientToken; the caller resolves repeats within a batch.
+/// `requests` must not repeat a clientToken; the caller resolves repeats within a batch. A
+/// campaign of another account than `account` is not found.
 pub async fn dial_request_admit_many(
     pool: &PgPool,
+    account: &AccountId,
     campaign_id: &str,
     requests: &[NewDialRequest],
     max_pending: i64,
@@ -60,7 +63,7 @@ pub async fn dial_request_admit_many(
     let mut rows: Vec<AdmitRow> = sqlx::query_as(
         r#"
         with camp as (
-            select state from campaign where id = $1
+            select state from campaign where id = $1 and account_id = $10
         ),
         input as (
             select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::bytea[], $7::uuid[])
@@ -100,6 +103,7 @@ pub async fn dial_request_admit_many(
     .bind(&new_ids)
     .bind(max_pending)
     .bind(shard)
+    .bind(account.as_str())
     .fetch_all(pool)
     .await?;
 
@@ -311,20 +315,23 @@ struct StatusRow {
     timeline: Json<BTreeMap<String, TimelineEntry>>,
 }
 
-/// A request of a campaign, with its contact's timeline (event kind, time, detail) in the
-/// order the events happened.
+/// A request of a campaign of `account`, with its contact's timeline (event kind, time,
+/// detail) in the order the events happened.
 pub async fn dial_request_status(
     pool: &PgPool,
+    account: &AccountId,
     campaign_id: &str,
     id: Uuid,
 ) -> Result<Option<(RequestStatus, Vec<(String, DateTime<Utc>, Option<String>)>)>, QueueError> {
     let row: Option<StatusRow> = sqlx::query_as(
-        "select id, client_token, state, reason, dial_request_contact_id(d) as contact_id, outcome, attempts,
-                expires_at, created_at, updated_at, timeline
-         from dial_request d where campaign_id = $1 and id = $2",
+        "select d.id, client_token, d.state, reason, dial_request_contact_id(d) as contact_id, outcome, attempts,
+                expires_at, d.created_at, d.updated_at, timeline
+         from dial_request d join campaign c on c.id = d.campaign_id
+         where d.campaign_id = $1 and d.id = $2 and c.account_id = $3",
     )
     .bind(campaign_id)
     .bind(id)
+    .bind(account.as_str())
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|row| {

@@ -1,7 +1,7 @@
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::TestApp;
+use crate::helpers::{url_encode, TestApp};
 
 async fn state(app: &TestApp, id: String) -> serde_json::Value {
     app.call("GET", &format!("/campaigns/{id}/state"), None)
@@ -283,10 +283,6 @@ async fn tags_by_arn(pool: PgPool) {
     app.call("GET", "/tags/not-an-arn-at-all-but-long", None)
         .await
         .error(400, "ValidationException");
-}
-
-fn url_encode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 #[sqlx::test]

@@ -1,5 +1,6 @@
 //! API integration tests: a real daemon on a fresh Postgres database per test.
 
+mod accounts;
 mod campaigns;
 mod dial_requests;
 mod edge;

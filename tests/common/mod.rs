@@ -19,11 +19,13 @@ use tokio_util::sync::CancellationToken;
 pub const KEY_ID: &str = "AKIDTEST";
 pub const SECRET: &str = "test-secret";
 
-/// A signing client for one daemon's endpoint.
+/// A signing client for one daemon's endpoint, signing with one access key.
 #[derive(Clone)]
 pub struct Client {
     pub endpoint: String,
     pub http: reqwest::Client,
+    pub key_id: String,
+    pub secret: String,
 }
 
 /// A daemon running in-process on the test's database.
@@ -126,6 +128,17 @@ impl Client {
         Client {
             endpoint,
             http: reqwest::Client::new(),
+            key_id: KEY_ID.to_string(),
+            secret: SECRET.to_string(),
+        }
+    }
+
+    /// A client of the same endpoint that signs with another key.
+    pub fn with_key(&self, key_id: &str, secret: &str) -> Client {
+        Client {
+            key_id: key_id.to_string(),
+            secret: secret.to_string(),
+            ..self.clone()
         }
     }
 
@@ -133,7 +146,8 @@ impl Client {
         let body = body
             .map(|b| serde_json::to_vec(&b).unwrap())
             .unwrap_or_default();
-        self.call_raw(method, path_and_query, body, SECRET).await
+        self.call_raw(method, path_and_query, body, &self.secret)
+            .await
     }
 
     pub async fn call_raw(
@@ -155,7 +169,7 @@ impl Client {
             ("content-type".to_string(), "application/json".to_string()),
         ];
         let params = SigningParams {
-            access_key_id: KEY_ID,
+            access_key_id: &self.key_id,
             secret_access_key: secret,
             region: "us-east-1",
             service: "connect-campaigns",
@@ -234,6 +248,11 @@ pub async fn answer(response: reqwest::Response) -> Answer {
         request_id,
         body,
     }
+}
+
+/// `text` as one path segment (an ARN in `/tags/{arn}`).
+pub fn url_encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// One expiration time for the whole test run, so that equal requests are equal.

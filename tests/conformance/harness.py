@@ -93,7 +93,7 @@ class Postgres:
 
 def config_toml(
     *,
-    access_keys: Iterable[tuple[str, str]] = (ACCESS_KEY, OTHER_KEY),
+    access_keys: Iterable[tuple[str, ...]] = (ACCESS_KEY, OTHER_KEY),
     default_rate: tuple[float, int] = (100000.0, 100000),
     operation_rates: dict[str, tuple[float, int]] | None = None,
     max_pending_per_campaign: int | None = None,
@@ -101,7 +101,8 @@ def config_toml(
     log_level: str = "info",
     extra: str = "",
 ) -> str:
-    keys = ", ".join(json.dumps(f"{k}:{s}") for k, s in access_keys)
+    # (id, secret) or (id, secret, account).
+    keys = ", ".join(json.dumps(":".join(key)) for key in access_keys)
     lines = ["[auth]", f"access_keys = [{keys}]"]
     if max_clock_skew_secs is not None:
         lines.append(f"max_clock_skew_secs = {max_clock_skew_secs}")
