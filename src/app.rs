@@ -3,13 +3,13 @@
 //! requests, stop services, close the pool, stop the embedded cluster).
 
 use std::collections::BTreeSet;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::throttle::Throttle;
@@ -18,11 +18,14 @@ use crate::campaigns::ArnScheme;
 use crate::clock::{Clock, WallClock};
 use crate::config::Config;
 use crate::contact_center::sim::SimContactCenter;
+use crate::contact_center::Backend;
+use crate::engine::Engine;
 use crate::metrics as m;
 use crate::queue::store::dial_request_depth;
 use crate::queue::sweeper::Sweeper;
 use crate::queue::DialRequestState;
 use crate::reload::{ConfigSource, Reloadable, Reloader};
+use crate::supervisor::{GaveUp, Health, RestartPolicy, Service, ServiceResult, Supervisor};
 
 /// The access key shipped in `config/dialer.toml` for local use. Only this well-known pair
 /// is ever printed in full (in the startup hint); real secrets never are.
@@ -44,6 +47,9 @@ pub enum AppError {
     /// The configuration was not validated and does not hold.
     #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
     Config(Vec<String>),
+    /// A background service kept failing.
+    #[error(transparent)]
+    Service(#[from] GaveUp),
 }
 
 /// Builds the state every handler shares; refuses a config whose keys or default account
@@ -61,6 +67,7 @@ pub fn state(
         throttle,
         metrics: m::install(),
         engine_wake: Arc::new(Notify::new()),
+        health: Arc::new(Health::default()),
         pool,
         config,
         clock,
@@ -84,9 +91,12 @@ pub struct Hooks {
     pub center: Option<tokio::sync::oneshot::Sender<Arc<SimContactCenter>>>,
     /// The config file to watch for reloads (SIGHUP or a change on disk).
     pub config_source: Option<ConfigSource>,
+    /// The contact center to dial through instead of the one `[contact_center]` names.
+    pub backend: Option<Backend>,
 }
 
-/// [`run`] with hooks.
+/// [`run`] with hooks. Returns an error if the server fails or a background service keeps
+/// failing (see [`crate::supervisor`]); the caller then exits non-zero.
 pub async fn run_with(
     config: Arc<Config>,
     pool: PgPool,
@@ -102,21 +112,30 @@ pub async fn run_with(
         clock.clone(),
         reloadable.throttle.clone(),
     )?;
-    let mut services = JoinSet::new();
+    let mut supervisor = Supervisor::new(app.health.clone(), RestartPolicy::default());
     if config.engine.enabled {
-        let sim = crate::engine::spawn(
-            &mut services,
+        let backend = match hooks.backend {
+            Some(backend) => backend,
+            None => {
+                Backend::from_config(&config.contact_center, pool.clone(), cancel.child_token())
+                    .map_err(|e| AppError::ContactCenter(e.to_string()))?
+            }
+        };
+        if let (Some(receiver), Some(sim)) = (hooks.center, backend.sim.clone()) {
+            // The receiver may have gone; then nobody wanted it.
+            let _ = receiver.send(sim);
+        }
+        let engine = Engine::new(
             pool.clone(),
-            &config,
+            backend.center,
+            backend.clock,
             clock.clone(),
+            &config.engine,
             reloadable.pacing.clone(),
             app.engine_wake.clone(),
-            &cancel,
-        )
-        .map_err(|e| AppError::ContactCenter(e.to_string()))?;
-        if let Some(center) = hooks.center {
-            // The receiver may have gone; then nobody wanted it.
-            let _ = center.send(sim);
+        );
+        for service in engine.services() {
+            supervisor.spawn(service, cancel.child_token());
         }
     }
     let sweeper = Sweeper {
@@ -125,33 +144,56 @@ pub async fn run_with(
         interval: Duration::from_secs_f64(config.queue.sweep_interval_secs),
         batch: config.queue.sweep_batch,
     };
-    services.spawn(sweeper.run(cancel.child_token()));
-    services.spawn(report_depth(pool.clone(), cancel.child_token()));
+    supervisor.spawn(
+        Service::new("sweeper", move |cancel| sweeper.clone().run(cancel)),
+        cancel.child_token(),
+    );
+    let depth_pool = pool.clone();
+    supervisor.spawn(
+        Service::new("queue_depth", move |cancel| {
+            report_depth(depth_pool.clone(), cancel)
+        }),
+        cancel.child_token(),
+    );
     if let Some(source) = hooks.config_source {
         let reloader = Reloader {
             source,
             current: (*config).clone(),
             targets: reloadable,
         };
-        services.spawn(reloader.run(cancel.child_token()));
+        supervisor.spawn(
+            Service::new("reloader", move |cancel| reloader.clone().run(cancel)),
+            cancel.child_token(),
+        );
     }
 
-    let served = axum::serve(listener, api::router(app))
+    let server = axum::serve(listener, api::router(app))
         .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .await;
+        .into_future();
+    let (served, supervised) = tokio::select! {
+        served = server => (served, None),
+        gave_up = supervisor.wait() => {
+            // Only a service given up on ends the wait before shutdown: stop serving.
+            (Ok(()), Some(gave_up))
+        }
+    };
     // The server returns after in-flight requests finish; then the services stop.
     cancel.cancel();
-    while services.join_next().await.is_some() {}
-    served.map_err(AppError::Serve)
+    let supervised = match supervised {
+        Some(result) => result,
+        None => supervisor.wait().await,
+    };
+    served.map_err(AppError::Serve)?;
+    supervised.map_err(AppError::Service)
 }
 
 /// Keeps the queue-depth gauge current, with zeros for states a campaign has none in.
-async fn report_depth(pool: PgPool, cancel: CancellationToken) {
+async fn report_depth(pool: PgPool, cancel: CancellationToken) -> ServiceResult {
     let mut ticker = tokio::time::interval(DEPTH_REFRESH);
     let mut known: BTreeSet<String> = BTreeSet::new();
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => return Ok(()),
             _ = ticker.tick() => {}
         }
         let rows = match dial_request_depth(&pool).await {

@@ -21,6 +21,7 @@
 //! - [`clock`]: time as an input.
 //! - [`logging`]: log output (text or JSON) and its reloadable filter.
 //! - [`reload`]: config reload on SIGHUP or file change.
+//! - [`supervisor`]: keeps the background services running, restarting failed ones.
 //! - [`bench`]: the benchmarks behind `dialer bench`.
 //! - [`demo`]: `dialer demo`, a campaign run end to end on the embedded defaults.
 //! - [`client`]: a signing client of the API for the demo and benchmarks.
@@ -47,4 +48,5 @@ pub mod metrics;
 pub mod pacing;
 pub mod queue;
 pub mod reload;
+pub mod supervisor;
 pub mod whatif;

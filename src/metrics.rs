@@ -76,6 +76,10 @@ pub const CONTACT_CREATION_FAILURES: &str = "dialer_contact_creation_failures_to
 pub const CONFIG_RELOADS: &str = "dialer_config_reloads_total";
 /// Label: result of a reload.
 pub const RESULT: &str = "result";
+/// Counter: background services restarted after a failure, by service.
+pub const SERVICE_RESTARTS: &str = "dialer_service_restarts_total";
+/// Label: a background service (scheduler, event_sink, sweeper, reloader, queue_depth).
+pub const SERVICE: &str = "service";
 
 /// Latency buckets for API and database operations, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -151,6 +155,7 @@ pub const CATALOGUE: &[(&str, Kind, &str, &str)] = &[
     (AGENT_FREE_TO_CONTACT, Kind::Histogram, "", "From an agent becoming free to the next contact created, in seconds."),
     (CONTACT_CREATION_FAILURES, Kind::Counter, "campaign_id, reason", "Contact creation failures by BatchPutContact reason code or whole-call error."),
     (CONFIG_RELOADS, Kind::Counter, "result", "Config reloads, applied or rejected."),
+    (SERVICE_RESTARTS, Kind::Counter, "service", "Background services restarted after they failed (scheduler, event_sink, sweeper, reloader, queue_depth)."),
 ];
 
 /// `/metrics`: the recorder's output, plus `# HELP`/`# TYPE` lines for catalogue metrics

@@ -64,6 +64,7 @@ pub struct ConfigSource {
 }
 
 /// Watches the file and applies valid changes.
+#[derive(Clone)]
 pub struct Reloader {
     /// Where to read.
     pub source: ConfigSource,
@@ -79,7 +80,7 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
 
 impl Reloader {
     /// Runs until `cancel` fires.
-    pub async fn run(mut self, cancel: CancellationToken) {
+    pub async fn run(mut self, cancel: CancellationToken) -> crate::supervisor::ServiceResult {
         #[cfg(unix)]
         let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         {
@@ -103,7 +104,7 @@ impl Reloader {
             #[cfg(not(unix))]
             let hup = std::future::pending::<()>();
             tokio::select! {
-                _ = cancel.cancelled() => return,
+                _ = cancel.cancelled() => return Ok(()),
                 _ = hup => {
                     seen = modified(&self.source.path);
                     self.reload("SIGHUP");

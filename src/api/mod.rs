@@ -93,6 +93,8 @@ pub struct AppState {
     /// Wakes this process's scheduler when new work or a state change arrives, so it need not
     /// wait for its next tick.
     pub engine_wake: Arc<Notify>,
+    /// Which background services run; `/readyz` is unready while one is down.
+    pub health: Arc<crate::supervisor::Health>,
 }
 
 impl AppState {
@@ -251,14 +253,32 @@ async fn render_metrics(State(app): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// How long `/readyz` waits for the database: a probe must answer well within an
+/// orchestrator's timeout, outage or not.
+const READY_DATABASE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Ready when the database answers and every background service runs; otherwise 503 with
+/// what is wrong.
 async fn ready(State(app): State<AppState>) -> Response {
-    match sqlx::query("select 1").execute(&app.pool).await {
-        Ok(_) => "ready".into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
-        }
+    let probe = sqlx::query("select 1").execute(&app.pool);
+    let database = match tokio::time::timeout(READY_DATABASE_TIMEOUT, probe).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(_) => Some("no answer in time".to_string()),
+    };
+    let down = app.health.down();
+    if database.is_none() && down.is_empty() {
+        return "ready".into_response();
     }
+    let mut problems = Vec::new();
+    if let Some(error) = database {
+        tracing::warn!(%error, "readiness check: database unreachable");
+        problems.push("database unreachable".to_string());
+    }
+    if !down.is_empty() {
+        problems.push(format!("services not running: {}", down.join(", ")));
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, problems.join("; ")).into_response()
 }
 
 async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Response {

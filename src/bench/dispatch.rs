@@ -38,7 +38,7 @@ use crate::clock::WallClock;
 use crate::config::{Config, EnvOverrides};
 use crate::contact_center::sim::model::{CustomerConfig, Dist, HandleTime, QueueConfig, SimConfig};
 use crate::contact_center::sim::SimContactCenter;
-use crate::contact_center::{ContactCenter, ContactEventKind, BATCH_MAX_CONTACTS};
+use crate::contact_center::{Backend, ContactCenter, ContactEventKind, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::queue::store::campaign_pending_count;
 
@@ -425,12 +425,13 @@ async fn raw_claim(
     Ok((Tally { rows, secs }, latencies))
 }
 
-/// The engine's tasks, started by [`crate::engine::spawn`] as the daemon starts them.
+/// The engine's services, built as the daemon builds them (unsupervised: a failure here
+/// fails the benchmark's measurement anyway).
 struct Engine {
     center: Arc<SimContactCenter>,
     wake: Arc<Notify>,
     cancel: CancellationToken,
-    tasks: JoinSet<()>,
+    tasks: JoinSet<crate::supervisor::ServiceResult>,
 }
 
 impl Engine {
@@ -441,15 +442,24 @@ impl Engine {
         let mut tasks = JoinSet::new();
         let pacing = Arc::new(RwLock::new(Arc::new(config.pacing.clone())));
         let wake = Arc::new(Notify::new());
-        let center = crate::engine::spawn(
-            &mut tasks,
+        let backend =
+            Backend::from_config(&config.contact_center, pool.clone(), cancel.child_token())?;
+        let center = backend
+            .sim
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the benchmark needs the simulated contact center"))?;
+        let engine = crate::engine::Engine::new(
             pool.clone(),
-            &config,
+            backend.center,
+            backend.clock,
             Arc::new(WallClock),
+            &config.engine,
             pacing,
             wake.clone(),
-            &cancel,
-        )?;
+        );
+        for mut service in engine.services() {
+            tasks.spawn((service.start)(cancel.child_token()));
+        }
         Ok(Self {
             center,
             wake,

@@ -19,11 +19,46 @@
 pub mod sim;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+
+/// The contact center a daemon dials through, with its clock.
+#[derive(Clone)]
+pub struct Backend {
+    /// Where contacts are created and followed.
+    pub center: Arc<dyn ContactCenter>,
+    /// The center's clock: call timing (a simulated center may run faster than the wall).
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// The simulated center, when that is the backend (the demo reads its counters).
+    pub sim: Option<Arc<sim::SimContactCenter>>,
+}
+
+impl Backend {
+    /// The backend `[contact_center]` names, on the daemon's database; it stops when
+    /// `cancel` fires. Today that is the simulated center, its token ledger and heartbeat
+    /// in the database.
+    pub fn from_config(
+        config: &crate::config::ContactCenterConfig,
+        pool: sqlx::PgPool,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<Backend, sim::model::InvalidSimConfig> {
+        let ledger = Arc::new(sim::store::PgSimLedger::new(pool));
+        let sim = Arc::new(sim::SimContactCenter::new(
+            config.sim.clone(),
+            ledger,
+            cancel,
+        )?);
+        Ok(Backend {
+            center: sim.clone(),
+            clock: sim.clone(),
+            sim: Some(sim),
+        })
+    }
+}
 
 /// Most contacts one `BatchPutContact` call may carry (`ContactDataRequestList` max).
 pub const BATCH_MAX_CONTACTS: usize = 25;

@@ -93,6 +93,11 @@ async fn start_embedded(data_dir: &std::path::Path) -> Result<EmbeddedPostgres, 
     }
 }
 
+/// Longest wait for a connection. While the database is away, new connections fail and are
+/// retried until this passes: API calls then answer (with an error) within it rather than
+/// hang, and a busy pool still has time to hand one over.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// Connections idle longer than this are checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
 
@@ -107,7 +112,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError>
     let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {

@@ -11,6 +11,13 @@
 //! drops the events its timeline already has, and writes again. Any daemon may apply any
 //! event: they are facts, not owned work, and [`ContactStatus::apply`] makes the order
 //! irrelevant.
+//!
+//! No event is dropped while the database is away: a writer keeps its batch and retries it,
+//! with a capped backoff, until it is written (or the daemon stops). Events that arrive
+//! meanwhile wait in the writer's lane, which is bounded: when a lane is full the sink stops
+//! taking events from the contact center, whose own feed buffers them (the simulated
+//! center's broadcast channel, `contact_center.sim.event_buffer`; EventBridge's retries for
+//! Amazon Connect).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
@@ -21,6 +28,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken as Abandon;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -32,16 +40,22 @@ use crate::contacts::{event_name, ContactStatus, Outcome, Phase, TimelineEntry};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent};
 use crate::queue::DialRequestState;
+use crate::supervisor::{ServiceError, ServiceResult};
 
 /// Most events written per transaction.
 const MAX_EVENTS_PER_BATCH: usize = 2000;
 /// Writers applying events side by side.
 const WRITERS: usize = 2;
-/// Attempts at writing one batch: a deadlock with a concurrent batch resolution, or another
-/// writer recording events of the same contact, is retried.
-const WRITE_ATTEMPTS: u32 = 5;
-/// First pause between attempts; doubles.
+/// First pause between attempts at writing a batch (a deadlock with a concurrent batch
+/// resolution, another writer at the same contacts, the database away); doubles.
 const WRITE_RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// Longest pause between attempts: a database back from an outage is written to within it.
+const WRITE_RETRY_PAUSE_MAX: Duration = Duration::from_secs(1);
+/// Events waiting for each writer. A few minutes of a busy engine's events; past it the
+/// sink waits rather than drops.
+const LANE_CAPACITY: usize = 50_000;
+/// How long writers may go on writing what they hold after shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Contacts in progress a writer remembers the status of; past it, it starts over.
 const MAX_KNOWN_CONTACTS: usize = 100_000;
 
@@ -52,52 +66,61 @@ pub type CampaignObservation = (String, Observation);
 pub struct EventSink {
     /// The database.
     pub pool: PgPool,
-    /// Observations for the scheduler's pacers.
-    pub observations: mpsc::UnboundedSender<CampaignObservation>,
-    /// Wakes the scheduler: an outcome or a freed agent changes what pacing allows.
+    /// Wakes the scheduler (an outcome or a freed agent changes what pacing allows) and
+    /// carries the pacing observations to it.
     pub signals: Arc<Signals>,
     /// Zero of the pacing clock (seconds since it).
     pub epoch: DateTime<Utc>,
 }
 
 impl EventSink {
-    /// Consumes events until `cancel` fires, then lets the writers finish what they hold.
+    /// Consumes events until `cancel` fires, then lets the writers finish what they hold
+    /// (for up to [`SHUTDOWN_GRACE`]). Fails if the contact center's feed closes, or a
+    /// writer fails.
     pub async fn run(
         self,
         mut events: broadcast::Receiver<ContactEvent>,
         cancel: CancellationToken,
-    ) {
+    ) -> ServiceResult {
         let mut writers = JoinSet::new();
         let mut lanes = Vec::with_capacity(WRITERS);
+        let abandon = Abandon::new();
         for _ in 0..WRITERS {
-            // Unbounded: the broadcast channel in front is the one that drops events when a
-            // reader lags, so events leave it at once and wait here for their writer.
-            let (lane, queue) = mpsc::unbounded_channel();
+            let (lane, queue) = mpsc::channel(LANE_CAPACITY);
             lanes.push(lane);
             let writer = EventWriter {
                 pool: self.pool.clone(),
-                observations: self.observations.clone(),
                 signals: self.signals.clone(),
                 epoch: self.epoch,
                 known: HashMap::new(),
                 answered_at: HashMap::new(),
                 connected_at: HashMap::new(),
             };
-            writers.spawn(writer.run(queue));
+            writers.spawn(writer.run(queue, abandon.clone()));
         }
         let hasher = RandomState::new();
+        let mut failure = None;
         loop {
             let received = tokio::select! {
                 _ = cancel.cancelled() => break,
                 received = events.recv() => received,
+                Some(Err(error)) = writers.join_next() => {
+                    failure = Some(ServiceError::from_error("an event writer failed", error));
+                    break;
+                }
             };
             let event = match received {
                 Ok(event) => event,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "fell behind the contact center's events; the contacts concerned end as lost after the contact timeout");
+                    tracing::warn!(missed, "fell behind the contact center's events; the contacts concerned are looked up in the contact center after the contact timeout");
                     continue;
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
+                Err(broadcast::error::RecvError::Closed) => {
+                    failure = Some(ServiceError(
+                        "the contact center's event feed closed".into(),
+                    ));
+                    break;
+                }
             };
             if event.kind == ContactEventKind::Completed {
                 // A freed agent is planned for at once, before its events are written: free
@@ -107,18 +130,22 @@ impl EventSink {
                 self.signals.agents_freed(1);
             }
             let lane = hasher.hash_one(&event.contact_id) as usize % lanes.len();
-            // A writer only stops when its lane closes.
-            let _ = lanes[lane].send(event);
+            // Waits while the lane is full; a writer only stops when its lane closes.
+            let _ = lanes[lane].send(event).await;
         }
         drop(lanes);
-        while writers.join_next().await.is_some() {}
+        let drained = async { while writers.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
+            abandon.cancel();
+            while writers.join_next().await.is_some() {}
+        }
+        failure.map_or(Ok(()), Err)
     }
 }
 
 /// Writes the events of its share of the contacts.
 struct EventWriter {
     pool: PgPool,
-    observations: mpsc::UnboundedSender<CampaignObservation>,
     signals: Arc<Signals>,
     epoch: DateTime<Utc>,
     /// What this writer last wrote of each contact still in progress: what its next events
@@ -138,7 +165,9 @@ struct Prepared<'a> {
 }
 
 impl EventWriter {
-    async fn run(mut self, mut queue: mpsc::UnboundedReceiver<ContactEvent>) {
+    /// Writes batches from its lane until it closes. A batch that fails is kept and written
+    /// again until it succeeds, unless `abandon` fires (a shutdown that cannot wait).
+    async fn run(mut self, mut queue: mpsc::Receiver<ContactEvent>, abandon: Abandon) {
         while let Some(first) = queue.recv().await {
             let mut batch = vec![first];
             while batch.len() < MAX_EVENTS_PER_BATCH {
@@ -148,18 +177,29 @@ impl EventWriter {
                 }
             }
             let mut pause = WRITE_RETRY_PAUSE;
-            for attempt in 1..=WRITE_ATTEMPTS {
-                match self.apply(&batch).await {
+            let mut failing_since = None;
+            loop {
+                let error = match self.apply(&batch).await {
                     Ok(()) => break,
-                    Err(error) if attempt < WRITE_ATTEMPTS => {
-                        tracing::debug!(%error, attempt, "writing contact events failed; retrying");
-                        tokio::time::sleep(pause).await;
-                        pause *= 2;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, events = batch.len(), "could not record contact events; the contacts concerned end as lost after the contact timeout");
-                    }
+                    Err(error) => error,
+                };
+                if failing_since.is_none() && pause >= WRITE_RETRY_PAUSE_MAX {
+                    tracing::warn!(%error, events = batch.len(), "cannot record contact events; keeping them and retrying");
+                    failing_since = Some(std::time::Instant::now());
+                } else {
+                    tracing::debug!(%error, "writing contact events failed; retrying");
                 }
+                tokio::select! {
+                    () = abandon.cancelled() => {
+                        tracing::error!(events = batch.len() + queue.len(), "stopped with contact events not recorded; their contacts are looked up in the contact center after the contact timeout");
+                        return;
+                    }
+                    () = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(WRITE_RETRY_PAUSE_MAX);
+            }
+            if let Some(since) = failing_since {
+                tracing::info!(after = ?since.elapsed(), "contact events recorded again");
             }
         }
     }
@@ -278,8 +318,7 @@ impl EventWriter {
                     .entry((campaign, event_name(&event.kind)))
                     .or_default() += 1;
                 if let Some(observation) = self.observe(contact.id, contact.dialed_at, event) {
-                    // The scheduler may have stopped; then nobody needs the observation.
-                    let _ = self.observations.send((campaign.to_string(), observation));
+                    self.signals.observe(campaign, observation);
                 }
             }
             if p.after.terminal {

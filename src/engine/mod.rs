@@ -28,7 +28,13 @@ pub mod reconcile;
 pub mod scheduler;
 pub mod store;
 
+use std::sync::Arc;
+
 use serde::Deserialize;
+
+use crate::clock::Clock;
+use crate::contact_center::ContactCenter;
+use crate::supervisor::Service;
 
 /// Default seconds between planning passes.
 pub const TICK_SECS_DEFAULT: f64 = 0.25;
@@ -135,71 +141,98 @@ pub fn secs_to_duration(secs: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((secs * 1000.0).round() as i64)
 }
 
-/// Starts the engine's tasks on `services`: the simulated contact center, the event sink
-/// and the scheduler. `wake` is shared with the API so new work is planned at once.
+/// The engine's parts, shared by every start of its two services: the scheduler and the
+/// event sink. A service that failed is started again from these (see
+/// [`crate::supervisor`]); what a scheduler knew in memory (its leases, its pacers) it reads
+/// back from the database.
 ///
 /// Two clocks: `clock` (the wall) for everything compared with the database and the
 /// requests' expiration times; the contact center's clock for call timing (event times,
 /// ring and handle times, pacing), which a sped-up simulator runs faster.
-pub fn spawn(
-    services: &mut tokio::task::JoinSet<()>,
+pub struct Engine {
     pool: sqlx::PgPool,
-    config: &crate::config::Config,
-    clock: std::sync::Arc<dyn crate::clock::Clock>,
-    pacing: std::sync::Arc<std::sync::RwLock<std::sync::Arc<crate::pacing::PacingConfig>>>,
-    wake: std::sync::Arc<tokio::sync::Notify>,
-    cancel: &tokio_util::sync::CancellationToken,
-) -> Result<
-    std::sync::Arc<crate::contact_center::sim::SimContactCenter>,
-    crate::contact_center::sim::model::InvalidSimConfig,
-> {
-    use std::sync::Arc;
-
-    use crate::contact_center::sim::store::PgSimLedger;
-    use crate::contact_center::sim::SimContactCenter;
-    use crate::contact_center::ContactCenter;
-
-    let ledger = Arc::new(PgSimLedger::new(pool.clone()));
-    let sim = Arc::new(SimContactCenter::new(
-        config.contact_center.sim.clone(),
-        ledger,
-        cancel.child_token(),
-    )?);
-    let center: Arc<dyn ContactCenter> = sim.clone();
-    let center_clock: Arc<dyn crate::clock::Clock> = sim.clone();
-    let owner: Arc<str> = format!(
-        "{}-{}",
-        std::process::id(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    )
-    .into();
-    let epoch = center_clock.now();
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    let signals = Arc::new(scheduler::Signals::default());
-    let sink = events::EventSink {
-        pool: pool.clone(),
-        observations: sender.clone(),
-        signals: signals.clone(),
-        epoch,
-    };
-    services.spawn(sink.run(center.subscribe(), cancel.child_token()));
-    let scheduler = scheduler::Scheduler::new(
-        pool,
-        center,
-        clock,
-        center_clock,
-        Arc::new(config.engine.clone()),
-        pacing,
-        owner.clone(),
-        wake,
-        signals,
-        (sender, receiver),
-        epoch,
-    );
-    services.spawn(scheduler.run(cancel.child_token()));
-    tracing::info!(owner = %owner, "dialing engine started with the simulated contact center");
-    Ok(sim)
+    center: Arc<dyn ContactCenter>,
+    center_clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
+    config: Arc<EngineConfig>,
+    pacing: Arc<std::sync::RwLock<Arc<crate::pacing::PacingConfig>>>,
+    /// Shared with the API, so new work is planned at once.
+    wake: Arc<tokio::sync::Notify>,
+    signals: Arc<scheduler::Signals>,
+    /// This daemon's name as a lease owner: the same across restarts of the scheduler, so
+    /// its leases stay its own.
+    owner: Arc<str>,
+    /// Zero of the pacing clock.
+    epoch: chrono::DateTime<chrono::Utc>,
 }
+
+impl Engine {
+    /// An engine dialing through `center`, whose clock is `center_clock`.
+    pub fn new(
+        pool: sqlx::PgPool,
+        center: Arc<dyn ContactCenter>,
+        center_clock: Arc<dyn Clock>,
+        clock: Arc<dyn Clock>,
+        config: &EngineConfig,
+        pacing: Arc<std::sync::RwLock<Arc<crate::pacing::PacingConfig>>>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Arc<Self> {
+        let owner: Arc<str> = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+        .into();
+        tracing::info!(owner = %owner, "dialing engine started");
+        Arc::new(Self {
+            pool,
+            epoch: center_clock.now(),
+            center,
+            center_clock,
+            clock,
+            config: Arc::new(config.clone()),
+            pacing,
+            wake,
+            signals: Arc::new(scheduler::Signals::default()),
+            owner,
+        })
+    }
+
+    /// The scheduler and the event sink, to run under a supervisor.
+    pub fn services(self: &Arc<Self>) -> [Service; 2] {
+        let engine = self.clone();
+        let scheduler = Service::new(SCHEDULER_SERVICE, move |cancel| {
+            let scheduler = scheduler::Scheduler::new(
+                engine.pool.clone(),
+                engine.center.clone(),
+                engine.clock.clone(),
+                engine.center_clock.clone(),
+                engine.config.clone(),
+                engine.pacing.clone(),
+                engine.owner.clone(),
+                engine.wake.clone(),
+                engine.signals.clone(),
+                engine.epoch,
+            );
+            scheduler.run(cancel)
+        });
+        let engine = self.clone();
+        let sink = Service::new(EVENT_SINK_SERVICE, move |cancel| {
+            let sink = events::EventSink {
+                pool: engine.pool.clone(),
+                signals: engine.signals.clone(),
+                epoch: engine.epoch,
+            };
+            sink.run(engine.center.subscribe(), cancel)
+        });
+        [scheduler, sink]
+    }
+}
+
+/// The scheduler's name among the supervised services.
+pub const SCHEDULER_SERVICE: &str = "scheduler";
+/// The event sink's name among the supervised services.
+pub const EVENT_SINK_SERVICE: &str = "event_sink";
 
 /// Failures of the engine's own operations.
 #[derive(Debug, thiserror::Error)]

@@ -14,12 +14,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Dispatcher;
-use super::events::CampaignObservation;
 use super::planner::{pacing_input, ActiveCalls};
 use super::reconcile::Reconciler;
 use super::store::{
@@ -33,6 +32,7 @@ use crate::clock::Clock;
 use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
+use crate::supervisor::{ServiceError, ServiceResult};
 
 /// How often pacing estimates are saved with the lease for a successor.
 const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
@@ -49,6 +49,9 @@ const INHERITED_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Most freed-agent times kept between passes; older ones are dropped (nothing was dialed
 /// for them).
 const MAX_FREED_AGENTS: usize = 10_000;
+/// Most pacing observations kept between passes (a pass takes them all); past it the oldest
+/// go, which only makes the pacer's estimates rest on fewer calls.
+const MAX_OBSERVATIONS: usize = 100_000;
 
 /// What the event sink and the dispatcher tell the scheduler between passes.
 #[derive(Debug, Default)]
@@ -58,6 +61,9 @@ pub struct Signals {
     /// When each agent became free since the last pass, oldest first: the starts of the
     /// agent-free to contact-created latency.
     freed_agents: Mutex<VecDeque<Instant>>,
+    /// Pacing observations since the last pass, by campaign, for the pacers. Kept here
+    /// rather than in a channel owned by one scheduler, so a restarted scheduler reads on.
+    observations: Mutex<VecDeque<(String, Observation)>>,
 }
 
 impl Signals {
@@ -70,6 +76,23 @@ impl Signals {
             freed.drain(..excess);
         }
         self.replan.notify_one();
+    }
+
+    /// Queues a pacing observation of `campaign` for the next pass.
+    pub fn observe(&self, campaign: &str, observation: Observation) {
+        if let Ok(mut queued) = self.observations.lock() {
+            if queued.len() >= MAX_OBSERVATIONS {
+                queued.pop_front();
+            }
+            queued.push_back((campaign.to_string(), observation));
+        }
+    }
+
+    fn take_observations(&self) -> VecDeque<(String, Observation)> {
+        self.observations
+            .lock()
+            .map(|mut queued| std::mem::take(&mut *queued))
+            .unwrap_or_default()
     }
 
     fn take_freed_agents(&self) -> VecDeque<Instant> {
@@ -116,12 +139,9 @@ pub struct Scheduler {
     /// Wakes the loop for a whole pass before its tick (the API: campaigns changed, requests
     /// arrived).
     pub wake: Arc<Notify>,
-    /// Wakes the loop for planning only (events).
+    /// Wakes the loop for planning only (events), and carries pacing observations from the
+    /// event sink and the dispatcher.
     pub signals: Arc<Signals>,
-    /// Pacing observations from the event sink and the dispatcher.
-    pub observations: mpsc::UnboundedReceiver<CampaignObservation>,
-    /// Where the dispatcher sends its observations.
-    pub observation_sender: mpsc::UnboundedSender<CampaignObservation>,
     /// Zero of the pacing clock.
     pub epoch: DateTime<Utc>,
     campaigns: HashMap<String, Owned>,
@@ -147,10 +167,6 @@ impl Scheduler {
         owner: Arc<str>,
         wake: Arc<Notify>,
         signals: Arc<Signals>,
-        observations: (
-            mpsc::UnboundedSender<CampaignObservation>,
-            mpsc::UnboundedReceiver<CampaignObservation>,
-        ),
         epoch: DateTime<Utc>,
     ) -> Self {
         let calls = Arc::new(Semaphore::new(engine.max_concurrent_calls));
@@ -167,8 +183,6 @@ impl Scheduler {
             owner,
             wake,
             signals,
-            observation_sender: observations.0,
-            observations: observations.1,
             epoch,
             campaigns: HashMap::new(),
             calls,
@@ -181,10 +195,13 @@ impl Scheduler {
     }
 
     /// Plans until `cancel` fires, then lets in-flight calls finish and gives up the leases.
-    pub async fn run(mut self, cancel: CancellationToken) {
+    /// A pass that fails (the database away) is retried on the next tick; a dispatch task
+    /// that panicked fails the run, so that the scheduler starts again from the database.
+    pub async fn run(mut self, cancel: CancellationToken) -> ServiceResult {
+        let mut failure = None;
         let tick = Duration::from_secs_f64(self.engine.tick_secs);
         let mut next_tick = tokio::time::Instant::now() + tick;
-        loop {
+        while failure.is_none() {
             let pass = tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep_until(next_tick) => Pass::Whole,
@@ -199,7 +216,7 @@ impl Scheduler {
             }
             while let Some(done) = self.tasks.try_join_next() {
                 if let Err(error) = done {
-                    tracing::error!(%error, "dispatch task failed");
+                    failure = Some(ServiceError::from_error("a dispatch task failed", error));
                 }
             }
         }
@@ -214,6 +231,7 @@ impl Scheduler {
         if let Err(error) = lease_release_all(&self.pool, &self.owner).await {
             tracing::warn!(%error, "could not release campaign leases; they lapse after the lease TTL");
         }
+        failure.map_or(Ok(()), Err)
     }
 
     /// How long a batch counts as in flight before it may be re-sent.
@@ -227,7 +245,7 @@ impl Scheduler {
         if pass == Pass::Whole {
             self.renew_leases().await?;
         }
-        while let Ok((campaign, observation)) = self.observations.try_recv() {
+        for (campaign, observation) in self.signals.take_observations() {
             if let Some(owned) = self.campaigns.get_mut(&campaign) {
                 owned.pacer.observe(&observation);
             }
@@ -545,7 +563,6 @@ impl Scheduler {
             owner: self.owner.clone(),
             calls: self.calls.clone(),
         };
-        let observations = self.observation_sender.clone();
         let epoch = self.epoch;
         let signals = self.signals.clone();
         let reconciler = self.reconciler();
@@ -578,10 +595,10 @@ impl Scheduler {
                     if !report.created.is_empty() {
                         let at_secs = (dispatcher.center_clock.now() - epoch).num_milliseconds() as f64 / 1000.0;
                         for _ in &report.created {
-                            let _ = observations.send((
-                                batch.campaign_id.clone(),
+                            signals.observe(
+                                &batch.campaign_id,
                                 Observation { at_secs, event: ObservedEvent::DialPlaced },
-                            ));
+                            );
                         }
                     }
                 }

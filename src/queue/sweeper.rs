@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::metrics as m;
 
 /// Sweeps every `interval` until cancelled.
+#[derive(Clone)]
 pub struct Sweeper {
     /// The database.
     pub pool: PgPool,
@@ -26,12 +27,12 @@ pub struct Sweeper {
 impl Sweeper {
     /// Runs until `cancel` fires. Database errors are logged and retried next pass: the
     /// sweeper is an optimisation of the queue, claims check expiry themselves.
-    pub async fn run(self, cancel: CancellationToken) {
+    pub async fn run(self, cancel: CancellationToken) -> crate::supervisor::ServiceResult {
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = cancel.cancelled() => return,
+                _ = cancel.cancelled() => return Ok(()),
                 _ = ticker.tick() => {}
             }
             if let Err(error) = self.pass().await {

@@ -12,7 +12,7 @@ use dialer::contact_center::{ContactEvent, ContactEventKind};
 use dialer::engine::events::EventSink;
 use dialer::engine::scheduler::Signals;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::TestApp;
@@ -72,10 +72,8 @@ async fn two_sinks_given_the_same_events_record_each_once(
     let cancel = CancellationToken::new();
     let mut sinks = Vec::new();
     for _ in 0..2 {
-        let (observations, _unread) = mpsc::unbounded_channel();
         let sink = EventSink {
             pool: db.daemon_pool().await,
-            observations,
             signals: Arc::new(Signals::default()),
             epoch: Utc::now(),
         };
@@ -124,13 +122,14 @@ async fn two_sinks_given_the_same_events_record_each_once(
         },
     )
     .await;
-    // Let both sinks finish what they hold before counting.
+    // Let both sinks take every event and finish what they hold before counting.
     drop(feed);
     for sink in sinks {
-        tokio::time::timeout(Duration::from_secs(30), sink)
+        let ended = tokio::time::timeout(Duration::from_secs(30), sink)
             .await
             .expect("sinks end when their feed closes")
             .unwrap();
+        ended.expect_err("a closed feed is a failure for the supervisor to restart from");
     }
 
     let rows: Vec<(String, Option<String>, serde_json::Value)> = sqlx::query_as(

@@ -13,4 +13,5 @@ mod expiry;
 mod harness;
 mod pacing;
 mod restart;
+mod supervision;
 mod takeover;
