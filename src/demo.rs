@@ -118,11 +118,22 @@ async fn drive(
     queue_id: &str,
     center: &crate::contact_center::sim::SimContactCenter,
 ) -> anyhow::Result<()> {
+    let agentless = args.mode == "agentless";
     let dialer_config = match args.mode.as_str() {
         "progressive" => json!({"progressiveDialerConfig": {"bandwidthAllocation": 1.0}}),
         "agentless" => json!({"agentlessDialerConfig": {"dialingCapacity": 0.5}}),
         _ => json!({"predictiveDialerConfig": {"bandwidthAllocation": 1.0}}),
     };
+    let mut outbound_call_config = json!({
+        "connectContactFlowId": "demo-flow",
+        "connectSourcePhoneNumber": "+12025550100",
+        "answerMachineDetectionConfig": {"enableAnswerMachineDetection": true},
+    });
+    // An agentless campaign's calls end in the contact flow: it names no agent queue, and
+    // calls from the source number.
+    if !agentless {
+        outbound_call_config["connectQueueId"] = json!(queue_id);
+    }
     let created = api
         .call(
             "PUT",
@@ -131,12 +142,7 @@ async fn drive(
                 "name": "demo",
                 "connectInstanceId": "demo-instance",
                 "dialerConfig": dialer_config,
-                "outboundCallConfig": {
-                    "connectContactFlowId": "demo-flow",
-                    "connectQueueId": queue_id,
-                    "connectSourcePhoneNumber": "+12025550100",
-                    "answerMachineDetectionConfig": {"enableAnswerMachineDetection": true},
-                },
+                "outboundCallConfig": outbound_call_config,
             })),
         )
         .await?;
@@ -243,6 +249,7 @@ fn summary(
     println!("  dials            {}", counters.dials);
     println!("  person answers   {}", counters.person_answers);
     println!("  connected        {}", n(&outcomes["connected"]));
+    println!("  answered (no agent)  {}", n(&outcomes["answered"]));
     println!(
         "  abandons         {} ({:.2}% of person answers, cap {:.0}%)",
         n(&abandonment["abandons"]),
