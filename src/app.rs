@@ -12,7 +12,6 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::throttle::Throttle;
 use crate::api::{self, AppState};
 use crate::campaigns::ArnScheme;
 use crate::clock::{Clock, WallClock};
@@ -48,12 +47,13 @@ pub fn state(
     config: Arc<Config>,
     pool: PgPool,
     clock: Arc<dyn Clock>,
-    throttle: Arc<std::sync::RwLock<Arc<Throttle>>>,
+    reloadable: &Reloadable,
 ) -> AppState {
     AppState {
         arns: ArnScheme::new(&config.aws.region, &config.aws.account_id),
         keys: Arc::new(config.auth.key_pairs()),
-        throttle,
+        throttle: reloadable.throttle.clone(),
+        pacing: reloadable.pacing.clone(),
         metrics: m::install(),
         engine_wake: Arc::new(Notify::new()),
         pool,
@@ -91,12 +91,7 @@ pub async fn run_with(
 ) -> Result<(), AppError> {
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let reloadable = Reloadable::new(&config);
-    let app = state(
-        config.clone(),
-        pool.clone(),
-        clock.clone(),
-        reloadable.throttle.clone(),
-    );
+    let app = state(config.clone(), pool.clone(), clock.clone(), &reloadable);
     let mut services = JoinSet::new();
     if config.engine.enabled {
         let sim = crate::engine::spawn(

@@ -89,15 +89,24 @@ impl TestApp {
     }
 
     pub async fn spawn_with(pool: PgPool, config: Config) -> TestApp {
+        TestApp::spawn_with_hooks(pool, config, dialer::app::Hooks::default()).await
+    }
+
+    pub async fn spawn_with_hooks(
+        pool: PgPool,
+        config: Config,
+        hooks: dialer::app::Hooks,
+    ) -> TestApp {
         assert!(config.validate().is_empty(), "{:?}", config.validate());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let cancel = CancellationToken::new();
-        let server = tokio::spawn(dialer::app::run(
+        let server = tokio::spawn(dialer::app::run_with(
             Arc::new(config),
             pool.clone(),
             listener,
             cancel.clone(),
+            hooks,
         ));
         TestApp {
             client: Client::new(endpoint),
