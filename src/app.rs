@@ -12,7 +12,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::throttle::Throttle;
 use crate::api::{self, AppState};
 use crate::campaigns::ArnScheme;
 use crate::clock::{Clock, WallClock};
@@ -58,13 +57,14 @@ pub fn state(
     config: Arc<Config>,
     pool: PgPool,
     clock: Arc<dyn Clock>,
-    throttle: Arc<std::sync::RwLock<Arc<Throttle>>>,
+    reloadable: &Reloadable,
 ) -> Result<AppState, AppError> {
     let keys = config.key_store().map_err(AppError::Config)?;
     Ok(AppState {
         arns: ArnScheme::new(&config.aws.region),
         keys: Arc::new(keys),
-        throttle,
+        throttle: reloadable.throttle.clone(),
+        pacing: reloadable.pacing.clone(),
         metrics: m::install(),
         engine_wake: Arc::new(Notify::new()),
         health: Arc::new(Health::default()),
@@ -106,12 +106,7 @@ pub async fn run_with(
 ) -> Result<(), AppError> {
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let reloadable = Reloadable::new(&config);
-    let app = state(
-        config.clone(),
-        pool.clone(),
-        clock.clone(),
-        reloadable.throttle.clone(),
-    )?;
+    let app = state(config.clone(), pool.clone(), clock.clone(), &reloadable)?;
     let mut supervisor = Supervisor::new(app.health.clone(), RestartPolicy::default());
     if config.engine.enabled {
         let backend = match hooks.backend {

@@ -78,7 +78,8 @@ pub const SIGNING_NAME: &str = "connect-campaigns";
 pub struct AppState {
     /// The database.
     pub pool: PgPool,
-    /// The configuration in force.
+    /// The configuration at start; the reloadable parts are read from `throttle` and
+    /// `pacing`.
     pub config: Arc<Config>,
     /// Campaign ARN format.
     pub arns: ArnScheme,
@@ -86,6 +87,9 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Rate limiters (swapped by a config reload).
     pub throttle: Arc<std::sync::RwLock<Arc<Throttle>>>,
+    /// Pacing settings (swapped by a config reload): the progress answer reports the target
+    /// and window pacing works to now.
+    pub pacing: Arc<std::sync::RwLock<Arc<crate::pacing::PacingConfig>>>,
     /// Source of "now" (signature freshness).
     pub clock: Arc<dyn Clock>,
     /// Renders `/metrics`.

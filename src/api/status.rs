@@ -98,7 +98,9 @@ pub async fn progress(
                 .or_default() += n;
         }
     }
-    let window_secs = app.config.pacing.evaluation_window_secs;
+    // The live settings: a reload changes what pacing works to, and the answer says so.
+    let pacing = crate::reload::current(&app.pacing);
+    let window_secs = pacing.evaluation_window_secs;
     let since = app.clock.now() - chrono::Duration::seconds(window_secs as i64);
     let (dials, answers, abandons) = campaign_abandonment(&app.pool, &campaign_id, since).await?;
     let rate = if answers > 0 {
@@ -118,7 +120,7 @@ pub async fn progress(
             "personAnswers": answers,
             "abandons": abandons,
             "rate": rate,
-            "target": app.config.pacing.abandonment_target,
+            "target": pacing.abandonment_target,
         },
     })))
 }

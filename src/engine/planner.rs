@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::campaigns::DialerConfig;
+use crate::campaigns::{DialerConfig, OutboundCallConfig};
 use crate::contact_center::QueueMetrics;
 use crate::contacts::Phase;
 use crate::pacing::{PacingInput, PacingMode};
@@ -59,6 +59,18 @@ pub fn mode_of(config: &DialerConfig) -> (PacingMode, f64, Option<f64>) {
             c.dialing_capacity,
         ),
         DialerConfig::AgentlessDialerConfig(c) => (PacingMode::Agentless, 0.0, c.dialing_capacity),
+    }
+}
+
+/// The queue whose agents take a campaign's calls. An agentless campaign has none even when
+/// its outbound call config names one (the API accepts a queue in every mode): its contacts
+/// must reach no agent, so they go out with no QueueId and pace on lines alone.
+pub fn agent_queue<'a>(dialer: &DialerConfig, call: &'a OutboundCallConfig) -> Option<&'a str> {
+    match dialer {
+        DialerConfig::AgentlessDialerConfig(_) => None,
+        DialerConfig::ProgressiveDialerConfig(_) | DialerConfig::PredictiveDialerConfig(_) => {
+            call.connect_queue_id.as_deref()
+        }
     }
 }
 
@@ -175,6 +187,30 @@ mod tests {
             vec![at(20), at(30)],
             "wrap-up keeps the agent busy"
         );
+    }
+
+    #[test]
+    fn only_agent_campaigns_have_an_agent_queue() {
+        let call = OutboundCallConfig {
+            connect_contact_flow_id: "flow".into(),
+            connect_source_phone_number: Some("+14155550100".into()),
+            connect_queue_id: Some("q".into()),
+            answer_machine_detection_config: None,
+        };
+        let agents = AgentDialerConfig {
+            bandwidth_allocation: 1.0,
+            dialing_capacity: None,
+        };
+        let agentless = DialerConfig::AgentlessDialerConfig(AgentlessDialerConfig {
+            dialing_capacity: None,
+        });
+        assert_eq!(agent_queue(&agentless, &call), None);
+        for dialer in [
+            DialerConfig::ProgressiveDialerConfig(agents.clone()),
+            DialerConfig::PredictiveDialerConfig(agents),
+        ] {
+            assert_eq!(agent_queue(&dialer, &call), Some("q"));
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Dispatcher;
-use super::planner::{pacing_input, ActiveCalls};
+use super::planner::{agent_queue, pacing_input, ActiveCalls};
 use super::reconcile::Reconciler;
 use super::store::{
     active_calls_many, batch_claim, batch_due_many, batch_inherit_many, contact_suspects,
@@ -425,12 +425,14 @@ impl Scheduler {
     async fn agents(&self, running: &[&Campaign]) -> HashMap<(String, String), QueueMetrics> {
         let mut queues: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for campaign in running {
-            if let Some(queue) = &campaign.outbound_call_config.connect_queue_id {
+            if let Some(queue) =
+                agent_queue(&campaign.dialer_config, &campaign.outbound_call_config)
+            {
                 let list = queues
                     .entry(campaign.connect_instance_id.clone())
                     .or_default();
-                if !list.contains(queue) {
-                    list.push(queue.clone());
+                if !list.iter().any(|q| q == queue) {
+                    list.push(queue.to_string());
                 }
             }
         }
@@ -467,11 +469,9 @@ impl Scheduler {
         now: DateTime<Utc>,
         freed: &mut VecDeque<Instant>,
     ) -> Result<(), EngineError> {
-        let queue = campaign
-            .outbound_call_config
-            .connect_queue_id
-            .as_ref()
-            .and_then(|q| agents.get(&(campaign.connect_instance_id.clone(), q.clone())));
+        let agent_queue = agent_queue(&campaign.dialer_config, &campaign.outbound_call_config);
+        let queue = agent_queue
+            .and_then(|q| agents.get(&(campaign.connect_instance_id.clone(), q.to_string())));
         let center_now = self.center_clock.now();
         let Some(input) = pacing_input(
             &campaign.dialer_config,
@@ -517,7 +517,7 @@ impl Scheduler {
             call_timeout: self.in_flight_mark(),
             template: BatchTemplate {
                 instance_id: campaign.connect_instance_id.clone(),
-                queue_id: campaign.outbound_call_config.connect_queue_id.clone(),
+                queue_id: agent_queue.map(str::to_string),
                 contact_flow_id: campaign
                     .outbound_call_config
                     .connect_contact_flow_id

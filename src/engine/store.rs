@@ -96,7 +96,7 @@ pub async fn lease_release_all(db: impl PgExecutor<'_>, owner: &str) -> Result<(
 pub struct BatchTemplate {
     /// Amazon Connect instance.
     pub instance_id: String,
-    /// Queue whose agents take the calls.
+    /// Queue whose agents take the calls; none for an agentless campaign.
     pub queue_id: Option<String>,
     /// Contact flow.
     pub contact_flow_id: String,

@@ -6,3 +6,4 @@ mod dial_requests;
 mod edge;
 #[path = "../common/mod.rs"]
 mod helpers;
+mod status;

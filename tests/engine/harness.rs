@@ -54,9 +54,10 @@ impl Faults {
 #[derive(Debug, Clone)]
 pub struct Knobs {
     pub seed: u64,
-    /// Model seconds per wall second. The engine plans on the simulator's clock, so at 1.0
-    /// (the tests' default) model time is wall time and expirations, leases and the ledger's
-    /// timestamps share one clock; call durations are made short instead.
+    /// Model seconds per wall second. Expirations, leases and the ledger's timestamps are on
+    /// the wall (database) clock at any scale; call timing, pacing and the contact timeout
+    /// run on the simulator's clock. At 1.0 (the tests' default) the two agree, so every
+    /// setting here means wall seconds; call durations are made short instead.
     pub time_scale: f64,
     pub agents: u32,
     /// Talk plus wrap-up, uniform between these model seconds.

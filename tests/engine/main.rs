@@ -3,6 +3,7 @@
 //! processes killed with SIGKILL, with the simulated contact center injecting faults. Contacts
 //! are counted in the simulator's own ClientToken ledger, which outlives every daemon.
 
+mod agentless;
 mod checker;
 #[path = "../common/mod.rs"]
 mod common;
