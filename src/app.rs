@@ -22,9 +22,11 @@ use crate::engine::Engine;
 use crate::metrics as m;
 use crate::queue::store::dial_request_depth;
 use crate::queue::sweeper::Sweeper;
-use crate::queue::DialRequestState;
+use crate::queue::{DialRequestState, QueueError};
 use crate::reload::{ConfigSource, Reloadable, Reloader};
-use crate::supervisor::{GaveUp, Health, RestartPolicy, Service, ServiceResult, Supervisor};
+use crate::supervisor::{
+    FailureStreak, GaveUp, Health, RestartPolicy, Service, ServiceResult, Supervisor,
+};
 
 /// The access key shipped in `config/dialer.toml` for local use. Only this well-known pair
 /// is ever printed in full (in the startup hint); real secrets never are.
@@ -186,15 +188,19 @@ pub async fn run_with(
 async fn report_depth(pool: PgPool, cancel: CancellationToken) -> ServiceResult {
     let mut ticker = tokio::time::interval(DEPTH_REFRESH);
     let mut known: BTreeSet<String> = BTreeSet::new();
+    let mut refreshes = FailureStreak::default();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
             _ = ticker.tick() => {}
         }
         let rows = match dial_request_depth(&pool).await {
-            Ok(rows) => rows,
+            Ok(rows) => {
+                refreshes.record("queue depth refresh", Ok::<(), QueueError>(()));
+                rows
+            }
             Err(error) => {
-                tracing::warn!(%error, "queue depth refresh failed");
+                refreshes.record("queue depth refresh", Err(error));
                 continue;
             }
         };

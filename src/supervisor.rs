@@ -87,6 +87,37 @@ impl Health {
     }
 }
 
+/// The failures of a repeated step (a planning pass, a sweep) as the log tells them: a
+/// warning when the step starts failing, a note when it works again, and in between only
+/// debug lines, so a database outage does not write one warning per pass.
+#[derive(Debug, Default)]
+pub struct FailureStreak {
+    since: Option<Instant>,
+    failures: u64,
+}
+
+impl FailureStreak {
+    /// Records the step's result; `what` names the step in the log.
+    pub fn record<E: std::fmt::Display>(&mut self, what: &'static str, result: Result<(), E>) {
+        match (result, self.since) {
+            (Ok(()), None) => {}
+            (Ok(()), Some(since)) => {
+                tracing::info!(step = what, failures = self.failures, after = ?since.elapsed(), "works again");
+                *self = Self::default();
+            }
+            (Err(error), None) => {
+                tracing::warn!(step = what, %error, "failed; retrying on every pass until it works");
+                self.since = Some(Instant::now());
+                self.failures = 1;
+            }
+            (Err(error), Some(_)) => {
+                tracing::debug!(step = what, %error, "failed again");
+                self.failures += 1;
+            }
+        }
+    }
+}
+
 /// A named service and how to start it.
 pub struct Service {
     /// Its name in logs and in the restart counter.

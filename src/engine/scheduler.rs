@@ -32,7 +32,7 @@ use crate::clock::Clock;
 use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
-use crate::supervisor::{ServiceError, ServiceResult};
+use crate::supervisor::{FailureStreak, ServiceError, ServiceResult};
 
 /// How often pacing estimates are saved with the lease for a successor.
 const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
@@ -199,6 +199,7 @@ impl Scheduler {
     /// that panicked fails the run, so that the scheduler starts again from the database.
     pub async fn run(mut self, cancel: CancellationToken) -> ServiceResult {
         let mut failure = None;
+        let mut planning = FailureStreak::default();
         let tick = Duration::from_secs_f64(self.engine.tick_secs);
         let mut next_tick = tokio::time::Instant::now() + tick;
         while failure.is_none() {
@@ -211,9 +212,8 @@ impl Scheduler {
             if pass == Pass::Whole {
                 next_tick = tokio::time::Instant::now() + tick;
             }
-            if let Err(error) = self.step(pass).await {
-                tracing::warn!(%error, "planning pass failed; retrying next tick");
-            }
+            let stepped = self.step(pass).await;
+            planning.record("planning pass", stepped);
             while let Some(done) = self.tasks.try_join_next() {
                 if let Err(error) = done {
                     failure = Some(ServiceError::from_error("a dispatch task failed", error));

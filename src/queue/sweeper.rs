@@ -29,15 +29,14 @@ impl Sweeper {
     /// sweeper is an optimisation of the queue, claims check expiry themselves.
     pub async fn run(self, cancel: CancellationToken) -> crate::supervisor::ServiceResult {
         let mut ticker = tokio::time::interval(self.interval);
+        let mut sweeps = crate::supervisor::FailureStreak::default();
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = ticker.tick() => {}
             }
-            if let Err(error) = self.pass().await {
-                tracing::warn!(%error, "sweep failed; retrying next pass");
-            }
+            sweeps.record("sweep", self.pass().await);
         }
     }
 

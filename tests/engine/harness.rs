@@ -230,6 +230,16 @@ impl TestDb {
         }
     }
 
+    /// The database a URL names (a cluster the test runs itself).
+    pub async fn on_url(url: &str) -> TestDb {
+        let connect: PgConnectOptions = url.parse().expect("a postgres URL");
+        TestDb {
+            pool: TestDb::pool_on(&connect, 4).await,
+            url: url.to_string(),
+            connect,
+        }
+    }
+
     async fn pool_on(connect: &PgConnectOptions, n: u32) -> PgPool {
         PgPoolOptions::new()
             .max_connections(n)

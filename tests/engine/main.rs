@@ -12,6 +12,7 @@ mod duplicates;
 mod events;
 mod expiry;
 mod harness;
+mod outage;
 mod pacing;
 mod restart;
 mod supervision;
