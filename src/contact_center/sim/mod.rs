@@ -738,6 +738,60 @@ mod tests {
         assert_eq!(sim.counters().dials, 0);
     }
 
+    #[tokio::test]
+    async fn a_contact_is_described_by_the_center_that_runs_it_and_goes_with_it() {
+        let ledger: Arc<dyn SimLedger> = Arc::new(InMemorySimLedger::new());
+        // Wall-clock speed: the calls outlast the test.
+        let slow = SimConfig {
+            time_scale: 1.0,
+            ..fast_config()
+        };
+        let (a, a_cancel) = start(slow.clone(), ledger.clone());
+        let (b, b_cancel) = start(slow, ledger);
+        let placed = a.batch_put_contact(batch("t", 2)).await.unwrap();
+        let contact = placed.successful[0].contact_id.clone();
+        let asked = [contact.clone(), "no-such-contact".to_string()];
+        for sim in [&a, &b] {
+            let states = sim.describe_contacts("inst-1", &asked).await.unwrap();
+            assert_eq!(states[&contact], ContactState::Running);
+            assert!(matches!(&states["no-such-contact"], ContactState::Gone(_)));
+        }
+
+        a_cancel.cancel();
+        let states = a.describe_contacts("inst-1", &asked).await.unwrap();
+        assert!(
+            matches!(&states[&contact], ContactState::Gone(why) if why.contains("shut down")),
+            "{states:?}"
+        );
+        // The stopped center retires itself; then every other center knows its calls gone.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let states = b.describe_contacts("inst-1", &asked).await.unwrap();
+            if let ContactState::Gone(why) = &states[&contact] {
+                assert!(why.contains("stopped with its daemon"), "{why}");
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{states:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        b_cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_finished_contact_is_ended_for_the_center_that_ran_it() {
+        let (sim, cancel) = start(fast_config(), Arc::new(InMemorySimLedger::new()));
+        let mut rx = sim.subscribe();
+        let placed = sim.batch_put_contact(batch("t", 1)).await.unwrap();
+        collect_until(&mut rx, |events| count(events, &K::Completed) == 1).await;
+        let contact = placed.successful[0].contact_id.clone();
+        let states = sim
+            .describe_contacts("inst-1", std::slice::from_ref(&contact))
+            .await
+            .unwrap();
+        assert_eq!(states[&contact], ContactState::Ended);
+        cancel.cancel();
+    }
+
     #[test]
     fn the_clock_scales_wall_time() {
         let clock = SimClock {
