@@ -3,9 +3,10 @@
 //!
 //! Every API route passes through [`edge`], which in order: bounds and buffers the body,
 //! verifies the SigV4 signature (the whole body is part of it), applies the per-operation
-//! rate limit of the caller, then runs the handler; it stamps `x-amzn-RequestId` and records
-//! the request's metrics. Handlers stay thin: decode and validate ([`wire`]), call a store,
-//! shape the answer. Domain errors become AWS errors in one place ([`error`]).
+//! rate limit of the caller, checks that path labels and query decode to storable text, then
+//! runs the handler; it stamps `x-amzn-RequestId` and records the request's metrics.
+//! Handlers stay thin: decode and validate ([`wire`]), call a store, shape the answer. Domain
+//! errors become AWS errors in one place ([`error`]).
 
 pub mod campaigns;
 pub mod dial_requests;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -343,6 +344,11 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
             "Rate exceeded for {} by {caller}",
             edge.operation
         )));
+    }
+    if let Some(route) = parts.extensions.get::<MatchedPath>() {
+        let mut v = wire::Violations::default();
+        wire::validate_uri(&mut v, route.as_str(), parts.uri.path(), parts.uri.query());
+        v.finish()?;
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }

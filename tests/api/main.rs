@@ -5,3 +5,4 @@ mod dial_requests;
 mod edge;
 #[path = "../common/mod.rs"]
 mod helpers;
+mod hostile;
