@@ -48,7 +48,7 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AwsConfig {
-    /// Region in campaign ARNs; clients may sign for any region.
+    /// Region in campaign ARNs, and the one requests must be signed for.
     pub region: String,
     /// Twelve-digit account id in campaign ARNs.
     pub account_id: String,

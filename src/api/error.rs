@@ -23,6 +23,9 @@ pub enum ApiError {
     /// 403: missing, stale or wrong signature.
     #[error("{0}")]
     AccessDenied(String),
+    /// 403: a valid signature scoped to another region or service than this endpoint's.
+    #[error("{0}")]
+    InvalidSignature(String),
     /// 404: no such resource.
     #[error("{0}")]
     ResourceNotFound(String),
@@ -59,6 +62,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             ApiError::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+            ApiError::InvalidSignature(_) => (StatusCode::FORBIDDEN, "InvalidSignatureException"),
             ApiError::ResourceNotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "ConflictException"),
             ApiError::InvalidCampaignState { .. } => {

@@ -2,10 +2,10 @@
 //! `/healthz` and `/readyz`.
 //!
 //! Every API route passes through [`edge`], which in order: bounds and buffers the body,
-//! verifies the SigV4 signature (the whole body is part of it), applies the per-operation
-//! rate limit of the caller, checks that path labels and query decode to storable text, then
-//! runs the handler; it stamps `x-amzn-RequestId` and records the request's metrics.
-//! Handlers stay thin: decode and validate ([`wire`]), call a store, shape the answer. Domain
+//! verifies the SigV4 signature (the whole body is part of it) and its scope (this endpoint's
+//! region and service), applies the per-operation rate limit of the caller, checks that path
+//! labels and query decode to storable text, then runs the handler; it stamps
+//! `x-amzn-RequestId` and records the request's metrics. Handlers stay thin: decode and validate ([`wire`]), call a store, shape the answer. Domain
 //! errors become AWS errors in one place ([`error`]).
 
 pub mod campaigns;
@@ -330,11 +330,9 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
             app.keys.get(id).map(String::as_str)
         })
         .map_err(|e| ApiError::AccessDenied(e.to_string()))?;
-        if caller.service != SIGNING_NAME {
-            return Err(ApiError::AccessDenied(format!(
-                "Credential should be scoped to correct service: '{SIGNING_NAME}'"
-            )));
-        }
+        caller
+            .check_scope(&app.config.aws.region, SIGNING_NAME)
+            .map_err(|e| ApiError::InvalidSignature(e.to_string()))?;
         caller.access_key_id
     } else {
         "anonymous".to_string()

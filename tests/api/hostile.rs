@@ -1,10 +1,10 @@
-//! Hostile input: characters PostgreSQL cannot store, absurd timestamps, and undecodable
-//! paths. Each answers a 4xx in the AWS shape, never a 500.
+//! Hostile input: characters PostgreSQL cannot store, absurd timestamps, undecodable paths
+//! and signatures for another region. Each answers a 4xx in the AWS shape, never a 500.
 
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::helpers::{dial_request, Answer, TestApp};
+use crate::helpers::{dial_request, Answer, TestApp, SECRET};
 
 /// Asserts a ValidationException naming `member`, without the NUL it was sent.
 #[track_caller]
@@ -219,4 +219,25 @@ async fn undecodable_or_unstorable_path_labels_are_validation_errors(pool: PgPoo
     app.call("GET", "/campaigns/not-there", None)
         .await
         .error(404, "ResourceNotFoundException");
+}
+
+#[sqlx::test]
+async fn a_signature_for_another_region_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let answer = app
+        .call_scoped(
+            "POST",
+            "/campaigns-summary",
+            b"{}".to_vec(),
+            SECRET,
+            "eu-west-1",
+        )
+        .await;
+    assert_eq!(
+        answer.error(403, "InvalidSignatureException"),
+        "Credential should be scoped to a valid region, not 'eu-west-1'. "
+    );
+    app.call("POST", "/campaigns-summary", Some(json!({})))
+        .await
+        .ok();
 }
