@@ -35,9 +35,6 @@ const DEPTH_REFRESH: Duration = Duration::from_secs(10);
 /// Failures that stop the daemon.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// The HTTP server failed.
-    #[error("HTTP server failed: {0}")]
-    Serve(#[from] std::io::Error),
     /// The contact center could not be set up.
     #[error("contact center: {0}")]
     ContactCenter(String),
@@ -131,13 +128,11 @@ pub async fn run_with(
         services.spawn(reloader.run(cancel.child_token()));
     }
 
-    let served = axum::serve(listener, api::router(app))
-        .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .await;
+    crate::server::serve(listener, api::router(app), &config.server, cancel.clone()).await;
     // The server returns after in-flight requests finish; then the services stop.
     cancel.cancel();
     while services.join_next().await.is_some() {}
-    served.map_err(AppError::Serve)
+    Ok(())
 }
 
 /// Keeps the queue-depth gauge current, with zeros for states a campaign has none in.

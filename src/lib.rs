@@ -7,6 +7,7 @@
 //! ## Layout
 //! - [`config`]: the TOML file, environment overlays, validation.
 //! - [`app`]: wiring: database, services, HTTP server, shutdown.
+//! - [`server`]: the HTTP listener: connection limit, header timeout, graceful shutdown.
 //! - [`api`]: the AWS-wire HTTP edge (SigV4, throttling, errors, handlers).
 //! - [`campaigns`]: campaign records and their lifecycle state machine.
 //! - [`queue`]: dial requests, batch admission, expiry sweeping.
@@ -45,4 +46,5 @@ pub mod metrics;
 pub mod pacing;
 pub mod queue;
 pub mod reload;
+pub mod server;
 pub mod whatif;

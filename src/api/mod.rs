@@ -1,11 +1,12 @@
 //! The HTTP edge: the connectcampaigns 2021-01-30 restJson1 API, plus `/metrics`,
 //! `/healthz` and `/readyz`.
 //!
-//! Every API route passes through [`edge`], which in order: bounds and buffers the body,
-//! verifies the SigV4 signature (the whole body is part of it) and its scope (this endpoint's
-//! region and service), applies the per-operation rate limit of the caller, checks that path
-//! labels and query decode to storable text, then runs the handler; it stamps
-//! `x-amzn-RequestId` and records the request's metrics. Handlers stay thin: decode and validate ([`wire`]), call a store, shape the answer. Domain
+//! Every API route passes through [`edge`], which in order: bounds and buffers the body
+//! (within `server.body_read_timeout_secs`), verifies the SigV4 signature (the whole body is
+//! part of it) and its scope (this endpoint's region and service), applies the per-operation
+//! rate limit of the caller, checks that path labels and query decode to storable text, then
+//! runs the handler; it stamps `x-amzn-RequestId` and records the request's metrics.
+//! Handlers stay thin: decode and validate ([`wire`]), call a store, shape the answer. Domain
 //! errors become AWS errors in one place ([`error`]).
 
 pub mod campaigns;
@@ -306,8 +307,15 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
         return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, limit)
+    let timeout = app.config.server.body_read_timeout();
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "Request body not received within {} s",
+                timeout.as_secs_f64()
+            ))
+        })?
         .map_err(|_| too_large())?;
 
     let caller = if app.config.auth.enabled {

@@ -1,10 +1,15 @@
-//! Hostile input: characters PostgreSQL cannot store, absurd timestamps, undecodable paths
-//! and signatures for another region. Each answers a 4xx in the AWS shape, never a 500.
+//! Hostile input: characters PostgreSQL cannot store, absurd timestamps, undecodable paths,
+//! signatures for another region, and clients that drip their requests. Each answers a 4xx
+//! in the AWS shape (or is cut off), never a 500, and the daemon keeps serving.
+
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-use crate::helpers::{dial_request, Answer, TestApp, SECRET};
+use crate::helpers::{dial_request, test_config, Answer, TestApp, SECRET};
 
 /// Asserts a ValidationException naming `member`, without the NUL it was sent.
 #[track_caller]
@@ -240,4 +245,99 @@ async fn a_signature_for_another_region_is_refused(pool: PgPool) {
     app.call("POST", "/campaigns-summary", Some(json!({})))
         .await
         .ok();
+}
+
+/// A daemon whose read timeouts and connection limit are short enough to test.
+async fn strict_app(pool: PgPool, max_connections: u32) -> TestApp {
+    let mut config = test_config();
+    config.server.header_read_timeout_secs = 0.5;
+    config.server.body_read_timeout_secs = 0.5;
+    config.server.max_connections = max_connections;
+    TestApp::spawn_with(pool, config).await
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.endpoint.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Reads until the server closes the connection; gives up after `limit`.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    let mut received = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut received))
+        .await
+        .ok()?
+        .ok()?;
+    Some(String::from_utf8_lossy(&received).into_owned())
+}
+
+#[sqlx::test]
+async fn a_client_dripping_its_headers_is_cut_off(pool: PgPool) {
+    let app = strict_app(pool, 64).await;
+    let mut stream = connect(&app).await;
+    let started = Instant::now();
+    let drip = async {
+        stream.write_all(b"GET /healthz HTTP/1.1\r\n").await?;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stream.write_all(b"X").await?;
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    // The server closes the connection: writing fails, or the drip ends with nothing read.
+    let _ = drip.await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "cut off after {elapsed:?}"
+    );
+    let answer = read_until_closed(&mut stream, Duration::from_secs(2)).await;
+    assert!(
+        answer.as_deref().is_none_or(|a| !a.contains("200 OK")),
+        "{answer:?}"
+    );
+    app.call("POST", "/campaigns-summary", Some(json!({})))
+        .await
+        .ok();
+}
+
+#[sqlx::test]
+async fn a_client_dripping_its_body_is_answered_408(pool: PgPool) {
+    let app = strict_app(pool, 64).await;
+    let mut stream = connect(&app).await;
+    let head = "PUT /campaigns HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("the connection is closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("RequestTimeoutException"), "{answer}");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+}
+
+#[sqlx::test]
+async fn connections_beyond_the_limit_wait_for_a_free_slot(pool: PgPool) {
+    let app = strict_app(pool, 2).await;
+    let health = || async {
+        let started = Instant::now();
+        let response = app
+            .http
+            .get(format!("{}/healthz", app.endpoint))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        started.elapsed()
+    };
+    // Two silent connections take both slots until the header timeout closes them.
+    let _silent = [connect(&app).await, connect(&app).await];
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waited = health().await;
+    assert!(
+        waited >= Duration::from_millis(250),
+        "served after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(3), "served after {waited:?}");
 }
