@@ -3,7 +3,6 @@
 //! requests, stop services, close the pool, stop the embedded cluster).
 
 use std::collections::BTreeSet;
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,9 +38,6 @@ const DEPTH_REFRESH: Duration = Duration::from_secs(10);
 /// Failures that stop the daemon.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// The HTTP server failed.
-    #[error("HTTP server failed: {0}")]
-    Serve(#[from] std::io::Error),
     /// The contact center could not be set up.
     #[error("contact center: {0}")]
     ContactCenter(String),
@@ -164,23 +160,22 @@ pub async fn run_with(
         );
     }
 
-    let server = axum::serve(listener, api::router(app))
-        .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .into_future();
-    let (served, supervised) = tokio::select! {
-        served = server => (served, None),
-        gave_up = supervisor.wait() => {
-            // Only a service given up on ends the wait before shutdown: stop serving.
-            (Ok(()), Some(gave_up))
-        }
+    let server = crate::server::serve(listener, api::router(app), &config.server, cancel.clone());
+    tokio::pin!(server);
+    let gave_up = tokio::select! {
+        () = &mut server => None,
+        // Before shutdown, only a service given up on ends the wait.
+        supervised = supervisor.wait() => Some(supervised),
     };
-    // The server returns after in-flight requests finish; then the services stop.
+    // Stop accepting and let in-flight requests finish; then the services stop.
     cancel.cancel();
-    let supervised = match supervised {
-        Some(result) => result,
+    let supervised = match gave_up {
+        Some(supervised) => {
+            server.await;
+            supervised
+        }
         None => supervisor.wait().await,
     };
-    served.map_err(AppError::Serve)?;
     supervised.map_err(AppError::Service)
 }
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -20,6 +21,19 @@ pub const LISTEN_DEFAULT: &str = "127.0.0.1:8080";
 /// Largest accepted request body. A full PutDialRequestBatch (25 requests with a few
 /// attributes each) is a few KiB; 1 MiB leaves room for large attribute maps.
 pub const MAX_BODY_BYTES_DEFAULT: usize = 1024 * 1024;
+/// Time a client has to send a request's headers, and the longest a kept-alive connection
+/// may sit idle. A real client sends its headers in one write; 10 s covers a congested mobile
+/// link, while a client that drips them holds a connection slot no longer than this.
+pub const HEADER_READ_TIMEOUT_SECS_DEFAULT: f64 = 10.0;
+/// Time a client has to send a request's body once its headers are in: a full
+/// `max_body_bytes` (1 MiB) at about 35 KB/s, far slower than any real caller.
+pub const BODY_READ_TIMEOUT_SECS_DEFAULT: f64 = 30.0;
+/// Connections served at once; further ones wait in the listen backlog. Half of the common
+/// 1024 soft limit on open files, leaving the rest for the database pool and the process.
+pub const MAX_CONNECTIONS_DEFAULT: u32 = 512;
+/// Shortest and longest accepted read timeouts: below 0.1 s real clients would be cut off;
+/// above a day a slot is as good as held forever.
+const READ_TIMEOUT_SECS_RANGE: std::ops::RangeInclusive<f64> = 0.1..=86_400.0;
 /// AWS accepts signatures whose date is within 15 minutes of its clock.
 pub const MAX_CLOCK_SKEW_SECS_DEFAULT: u64 = 15 * 60;
 /// Per-campaign cap on pending dial requests.
@@ -37,6 +51,14 @@ pub struct ServerConfig {
     pub listen: String,
     /// Request bodies above this size are refused with 413.
     pub max_body_bytes: usize,
+    /// A connection that has not sent a complete request head this long after it opened (or
+    /// after its previous response) is closed.
+    pub header_read_timeout_secs: f64,
+    /// A request whose body is not complete this long after its head is answered 408 and its
+    /// connection closed.
+    pub body_read_timeout_secs: f64,
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    pub max_connections: u32,
 }
 
 impl Default for ServerConfig {
@@ -44,7 +66,22 @@ impl Default for ServerConfig {
         Self {
             listen: LISTEN_DEFAULT.to_string(),
             max_body_bytes: MAX_BODY_BYTES_DEFAULT,
+            header_read_timeout_secs: HEADER_READ_TIMEOUT_SECS_DEFAULT,
+            body_read_timeout_secs: BODY_READ_TIMEOUT_SECS_DEFAULT,
+            max_connections: MAX_CONNECTIONS_DEFAULT,
         }
+    }
+}
+
+impl ServerConfig {
+    /// `header_read_timeout_secs` (valid after [`Config::validate`]).
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.header_read_timeout_secs)
+    }
+
+    /// `body_read_timeout_secs` (valid after [`Config::validate`]).
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.body_read_timeout_secs)
     }
 }
 
@@ -52,7 +89,7 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AwsConfig {
-    /// Region in campaign ARNs; clients may sign for any region.
+    /// Region in campaign ARNs, and the one requests must be signed for.
     pub region: String,
     /// The default account (twelve digits): that of access keys configured without one, and
     /// of every caller when auth is off.
@@ -371,6 +408,27 @@ impl Config {
                 self.server.max_body_bytes
             ));
         }
+        for (key, secs) in [
+            (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            (
+                "server.body_read_timeout_secs",
+                self.server.body_read_timeout_secs,
+            ),
+        ] {
+            if !READ_TIMEOUT_SECS_RANGE.contains(&secs) {
+                problems.push(format!(
+                    "{key} must be between {} and {}, got {secs}",
+                    READ_TIMEOUT_SECS_RANGE.start(),
+                    READ_TIMEOUT_SECS_RANGE.end()
+                ));
+            }
+        }
+        if self.server.max_connections == 0 {
+            problems.push("server.max_connections must be at least 1".to_string());
+        }
         if self.aws.region.is_empty()
             || !self
                 .aws
@@ -534,7 +592,7 @@ mod tests {
     #[test]
     fn every_bad_value_is_reported_with_its_key() {
         let mut config = parse(
-            "[server]\nlisten = \"nowhere\"\n[aws]\naccount_id = \"12\"\n[queue]\nmax_pending_per_campaign = 0\n[throttling.operations.Nope]\nper_second = 1.0\nburst = 1\n",
+            "[server]\nlisten = \"nowhere\"\nheader_read_timeout_secs = 0.0\nbody_read_timeout_secs = -1.0\nmax_connections = 0\n[aws]\naccount_id = \"12\"\n[queue]\nmax_pending_per_campaign = 0\n[throttling.operations.Nope]\nper_second = 1.0\nburst = 1\n",
         )
         .unwrap();
         config.apply_env(&EnvOverrides {
@@ -544,6 +602,9 @@ mod tests {
         let problems = config.validate().join("\n");
         for key in [
             "server.listen",
+            "server.header_read_timeout_secs",
+            "server.body_read_timeout_secs",
+            "server.max_connections",
             "aws.account_id",
             "queue.max_pending_per_campaign",
             "throttling.operations.Nope",

@@ -8,6 +8,7 @@
 //! - [`config`]: the TOML file, environment overlays, validation.
 //! - [`accounts`]: account ids, access keys, and which account owns what.
 //! - [`app`]: wiring: database, services, HTTP server, shutdown.
+//! - [`server`]: the HTTP listener: connection limit, header timeout, graceful shutdown.
 //! - [`api`]: the AWS-wire HTTP edge (SigV4, throttling, errors, handlers).
 //! - [`campaigns`]: campaign records and their lifecycle state machine.
 //! - [`queue`]: dial requests, batch admission, expiry sweeping.
@@ -48,5 +49,6 @@ pub mod metrics;
 pub mod pacing;
 pub mod queue;
 pub mod reload;
+pub mod server;
 pub mod supervisor;
 pub mod whatif;

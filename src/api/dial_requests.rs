@@ -1,6 +1,8 @@
 //! PutDialRequestBatch: validates a batch, admits it into the queue in one transaction, and
 //! answers per item. Whole-request problems (model constraints) are a ValidationException;
-//! a number that is not real E.164, a reused token or a full queue fail only their item.
+//! a number that is not real E.164, attributes PostgreSQL cannot store (U+0000), an
+//! expiration time outside years 0001-9999, a reused token or a full queue fail only their
+//! item, so that an SDK retrying the batch does not loop on one bad request.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::wire::{
-    decode, is_attribute_name_char, is_token_char, validate_campaign_id, Violations, WireTimestamp,
-    MAX_BATCH,
+    decode_except, is_attribute_name_char, is_storable, is_token_char, validate_campaign_id,
+    Violations, WireTimestamp, MAX_BATCH,
 };
 use super::AppState;
 use crate::accounts::AccountId;
@@ -61,6 +63,22 @@ enum Slot {
     Failed(FailureCode),
 }
 
+impl WireDialRequest {
+    /// Whether every attribute name and value can be stored; if not, the item fails alone.
+    fn attributes_storable(&self) -> bool {
+        self.attributes
+            .iter()
+            .flatten()
+            .all(|(name, value)| is_storable(name) && is_storable(value))
+    }
+}
+
+/// Whether a body path lies in one item's attributes (`dialRequests.N.member.attributes…`).
+fn in_item_attributes(path: &str) -> bool {
+    let mut segments = path.split('.');
+    segments.next() == Some("dialRequests") && segments.nth(2) == Some("attributes")
+}
+
 fn validate_item(v: &mut Violations, index: usize, item: &WireDialRequest) {
     let path = format!("dialRequests.{}.member", index + 1);
     v.required(&format!("{path}.clientToken"), &item.client_token);
@@ -82,6 +100,11 @@ fn validate_item(v: &mut Violations, index: usize, item: &WireDialRequest) {
             c.is_ascii_digit() || c == '-' || c == '+'
         });
     }
+    // Unstorable attributes fail the item in `put_batch`; a NUL must not also read as a
+    // pattern violation of the whole batch.
+    if !item.attributes_storable() {
+        return;
+    }
     for (name, value) in item.attributes.iter().flatten() {
         v.length(&format!("{path}.attributes.key"), name, 1, 32767);
         v.pattern(
@@ -101,7 +124,7 @@ pub async fn put_batch(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let req: PutDialRequestBatchRequest = decode(&body)?;
+    let req: PutDialRequestBatchRequest = decode_except(&body, in_item_attributes)?;
     let mut v = Violations::default();
     validate_campaign_id(&mut v, "id", &id);
     v.required("dialRequests", &req.dial_requests);
@@ -123,17 +146,21 @@ pub async fn put_batch(
         let (Some(token), Some(phone), Some(expiration), Some(attributes)) = (
             &item.client_token,
             &item.phone_number,
-            item.expiration_time,
+            item.expiration_time.and_then(WireTimestamp::in_range),
             &item.attributes,
         ) else {
             slots.push(Slot::Failed(FailureCode::InvalidInput));
             continue;
         };
+        if !item.attributes_storable() {
+            slots.push(Slot::Failed(FailureCode::InvalidInput));
+            continue;
+        }
         let Ok(phone) = PhoneNumber::parse(phone) else {
             slots.push(Slot::Failed(FailureCode::InvalidInput));
             continue;
         };
-        let request = NewDialRequest::new(token.clone(), phone, expiration.0, attributes.clone());
+        let request = NewDialRequest::new(token.clone(), phone, expiration, attributes.clone());
         match by_token.get(token) {
             Some(&first) if batch[first].digest() == request.digest() => {
                 slots.push(Slot::Stored(first))
@@ -255,5 +282,21 @@ fn record_metrics(campaign_id: &str, accepted: usize, failed: &[Failed<'_>]) {
                 m::CAMPAIGN_ID => campaign_id.to_string(), m::OUTCOME => "refused", m::CODE => code.as_str())
             .increment(n as u64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_attribute_paths_are_item_scoped() {
+        assert!(in_item_attributes("dialRequests.3.member.attributes.key"));
+        assert!(in_item_attributes(
+            "dialRequests.1.member.attributes.customerId"
+        ));
+        assert!(!in_item_attributes("dialRequests.1.member.clientToken"));
+        assert!(!in_item_attributes("attributes"));
+        assert!(!in_item_attributes("other.1.member.attributes"));
     }
 }

@@ -5,6 +5,7 @@
 //! for `InvalidCampaignStateException`). Internal causes are logged here, once, and never
 //! sent to the client.
 
+use axum::http::header::CONNECTION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -23,6 +24,9 @@ pub enum ApiError {
     /// 403: missing, stale or wrong signature.
     #[error("{0}")]
     AccessDenied(String),
+    /// 403: a valid signature scoped to another region or service than this endpoint's.
+    #[error("{0}")]
+    InvalidSignature(String),
     /// 404: no such resource.
     #[error("{0}")]
     ResourceNotFound(String),
@@ -46,6 +50,9 @@ pub enum ApiError {
     /// 413: the body is larger than the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 408: the body did not arrive within the configured time; the connection is closed.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 404: no operation at this method and path.
     #[error("{0}")]
     UnknownOperation(String),
@@ -59,6 +66,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "ValidationException"),
             ApiError::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDeniedException"),
+            ApiError::InvalidSignature(_) => (StatusCode::FORBIDDEN, "InvalidSignatureException"),
             ApiError::ResourceNotFound(_) => (StatusCode::NOT_FOUND, "ResourceNotFoundException"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "ConflictException"),
             ApiError::InvalidCampaignState { .. } => {
@@ -67,6 +75,8 @@ impl ApiError {
             ApiError::InvalidState(_) => (StatusCode::CONFLICT, "InvalidStateException"),
             ApiError::Throttling(_) => (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "ValidationException"),
+            // botocore retries this code as transient.
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException"),
             ApiError::UnknownOperation(_) => (StatusCode::NOT_FOUND, "UnknownOperationException"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerException"),
         }
@@ -92,9 +102,12 @@ impl IntoResponse for ApiError {
             other => json!({ "message": other.to_string() }),
         };
         let mut response = (status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert("x-amzn-ErrorType", HeaderValue::from_static(error_type));
+        let headers = response.headers_mut();
+        headers.insert("x-amzn-ErrorType", HeaderValue::from_static(error_type));
+        if let ApiError::RequestTimeout(_) = self {
+            // The rest of the body may still be on its way; the connection cannot be reused.
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

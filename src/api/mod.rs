@@ -1,13 +1,15 @@
 //! The HTTP edge: the connectcampaigns 2021-01-30 restJson1 API, plus `/metrics`,
 //! `/healthz` and `/readyz`.
 //!
-//! Every API route passes through [`edge`], which in order: bounds and buffers the body,
-//! verifies the SigV4 signature (the whole body is part of it), applies the per-operation
-//! rate limit of the caller, puts the caller's [`AccountId`] (that of the signing key, or the
-//! default account when auth is off) in the request's extensions, then runs the handler; it
-//! stamps `x-amzn-RequestId` and records the request's metrics. Handlers pass the account to
-//! every store call, so a caller sees only its own account's resources. Handlers stay thin: decode and validate ([`wire`]), call a store,
-//! shape the answer. Domain errors become AWS errors in one place ([`error`]).
+//! Every API route passes through [`edge`], which in order: bounds and buffers the body
+//! (within `server.body_read_timeout_secs`), verifies the SigV4 signature (the whole body is
+//! part of it) and its scope (this endpoint's region and service), applies the per-operation
+//! rate limit of the caller, checks that path labels and query decode to storable text, puts
+//! the caller's [`AccountId`] (that of the signing key, or the default account when auth is
+//! off) in the request's extensions, then runs the handler; it stamps `x-amzn-RequestId` and
+//! records the request's metrics. Handlers pass the account to every store call, so a caller
+//! sees only its own account's resources. Handlers stay thin: decode and validate ([`wire`]),
+//! call a store, shape the answer. Domain errors become AWS errors in one place ([`error`]).
 
 pub mod campaigns;
 pub mod dial_requests;
@@ -22,7 +24,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -331,8 +333,15 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
         return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, limit)
+    let timeout = app.config.server.body_read_timeout();
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "Request body not received within {} s",
+                timeout.as_secs_f64()
+            ))
+        })?
         .map_err(|_| too_large())?;
 
     let (caller, account) = if app.config.auth.enabled {
@@ -355,11 +364,9 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
             app.keys.get(id).map(|key| key.secret())
         })
         .map_err(|e| ApiError::AccessDenied(e.to_string()))?;
-        if caller.service != SIGNING_NAME {
-            return Err(ApiError::AccessDenied(format!(
-                "Credential should be scoped to correct service: '{SIGNING_NAME}'"
-            )));
-        }
+        caller
+            .check_scope(&app.config.aws.region, SIGNING_NAME)
+            .map_err(|e| ApiError::InvalidSignature(e.to_string()))?;
         let account = app
             .keys
             .get(&caller.access_key_id)
@@ -376,6 +383,11 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
             "Rate exceeded for {} by {caller}",
             edge.operation
         )));
+    }
+    if let Some(route) = parts.extensions.get::<MatchedPath>() {
+        let mut v = wire::Violations::default();
+        wire::validate_uri(&mut v, route.as_str(), parts.uri.path(), parts.uri.query());
+        v.finish()?;
     }
     let mut req = Request::from_parts(parts, Body::from(bytes));
     req.extensions_mut().insert::<AccountId>(account);

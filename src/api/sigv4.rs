@@ -20,7 +20,8 @@
 //!   `max_skew` of `now`; `host` and the date header are always among the signed headers;
 //! - the signature is compared in constant time;
 //! - error messages never contain secrets or signatures; the only client text they repeat is
-//!   dates and header names. They follow AWS's wording so SDK users recognise them.
+//!   dates, header names and the scope's region. They follow AWS's wording so SDK users
+//!   recognise them.
 //!
 //! Pure logic: the clock and the key store are arguments.
 
@@ -73,7 +74,8 @@ pub struct SignedRequest<'a> {
 
 /// Who signed an accepted request, and the scope they signed it for.
 ///
-/// The scope is whatever the client used; callers that serve one region or service compare it.
+/// The scope is whatever the client used; callers that serve one region or service compare it
+/// with [`VerifiedCaller::check_scope`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedCaller {
     /// The access key id from the credential scope.
@@ -178,6 +180,12 @@ pub enum SigV4Error {
         /// The allowed skew, e.g. `15 min`.
         skew: String,
     },
+    /// The credential scope names another service than the endpoint's (named here).
+    #[error("Credential should be scoped to correct service: '{0}'. ")]
+    WrongService(String),
+    /// The credential scope names another region than the endpoint's; the scope's is named.
+    #[error("Credential should be scoped to a valid region, not '{0}'. ")]
+    WrongRegion(String),
 }
 
 impl SigV4Error {
@@ -196,8 +204,24 @@ impl SigV4Error {
             | SigV4Error::PayloadHashMismatch
             | SigV4Error::SignatureMismatch
             | SigV4Error::Expired { .. }
-            | SigV4Error::NotYetCurrent { .. } => "InvalidSignatureException",
+            | SigV4Error::NotYetCurrent { .. }
+            | SigV4Error::WrongService(_)
+            | SigV4Error::WrongRegion(_) => "InvalidSignatureException",
         }
+    }
+}
+
+impl VerifiedCaller {
+    /// Checks that the request was signed for this endpoint's `service` and `region`: a
+    /// signature is only valid in the scope it names, as at AWS.
+    pub fn check_scope(&self, region: &str, service: &str) -> Result<(), SigV4Error> {
+        if self.service != service {
+            return Err(SigV4Error::WrongService(service.to_owned()));
+        }
+        if self.region != region {
+            return Err(SigV4Error::WrongRegion(self.region.clone()));
+        }
+        Ok(())
     }
 }
 
@@ -1587,5 +1611,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().ends_with("- 30 s.)"), "{err}");
+    }
+
+    #[test]
+    fn scope_must_name_this_endpoints_region_and_service() {
+        let caller = |region: &str, service: &str| VerifiedCaller {
+            access_key_id: "AKIDEXAMPLE".into(),
+            region: region.into(),
+            service: service.into(),
+        };
+        assert_eq!(
+            caller("us-east-1", "connect-campaigns").check_scope("us-east-1", "connect-campaigns"),
+            Ok(())
+        );
+        let err = caller("eu-west-1", "connect-campaigns")
+            .check_scope("us-east-1", "connect-campaigns")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Credential should be scoped to a valid region, not 'eu-west-1'. "
+        );
+        assert_eq!(err.error_type(), "InvalidSignatureException");
+        let err = caller("eu-west-1", "connect")
+            .check_scope("us-east-1", "connect-campaigns")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Credential should be scoped to correct service: 'connect-campaigns'. "
+        );
+        assert_eq!(err.error_type(), "InvalidSignatureException");
     }
 }

@@ -4,12 +4,20 @@
 //! required member is reported like any other constraint, with the member's path, in the
 //! AWS message format: `1 validation error detected: Value at 'name' failed to satisfy
 //! constraint: Member must not be null`. Values are never echoed: some are personal data.
+//!
+//! Two limits of the storage apply to every member, whatever the model says, so they are
+//! checked here once rather than in each handler: PostgreSQL stores no U+0000 in `text` or
+//! `jsonb` ([`is_storable`]; bodies in [`decode`], path labels and query strings in
+//! [`validate_uri`]), and timestamps are kept to years 0001-9999 ([`WireTimestamp`]). Either
+//! would otherwise reach the database and fail there as an internal error.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use super::error::ApiError;
 use crate::campaigns::{
@@ -107,14 +115,46 @@ impl Violations {
     }
 }
 
+/// The constraint every string member meets, names of map entries included.
+const STORABLE: &str = "Member must not contain the character U+0000";
+
+/// Whether PostgreSQL can store `text`: it refuses U+0000 in `text` and `jsonb` and takes
+/// every other character.
+pub fn is_storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 /// Decodes a JSON body; an empty body is an empty object (operations without a payload).
-/// Type errors name the member's path.
+/// Type errors name the member's path, and so does a string that is not [storable]
+/// (`is_storable`) anywhere in the body.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    decode_except(body, |_| false)
+}
+
+/// [`decode`], except that unstorable strings at paths `item_scoped` accepts are let through
+/// for the handler to fail per item (PutDialRequestBatch's attributes).
+pub fn decode_except<T: DeserializeOwned>(
+    body: &[u8],
+    item_scoped: impl Fn(&str) -> bool,
+) -> Result<T, ApiError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
     };
+    // JSON can carry U+0000 only as the escape `\u0000` (a raw control byte is a syntax
+    // error), so bodies without it, nearly all of them, skip the second parse.
+    if body.windows(6).any(|w| w == br"\u0000") {
+        if let Ok(tree) = serde_json::from_slice::<Value>(body) {
+            let mut paths = Vec::new();
+            unstorable_members(&tree, "", &mut paths);
+            let mut v = Violations::default();
+            for path in paths.iter().filter(|p| !item_scoped(p)) {
+                v.push(path, STORABLE);
+            }
+            v.finish()?;
+        }
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -132,6 +172,70 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|e| ApiError::Validation(format!("Request body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// Collects the paths of strings in `value` that PostgreSQL cannot store, in the AWS path
+/// format (`dialRequests.1.member.attributes.name`). A name that is itself unstorable is
+/// reported as its map's `key`, so the message never carries the character.
+fn unstorable_members(value: &Value, path: &str, out: &mut Vec<String>) {
+    let join = |segment: &str| {
+        if path.is_empty() {
+            segment.to_string()
+        } else {
+            format!("{path}.{segment}")
+        }
+    };
+    match value {
+        Value::String(text) if !is_storable(text) => out.push(path.to_string()),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                unstorable_members(item, &join(&format!("{}.member", i + 1)), out);
+            }
+        }
+        Value::Object(members) => {
+            for (name, member) in members {
+                if is_storable(name) {
+                    unstorable_members(member, &join(name), out);
+                } else {
+                    out.push(join("key"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Checks the path labels and query string of a request as received (still
+/// percent-encoded): each must decode to UTF-8 text PostgreSQL can store. `route` is the
+/// matched route (`/campaigns/{id}`), whose `{label}` segments name the members.
+pub fn validate_uri(v: &mut Violations, route: &str, path: &str, query: Option<&str>) {
+    let decoded = |raw: &str| {
+        percent_decode_str(raw)
+            .decode_utf8()
+            .map(|t| t.into_owned())
+    };
+    let mut check = |member: &str, raw: &str| match decoded(raw) {
+        Ok(text) if is_storable(&text) => {}
+        Ok(_) => v.push(member, STORABLE),
+        Err(_) => v.push(member, "Member must be percent-encoded UTF-8"),
+    };
+    for (pattern, raw) in route.split('/').zip(path.split('/')) {
+        if let Some(label) = pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            check(label, raw);
+        }
+    }
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = name.replace('+', " ");
+        match decoded(&name) {
+            Ok(member) if is_storable(&member) => check(&member, &value.replace('+', " ")),
+            _ => check("queryString", &name),
+        }
+    }
 }
 
 fn type_message(error: &serde_json::Error) -> String {
@@ -198,8 +302,53 @@ pub fn validate_tags(v: &mut Violations, path: &str, tags: &BTreeMap<String, Str
 
 /// A timestamp as boto3 and the AWS CLI send it: ISO 8601 text (the model's format), or
 /// epoch seconds as a number, which other SDKs use for restJson1.
+///
+/// A well-formed timestamp outside years 0001-9999 decodes to [`WireTimestamp::OutOfRange`]
+/// rather than failing the body, so that the handler decides what it fails (one item of a
+/// batch). The range is what four-digit ISO 8601 years write, well inside PostgreSQL's
+/// (4713 BC to 294276 AD) and chrono's.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct WireTimestamp(pub DateTime<Utc>);
+pub enum WireTimestamp {
+    /// A time within the range.
+    At(DateTime<Utc>),
+    /// A time before 0001-01-01 or after 9999-12-31 (UTC).
+    OutOfRange,
+}
+
+/// 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in epoch seconds: the accepted range.
+const EPOCH_SECS_MIN: f64 = -62_135_596_800.0;
+const EPOCH_SECS_END: f64 = 253_402_300_800.0;
+
+impl WireTimestamp {
+    fn within(secs: f64) -> bool {
+        (EPOCH_SECS_MIN..EPOCH_SECS_END).contains(&secs)
+    }
+
+    fn checked(at: DateTime<Utc>) -> Self {
+        if Self::within(at.timestamp() as f64) {
+            WireTimestamp::At(at)
+        } else {
+            WireTimestamp::OutOfRange
+        }
+    }
+
+    fn from_epoch(secs: f64) -> Self {
+        if !Self::within(secs) {
+            return WireTimestamp::OutOfRange;
+        }
+        let whole = secs.floor();
+        let nanos = ((secs - whole) * 1e9).round().min(999_999_999.0) as u32;
+        DateTime::from_timestamp(whole as i64, nanos).map_or(WireTimestamp::OutOfRange, Self::At)
+    }
+
+    /// The time, when it is within the range.
+    pub fn in_range(self) -> Option<DateTime<Utc>> {
+        match self {
+            WireTimestamp::At(at) => Some(at),
+            WireTimestamp::OutOfRange => None,
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for WireTimestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -215,14 +364,10 @@ impl<'de> Deserialize<'de> for WireTimestamp {
             )
         };
         match Raw::deserialize(deserializer).map_err(|_| invalid())? {
-            Raw::Text(text) => parse_iso8601(&text).map(WireTimestamp).ok_or_else(invalid),
-            Raw::Epoch(secs) if secs.is_finite() => {
-                let whole = secs.floor();
-                let nanos = ((secs - whole) * 1e9).round().min(999_999_999.0) as u32;
-                DateTime::from_timestamp(whole as i64, nanos)
-                    .map(WireTimestamp)
-                    .ok_or_else(invalid)
-            }
+            Raw::Text(text) => parse_iso8601(&text)
+                .map(WireTimestamp::checked)
+                .ok_or_else(invalid),
+            Raw::Epoch(secs) if secs.is_finite() => Ok(WireTimestamp::from_epoch(secs)),
             Raw::Epoch(_) => Err(invalid()),
         }
     }
@@ -409,10 +554,92 @@ mod tests {
             "1795435200.0",
         ] {
             let parsed: WireTimestamp = serde_json::from_str(text).unwrap();
-            assert_eq!(parsed.0, expected, "{text}");
+            assert_eq!(parsed, WireTimestamp::At(expected), "{text}");
         }
         assert!(serde_json::from_str::<WireTimestamp>("\"tomorrow\"").is_err());
         assert!(serde_json::from_str::<WireTimestamp>("true").is_err());
+    }
+
+    #[test]
+    fn timestamps_outside_years_1_to_9999_are_out_of_range() {
+        for text in [
+            "-3e11",
+            "3e11",
+            "1e300",
+            "-62135596801",
+            "253402300800",
+            "\"0000-12-31T23:59:59Z\"",
+            "\"9999-12-31T23:00:00-05:00\"",
+        ] {
+            let parsed: WireTimestamp = serde_json::from_str(text).unwrap();
+            assert_eq!(parsed, WireTimestamp::OutOfRange, "{text}");
+        }
+        for text in ["-62135596800", "253402300799.5", "\"9999-12-31T23:59:59Z\""] {
+            let parsed: WireTimestamp = serde_json::from_str(text).unwrap();
+            assert!(parsed.in_range().is_some(), "{text}");
+        }
+    }
+
+    #[test]
+    fn nul_anywhere_in_a_body_names_the_member_not_the_value() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            name: Option<String>,
+            tags: Option<BTreeMap<String, String>>,
+            ids: Option<Vec<String>>,
+        }
+        let body =
+            br#"{"name":"a\u0000b","tags":{"k\u0000":"v","t":"x\u0000"},"ids":["ok","\u0000"]}"#;
+        let message = decode::<Body>(body).unwrap_err().to_string();
+        assert!(
+            message.starts_with("4 validation errors detected"),
+            "{message}"
+        );
+        for path in ["'name'", "'tags.key'", "'tags.t'", "'ids.2.member'"] {
+            assert!(message.contains(path), "{path} in {message}");
+        }
+        assert!(
+            !message.contains('\0') && !message.contains("a\\u0000b"),
+            "{message}"
+        );
+        // An escaped backslash followed by "u0000" is not a NUL.
+        assert!(decode::<Body>(br#"{"name":"\\u0000"}"#).is_ok());
+        let scoped =
+            decode_except::<Body>(br#"{"tags":{"t":"\u0000"}}"#, |p| p.starts_with("tags."));
+        assert!(scoped.is_ok());
+    }
+
+    #[test]
+    fn uri_labels_and_query_must_be_storable_utf8() {
+        let check = |path: &str, query: Option<&str>| {
+            let mut v = Violations::default();
+            validate_uri(
+                &mut v,
+                "/campaigns/{id}/dial-requests/{dialRequestId}",
+                path,
+                query,
+            );
+            v.0
+        };
+        assert!(check("/campaigns/abc/dial-requests/d-1", Some("a=%C3%A9&b")).is_empty());
+        let bad = check("/campaigns/%FF/dial-requests/%00", None);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(
+            bad[0].contains("'id'") && bad[0].contains("UTF-8"),
+            "{bad:?}"
+        );
+        assert!(
+            bad[1].contains("'dialRequestId'") && bad[1].contains("U+0000"),
+            "{bad:?}"
+        );
+        let bad = check(
+            "/campaigns/a/dial-requests/b",
+            Some("tagKeys=%00&tagKeys=ok&%FF=1"),
+        );
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[0].contains("'tagKeys'"), "{bad:?}");
+        assert!(bad[1].contains("'queryString'"), "{bad:?}");
     }
 
     #[test]

@@ -6,4 +6,5 @@ mod dial_requests;
 mod edge;
 #[path = "../common/mod.rs"]
 mod helpers;
+mod hostile;
 mod status;

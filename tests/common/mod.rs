@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 pub const KEY_ID: &str = "AKIDTEST";
 pub const SECRET: &str = "test-secret";
+/// The region of the test daemons (`aws.region`'s default), which requests are signed for.
+pub const REGION: &str = "us-east-1";
 
 /// A signing client for one daemon's endpoint, signing with one access key.
 #[derive(Clone)]
@@ -167,6 +169,19 @@ impl Client {
         body: Vec<u8>,
         secret: &str,
     ) -> Answer {
+        self.call_scoped(method, path_and_query, body, secret, REGION)
+            .await
+    }
+
+    /// A request signed for `region` (the daemon serves [`REGION`]).
+    pub async fn call_scoped(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Vec<u8>,
+        secret: &str,
+        region: &str,
+    ) -> Answer {
         let (path, query) = match path_and_query.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (path_and_query, None),
@@ -181,7 +196,7 @@ impl Client {
         let params = SigningParams {
             access_key_id: &self.key_id,
             secret_access_key: secret,
-            region: "us-east-1",
+            region,
             service: "connect-campaigns",
             now: Utc::now(),
         };

@@ -279,6 +279,7 @@ def signed_headers(
     *,
     key: tuple[str, str] = ACCESS_KEY,
     service: str = SIGNING_NAME,
+    region: str = REGION,
     when=None,
     content_type: str | None = "application/json",
 ) -> dict[str, str]:
@@ -288,7 +289,7 @@ def signed_headers(
     if content_type:
         headers["Content-Type"] = content_type
     request = AWSRequest(method=method, url=endpoint + path, data=body, headers=headers)
-    signer = botocore.auth.SigV4Auth(Credentials(*key), service, REGION)
+    signer = botocore.auth.SigV4Auth(Credentials(*key), service, region)
     if when is None:
         signer.add_auth(request)
     else:

@@ -148,7 +148,14 @@ def test_slightly_skewed_signature_is_accepted(daemon):
 
 def test_signature_for_another_service_is_403(daemon):
     r = signed(daemon.endpoint, "POST", "/campaigns-summary", b"{}", service="connect")
-    assert_error(r, 403, "AccessDeniedException")
+    assert_error(r, 403, "InvalidSignatureException")
+    assert r.json()["message"] == "Credential should be scoped to correct service: 'connect-campaigns'. "
+
+
+def test_signature_for_another_region_is_403(daemon):
+    r = signed(daemon.endpoint, "POST", "/campaigns-summary", b"{}", region="eu-west-1")
+    assert_error(r, 403, "InvalidSignatureException")
+    assert r.json()["message"] == "Credential should be scoped to a valid region, not 'eu-west-1'. "
 
 
 def test_second_configured_key_works(daemon):
