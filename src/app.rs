@@ -149,11 +149,7 @@ pub async fn run_with(
         cancel.child_token(),
     );
     if let Some(source) = hooks.config_source {
-        let reloader = Reloader {
-            source,
-            current: (*config).clone(),
-            targets: reloadable,
-        };
+        let reloader = Reloader::new(source, (*config).clone(), reloadable);
         supervisor.spawn(
             Service::new("reloader", move |cancel| reloader.clone().run(cancel)),
             cancel.child_token(),

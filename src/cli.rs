@@ -149,9 +149,10 @@ async fn serve(config: Config, source: crate::reload::ConfigSource) -> anyhow::R
         tracing::warn!("auth.enabled = false: API requests are NOT authenticated; use this only on a trusted network");
     }
     let db = Database::open(&config.database).await?;
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+    let addr = config.listen_addr().map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+        .with_context(|| format!("cannot listen on {addr} (server.listen)"))?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     tracing::info!(%endpoint, "dialer listening; metrics at {endpoint}/metrics");
     tracing::info!("try: {}", crate::app::cli_hint(&config, &endpoint));

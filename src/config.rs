@@ -300,8 +300,8 @@ pub struct ContactCenterConfig {
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    /// The file could not be read (the I/O error follows as the cause).
+    #[error("cannot read config file {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -309,16 +309,35 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or has unknown keys or wrong types.
-    #[error("invalid config file {path}: {message}")]
+    #[error("invalid config file {}:\n  - {}", path.display(), problems.join("\n  - "))]
     Parse {
         /// The file.
         path: PathBuf,
-        /// The parser's message, which names the key.
-        message: String,
+        /// Every problem found, each naming its line and key.
+        problems: Vec<String>,
     },
     /// Values that parse but make no sense.
     #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
     Invalid(Vec<String>),
+}
+
+impl ConfigError {
+    /// One line per problem, each naming its file, line or key.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            ConfigError::Read { path, source } => {
+                vec![format!(
+                    "cannot read config file {}: {source}",
+                    path.display()
+                )]
+            }
+            ConfigError::Parse { path, problems } => problems
+                .iter()
+                .map(|problem| format!("{}: {problem}", path.display()))
+                .collect(),
+            ConfigError::Invalid(problems) => problems.clone(),
+        }
+    }
 }
 
 /// The environment variables that override the file.
@@ -343,10 +362,35 @@ impl EnvOverrides {
 
 impl Config {
     /// Parses a TOML document; `origin` names it in errors.
+    ///
+    /// Every unknown key and wrong value is reported, not only the first: the parser stops at
+    /// the first, so each problem's line is set aside and the document parsed again.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut text = text.to_string();
+        let mut problems = Vec::new();
+        loop {
+            let error = match toml::from_str::<Config>(&text) {
+                Ok(config) if problems.is_empty() => return Ok(config),
+                Ok(_) => break,
+                Err(error) => error,
+            };
+            let problem = parse_problem(&text, &error);
+            if !problem.is_about_a_key && !problems.is_empty() {
+                // Most likely the rest of a value whose first line was set aside.
+                break;
+            }
+            problems.push((problem.line(&text), problem.describe(&text)));
+            // Syntax errors and problems without a place leave nothing sure to go on from.
+            let set_aside = problem.is_about_a_key && set_line_aside(&mut text, problem.at);
+            if !set_aside || problems.len() >= MAX_PARSE_PROBLEMS {
+                break;
+            }
+        }
+        // The parser finds them in the order of its fields; the reader wants the file's.
+        problems.sort_by_key(|(line, _)| *line);
+        Err(ConfigError::Parse {
             path: origin.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            problems: problems.into_iter().map(|(_, problem)| problem).collect(),
         })
     }
 
@@ -396,11 +440,8 @@ impl Config {
     /// Every problem with the values, each naming its key.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.server.listen.parse::<SocketAddr>().is_err() {
-            problems.push(format!(
-                "server.listen must be HOST:PORT with a numeric host, got {:?}",
-                self.server.listen
-            ));
+        if let Err(problem) = self.listen_addr() {
+            problems.push(problem);
         }
         if self.server.max_body_bytes < 1024 {
             problems.push(format!(
@@ -556,15 +597,172 @@ impl Config {
         }
     }
 
-    /// The listen address (valid after [`Config::validate`]).
-    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.server.listen.parse().map_err(|_| {
-            ConfigError::Invalid(vec![format!(
-                "server.listen must be HOST:PORT, got {:?}",
+    /// The listen address, read as people type it: `127.0.0.1:8080`, `[::1]:8080`,
+    /// `localhost:8080` (or any host name that resolves) and `:8080` (every interface).
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        parse_listen(&self.server.listen).map_err(|why| {
+            format!(
+                "server.listen must be HOST:PORT (e.g. 127.0.0.1:8080, localhost:8080 or :8080), got {:?}: {why}",
                 self.server.listen
-            )])
+            )
         })
     }
+}
+
+/// Reads a listen address; the error says what is wrong with it.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::{Ipv4Addr, ToSocketAddrs};
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or("no port")?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port number"))?;
+    match host {
+        "" => Ok(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))),
+        "localhost" => Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port))),
+        host => (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{host:?} resolves to no address")),
+    }
+}
+
+/// Most problems one parse reports.
+const MAX_PARSE_PROBLEMS: usize = 50;
+
+/// One problem the TOML parser found.
+struct ParseProblem {
+    /// Byte offset in the document.
+    at: usize,
+    /// The parser's own words.
+    message: String,
+    /// An unknown key or a wrong value, rather than broken syntax.
+    is_about_a_key: bool,
+}
+
+fn parse_problem(text: &str, error: &toml::de::Error) -> ParseProblem {
+    let message = error.message().trim_end().to_string();
+    let is_about_a_key = [
+        "unknown field",
+        "invalid type",
+        "invalid value",
+        "missing field",
+    ]
+    .iter()
+    .any(|kind| message.starts_with(kind));
+    ParseProblem {
+        at: error.span().map_or(text.len(), |span| span.start),
+        message,
+        is_about_a_key,
+    }
+}
+
+impl ParseProblem {
+    /// Its line number, from 1.
+    fn line(&self, text: &str) -> usize {
+        text[..self.at.min(text.len())].matches('\n').count() + 1
+    }
+
+    /// `line 12, [engine] tick_sec: unknown key; did you mean `tick_secs`?`
+    fn describe(&self, text: &str) -> String {
+        let at = self.at.min(text.len());
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_no = self.line(text);
+        let line = text[line_start..].lines().next().unwrap_or("");
+        if line.trim_start().starts_with('[') {
+            let hint = backticked(&self.message)
+                .split_first()
+                .and_then(|(unknown, expected)| closest(unknown, expected))
+                .map(|near| format!("; did you mean [{near}]?"))
+                .unwrap_or_default();
+            return format!("line {line_no}: unknown table {}{hint}", line.trim());
+        }
+        let table = text[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .and_then(|header| header.trim_start_matches('[').split(']').next())
+            .map(|name| format!("[{}] ", name.trim()))
+            .unwrap_or_default();
+        if let Some(unknown) = backticked(&self.message).first() {
+            if self.message.starts_with("unknown field") {
+                let expected = backticked(&self.message);
+                let hint = closest(unknown, &expected[1..])
+                    .map(|near| format!("; did you mean `{near}`?"))
+                    .unwrap_or_default();
+                return format!("line {line_no}, {table}{unknown}: unknown key{hint}");
+            }
+        }
+        let key = line.split('=').next().unwrap_or("").trim();
+        if self.is_about_a_key && !key.is_empty() {
+            format!("line {line_no}, {table}{key}: {}", self.message)
+        } else {
+            format!("line {line_no}: {}", self.message)
+        }
+    }
+}
+
+/// The `names` quoted in backticks in a serde message, in order.
+fn backticked(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
+}
+
+/// The name among `candidates` nearest to `typed`, if near enough to be a slip.
+fn closest<'a>(typed: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(typed, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Comments out the line holding byte `at` (a table header with its whole table), so that
+/// parsing goes on past it. False when that changes nothing (already set aside).
+fn set_line_aside(text: &mut String, at: usize) -> bool {
+    let at = at.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    if text[start..].starts_with("#!") {
+        return false;
+    }
+    let is_header = text[start..].trim_start().starts_with('[');
+    let mut lines: Vec<String> = Vec::new();
+    let mut inside = true;
+    for (i, line) in text[start..].split('\n').enumerate() {
+        if i > 0 && (!is_header || line.trim_start().starts_with('[')) {
+            inside = false;
+        }
+        lines.push(if inside {
+            format!("#!{line}")
+        } else {
+            line.to_string()
+        });
+    }
+    text.replace_range(start.., &lines.join("\n"));
+    true
 }
 
 #[cfg(test)]
@@ -579,6 +777,85 @@ mod tests {
     fn unknown_key_is_named() {
         let err = parse("[queue]\nmax_pending = 3\n").unwrap_err().to_string();
         assert!(err.contains("max_pending"), "{err}");
+    }
+
+    #[test]
+    fn every_unknown_key_and_wrong_value_is_reported_in_one_run() {
+        let err = parse(
+            "[server]\nlisten = \"127.0.0.1:1\"\nmax_body_byte = 3\n\n[engine]\ntick_sec = 0.5\ntotal_lines = \"many\"\nlease_ttl_secs = 9.0\n[nonsense]\nx = 1\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "line 3, [server] max_body_byte: unknown key; did you mean `max_body_bytes`?",
+            "line 6, [engine] tick_sec: unknown key; did you mean `tick_secs`?",
+            "line 7, [engine] total_lines: invalid type",
+            "line 9: unknown table [nonsense]",
+        ] {
+            assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+        }
+        assert_eq!(err.matches("\n  - ").count(), 4, "{err}");
+        let order: Vec<usize> = ["line 3", "line 6", "line 7", "line 9"]
+            .iter()
+            .map(|l| err.find(l).unwrap_or(usize::MAX))
+            .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "not in file order:\n{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_far_from_every_known_one_gets_no_guess() {
+        let err = parse("[engine]\nwhatever_this_is = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("whatever_this_is: unknown key"), "{err}");
+        assert!(!err.contains("did you mean"), "{err}");
+    }
+
+    #[test]
+    fn broken_syntax_is_reported_with_its_line() {
+        let err = parse("[engine]\ntick_secs = = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("tick_sec", "tick_secs"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(
+            closest("lease_tll_secs", &["tick_secs", "lease_ttl_secs"]),
+            Some("lease_ttl_secs")
+        );
+    }
+
+    #[test]
+    fn listen_addresses_are_read_as_people_type_them() {
+        for (typed, want) in [
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("localhost:8080", "127.0.0.1:8080"),
+            (":8080", "0.0.0.0:8080"),
+            ("[::1]:9000", "[::1]:9000"),
+            (" 0.0.0.0:1 ", "0.0.0.0:1"),
+        ] {
+            assert_eq!(
+                parse_listen(typed).map(|a| a.to_string()),
+                Ok(want.to_string())
+            );
+        }
+        for bad in [
+            "8080",
+            "localhost",
+            "localhost:http",
+            ":99999",
+            "no-such-host.invalid:80",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

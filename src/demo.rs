@@ -73,11 +73,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     let db = Database::open(&config.database).await?;
-    let wanted = args
-        .listen
-        .clone()
-        .unwrap_or_else(|| config.server.listen.clone());
-    let listener = match tokio::net::TcpListener::bind(&wanted).await {
+    if let Some(listen) = &args.listen {
+        config.server.listen = listen.clone();
+    }
+    let wanted = config.listen_addr().map_err(anyhow::Error::msg)?;
+    let listener = match tokio::net::TcpListener::bind(wanted).await {
         Ok(listener) => listener,
         Err(_) if args.listen.is_none() => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
         Err(e) => return Err(e).with_context(|| format!("cannot listen on {wanted}")),

@@ -5,6 +5,7 @@
 //! place: pacing (`[pacing]`), rate limits (`[throttling]`) and the log level. In-flight
 //! calls are untouched. Other sections take effect at the next restart, which is logged.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -72,6 +73,59 @@ pub struct Reloader {
     pub current: Config,
     /// What to swap.
     pub targets: Reloadable,
+    /// The file's keys and values as last loaded, to name what a reload changes.
+    document: BTreeMap<String, String>,
+}
+
+/// Keys whose values are secrets: a reload says that they changed, never what to.
+const SECRET_KEYS: &[&str] = &["auth.access_keys", "database.url"];
+
+/// Every leaf of a TOML document as `dotted.key -> value`; arrays count as one value.
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(inner) => flatten(&path, inner, out),
+            leaf => {
+                let shown = if SECRET_KEYS.contains(&path.as_str()) {
+                    "(hidden)".to_string()
+                } else {
+                    leaf.to_string()
+                };
+                out.insert(path, shown);
+            }
+        }
+    }
+}
+
+/// The file's keys and values, or none if it cannot be read as TOML.
+fn read_document(path: &std::path::Path) -> BTreeMap<String, String> {
+    let mut keys = BTreeMap::new();
+    if let Some(table) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+    {
+        flatten("", &table, &mut keys);
+    }
+    keys
+}
+
+/// `key: old -> new` for every key whose value differs (`(default)` where a file has none).
+fn changed_keys(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (before, after) = (old.get(key), new.get(key));
+            let changed =
+                before != after || (SECRET_KEYS.contains(&key.as_str()) && before.is_some());
+            let shown = |v: Option<&String>| v.map_or("(default)".to_string(), String::clone);
+            changed.then(|| format!("{key}: {} -> {}", shown(before), shown(after)))
+        })
+        .collect()
 }
 
 fn modified(path: &std::path::Path) -> Option<SystemTime> {
@@ -79,6 +133,17 @@ fn modified(path: &std::path::Path) -> Option<SystemTime> {
 }
 
 impl Reloader {
+    /// A reloader of the file `source` names, whose loaded config `current` is in force.
+    pub fn new(source: ConfigSource, current: Config, targets: Reloadable) -> Self {
+        let document = read_document(&source.path);
+        Self {
+            source,
+            current,
+            targets,
+            document,
+        }
+    }
+
     /// Runs until `cancel` fires.
     pub async fn run(mut self, cancel: CancellationToken) -> crate::supervisor::ServiceResult {
         #[cfg(unix)]
@@ -131,11 +196,19 @@ impl Reloader {
                 new
             }
             Err(error) => {
-                tracing::error!(%trigger, file = %path.display(), "config reload rejected, the running config stays in force: {error}");
+                for problem in error.problems() {
+                    tracing::error!(%trigger, file = %path.display(), "config reload rejected: {problem}");
+                }
+                tracing::error!(%trigger, "the running config stays in force");
                 metrics::counter!(m::CONFIG_RELOADS, m::RESULT => "rejected").increment(1);
                 return false;
             }
         };
+        let document = read_document(path);
+        for change in changed_keys(&self.document, &document) {
+            tracing::info!(%trigger, "config change: {change}");
+        }
+        self.document = document;
         let mut changed = Vec::new();
         if new.pacing != self.current.pacing {
             replace(&self.targets.pacing, new.pacing.clone());
@@ -179,6 +252,26 @@ impl Reloader {
 mod tests {
     use super::*;
 
+    #[test]
+    fn changes_name_each_key_with_its_old_and_new_value_and_hide_secrets() {
+        let read = |text: &str| {
+            let mut keys = BTreeMap::new();
+            flatten("", &text.parse::<toml::Table>().unwrap(), &mut keys);
+            keys
+        };
+        let old = read("[engine]\ntick_secs = 0.25\n[auth]\naccess_keys = [\"AK:old\"]\n[pacing]\nmode = \"a\"\n");
+        let new = read("[engine]\ntick_secs = 0.5\n[auth]\naccess_keys = [\"AK:new\"]\n[log]\nlevel = \"debug\"\n");
+        assert_eq!(
+            changed_keys(&old, &new),
+            [
+                "auth.access_keys: (hidden) -> (hidden)",
+                "engine.tick_secs: 0.25 -> 0.5",
+                "log.level: (default) -> \"debug\"",
+                "pacing.mode: \"a\" -> (default)",
+            ]
+        );
+    }
+
     fn write(path: &std::path::Path, target: f64, rate: f64) {
         let text = format!(
             "[auth]\naccess_keys = [\"AK:secret\"]\n[pacing]\nabandonment_target = {target}\n[throttling]\ndefault = {{ per_second = {rate}, burst = 1 }}\n"
@@ -194,15 +287,15 @@ mod tests {
         write(&path, 0.03, 1000.0);
         let config = Config::load(&path, false, &EnvOverrides::default()).unwrap();
         let targets = Reloadable::new(&config);
-        let mut reloader = Reloader {
-            source: ConfigSource {
+        let mut reloader = Reloader::new(
+            ConfigSource {
                 path: path.clone(),
                 is_default: false,
                 listen_override: None,
             },
-            current: config,
-            targets: targets.clone(),
-        };
+            config,
+            targets.clone(),
+        );
 
         write(&path, 0.02, 0.001);
         assert!(reloader.reload("test"));

@@ -127,7 +127,7 @@ pub enum EmbeddedError {
         path: PathBuf,
     },
     /// A filesystem or process-spawn operation failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done, e.g. "creating directory".
         action: &'static str,

@@ -6,6 +6,7 @@ pub mod embedded;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgConnection;
 use sqlx::{Connection, PgPool};
 
 use crate::config::DatabaseConfig;
@@ -24,8 +25,13 @@ pub enum DbError {
     #[error("invalid database URL: {0}")]
     Url(sqlx::Error),
     /// The server did not accept a connection.
-    #[error("cannot connect to the database: {0}")]
-    Connect(sqlx::Error),
+    #[error("cannot connect to the database at {target}: {cause}")]
+    Connect {
+        /// Host (or socket directory), port and database; never the password.
+        target: String,
+        /// What went wrong, in the driver's or the server's words.
+        cause: String,
+    },
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -98,6 +104,10 @@ async fn start_embedded(data_dir: &std::path::Path) -> Result<EmbeddedPostgres, 
 /// hang, and a busy pool still has time to hand one over.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// How long the first connection may take: a server that is up answers in milliseconds, and
+/// one behind a dropped packet would otherwise hang until the OS gives up.
+const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Connections idle longer than this are checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
 
@@ -110,6 +120,30 @@ const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = url.parse().map_err(DbError::Url)?;
     let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
+    // One connection first, on its own: a pool that cannot connect only says it timed out,
+    // while this says where it tried and what the server or the network answered.
+    let failed = |cause: String| DbError::Connect {
+        target: format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("(default database)")
+        ),
+        cause,
+    };
+    match tokio::time::timeout(FIRST_CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+        Ok(Ok(first)) => {
+            // Closing is a courtesy to the server; the pool opens its own.
+            let _ = first.close().await;
+        }
+        Ok(Err(error)) => return Err(failed(error.to_string())),
+        Err(_) => {
+            return Err(failed(format!(
+                "no answer within {} s",
+                FIRST_CONNECT_TIMEOUT.as_secs()
+            )))
+        }
+    }
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -122,7 +156,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError>
                 Ok(true)
             })
         })
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
-        .map_err(DbError::Connect)
+        .map_err(|error| failed(error.to_string()))
 }

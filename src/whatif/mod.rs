@@ -40,8 +40,8 @@ pub const TABLE_EVERY_DEFAULT: u32 = 30;
 /// Why a simulation could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
-    /// The scenario file could not be read.
-    #[error("cannot read scenario file {path}: {source}")]
+    /// The scenario file could not be read (the I/O error follows as the cause).
+    #[error("cannot read scenario file {path}")]
     Read {
         /// The file.
         path: PathBuf,

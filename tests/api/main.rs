@@ -7,4 +7,5 @@ mod edge;
 #[path = "../common/mod.rs"]
 mod helpers;
 mod hostile;
+mod startup;
 mod status;
