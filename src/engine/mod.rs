@@ -2,6 +2,7 @@
 //! pacing how many calls to place, claims that many dial requests into contact batches, has
 //! the contact center create the contacts, and follows every contact to its end.
 //!
+//! - [`batch`]: what a contact batch and its items are.
 //! - [`scheduler`]: the planning loop (leases, pacing inputs, claims).
 //! - [`dispatch`]: one BatchPutContact call per batch, its retries and its results.
 //! - [`events`]: contact-center events into contact lifecycles and pacing observations.
@@ -21,6 +22,7 @@
 //! 4. one daemon paces a campaign at a time (a lease with a fence guards every write);
 //! 5. a dead daemon's leases lapse after `engine.lease_ttl_secs` and are taken over.
 
+pub mod batch;
 pub mod dispatch;
 pub mod events;
 pub mod planner;

@@ -18,13 +18,13 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::batch::{Batch, BatchTemplate};
 use super::dispatch::Dispatcher;
 use super::planner::{agent_queue, pacing_input, ActiveCalls};
 use super::reconcile::Reconciler;
 use super::store::{
     active_calls_many, batch_claim, batch_due_many, batch_inherit_many, contact_suspects,
-    lease_acquire_many, lease_release_all, lease_save_pacer, Batch, BatchTemplate, ClaimScope,
-    Suspect, SuspectFilter,
+    lease_acquire_many, lease_release_all, lease_save_pacer, ClaimScope, Suspect, SuspectFilter,
 };
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::campaigns::{Campaign, CampaignState};

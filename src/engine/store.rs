@@ -10,11 +10,14 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use super::batch::{Batch, BatchItem, BatchTemplate};
 use super::planner::ActiveCalls;
 use super::EngineError;
 use crate::contact_center::BATCH_MAX_CONTACTS;
 use crate::contacts::{Phase, TimelineEntry};
+use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
 use crate::queue::store::PENDING_SHARDS;
+use crate::queue::DialRequestState;
 
 /// A campaign this daemon holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -90,52 +93,26 @@ pub async fn lease_release_all(db: impl PgExecutor<'_>, owner: &str) -> Result<(
     Ok(())
 }
 
-/// What a campaign's contacts need from the contact center, fixed when a batch is claimed so
-/// that every re-send of the batch is the same call.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BatchTemplate {
-    /// Amazon Connect instance.
-    pub instance_id: String,
-    /// Queue whose agents take the calls; none for an agentless campaign.
-    pub queue_id: Option<String>,
-    /// Contact flow.
-    pub contact_flow_id: String,
-    /// Caller id.
-    pub source_phone_number: Option<String>,
-    /// Answering-machine detection on.
-    pub answer_machine_detection: bool,
+/// A [`BatchItem`] as the claim and the re-send read it.
+#[derive(sqlx::FromRow)]
+struct BatchItemRow {
+    id: Uuid,
+    phone_number: String,
+    attributes: Json<std::collections::BTreeMap<String, String>>,
+    expires_at: DateTime<Utc>,
+    attempts: i32,
 }
 
-/// A dial request inside a contact batch.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct BatchItem {
-    /// Dial request id (the item's RequestIdentifier).
-    pub id: Uuid,
-    /// Number to call.
-    pub phone_number: String,
-    /// Contact attributes.
-    pub attributes: Json<std::collections::BTreeMap<String, String>>,
-    /// Expiration.
-    pub expires_at: DateTime<Utc>,
-    /// Times the request was claimed, this claim included.
-    pub attempts: i32,
-}
-
-/// A claimed batch, written before the contact center is called.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    /// Batch id.
-    pub id: Uuid,
-    /// Campaign.
-    pub campaign_id: String,
-    /// The BatchPutContact ClientToken.
-    pub client_token: String,
-    /// The call's fixed parts.
-    pub template: BatchTemplate,
-    /// Items in RequestIdentifier order.
-    pub items: Vec<BatchItem>,
-    /// Times the call was made before.
-    pub attempts: i32,
+impl From<BatchItemRow> for BatchItem {
+    fn from(row: BatchItemRow) -> Self {
+        BatchItem {
+            id: row.id,
+            phone_number: row.phone_number,
+            attributes: row.attributes.0,
+            expires_at: row.expires_at,
+            attempts: row.attempts,
+        }
+    }
 }
 
 /// What a claim is for: one campaign, under one lease tenure, at one moment.
@@ -255,7 +232,7 @@ pub async fn batch_claim(
             });
         }
         if let Some(batch) = batches.last_mut() {
-            batch.items.push(row.item);
+            batch.items.push(row.item.into());
         }
     }
     Ok(batches)
@@ -271,7 +248,7 @@ fn client_token(batch_id: Uuid) -> String {
 struct ClaimedRow {
     batch_id: Uuid,
     #[sqlx(flatten)]
-    item: BatchItem,
+    item: BatchItemRow,
 }
 
 #[derive(sqlx::FromRow)]
@@ -314,7 +291,7 @@ pub async fn batch_due_many(
     for row in rows {
         // The original items: every request the batch was claimed with, whatever happened
         // to them since, so a re-send is the same call.
-        let items: Vec<BatchItem> = sqlx::query_as(
+        let items: Vec<BatchItemRow> = sqlx::query_as(
             r#"
             select d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
             from contact_batch b cross join unnest(b.request_ids) as r(id)
@@ -331,35 +308,11 @@ pub async fn batch_due_many(
             campaign_id: row.campaign_id,
             client_token: row.client_token,
             template: row.request.0,
-            items,
+            items: items.into_iter().map(BatchItem::from).collect(),
             attempts: row.attempts,
         });
     }
     Ok(batches)
-}
-
-/// What became of one item of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ItemResult {
-    /// The contact exists.
-    Created {
-        /// Contact id from the contact center.
-        contact_id: String,
-    },
-    /// Try again in a new batch, not before the given time.
-    Retry {
-        /// Reason code of the failure.
-        reason: String,
-        /// Backoff end.
-        not_before: DateTime<Utc>,
-    },
-    /// Ended without a contact.
-    Failed {
-        /// Reason code.
-        reason: String,
-    },
-    /// Its expiration passed before a contact was made.
-    Expired,
 }
 
 /// Records a resolved batch: the batch is closed with the contact created for each of its
@@ -376,24 +329,23 @@ pub async fn batch_resolve(
 ) -> Result<(), EngineError> {
     let mut ids = Vec::with_capacity(results.len());
     let mut states = Vec::with_capacity(results.len());
-    let mut contact_ids: Vec<Option<String>> = Vec::with_capacity(results.len());
-    let mut reasons: Vec<Option<String>> = Vec::with_capacity(results.len());
+    let mut contact_ids: Vec<Option<&str>> = Vec::with_capacity(results.len());
+    let mut reasons: Vec<Option<&str>> = Vec::with_capacity(results.len());
     let mut not_before: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(results.len());
     for (id, result) in results {
         ids.push(*id);
-        let (state, contact, reason, after) = match result {
-            ItemResult::Created { contact_id } => {
-                ("in_progress", Some(contact_id.clone()), None, None)
-            }
-            ItemResult::Retry { reason, not_before } => {
-                ("pending", None, Some(reason.clone()), Some(*not_before))
-            }
-            ItemResult::Failed { reason } => ("failed", None, Some(reason.clone()), None),
-            ItemResult::Expired => ("expired", None, Some("EXPIRED".to_string()), None),
+        // A created contact leaves its request in progress, as claimed.
+        let state = result
+            .transition()
+            .map_or(DialRequestState::InProgress, Transition::target);
+        let (contact, after) = match result {
+            ItemResult::Created { contact_id } => (Some(contact_id.as_str()), None),
+            ItemResult::Retry { not_before, .. } => (None, Some(*not_before)),
+            ItemResult::Failed { .. } | ItemResult::Expired => (None, None),
         };
         states.push(state);
         contact_ids.push(contact);
-        reasons.push(reason);
+        reasons.push(result.reason().map(FailureReason::as_str));
         not_before.push(after);
     }
     let shard = rand::random_range(0..PENDING_SHARDS);
@@ -404,7 +356,7 @@ pub async fn batch_resolve(
             where campaign_id = $2 and owner = $3 and fence = $4
         ),
         results as (
-            select * from unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+            select * from unnest($5::uuid[], $6::dial_request_state[], $7::text[], $8::text[], $9::timestamptz[])
                 as r(id, state, contact_id, reason, not_before)
         ),
         closed as (
@@ -421,7 +373,7 @@ pub async fn batch_resolve(
             -- A request given a contact stays in progress, untouched: its contact's events
             -- write its row next. The others are retried, failed or expired.
             update dial_request d
-            set state = r.state::dial_request_state, contact_phase = null, reason = r.reason,
+            set state = r.state, contact_phase = null, reason = r.reason,
                 not_before = r.not_before,
                 batch_id = case when r.state = 'pending' then null else d.batch_id end,
                 updated_at = now()

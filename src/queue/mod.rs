@@ -8,6 +8,7 @@
 //!   changes nothing, a reuse with other content is refused for that item;
 //! - a request whose expiration time has passed is never handed out.
 
+pub mod lifecycle;
 pub mod phone;
 pub mod store;
 pub mod sweeper;

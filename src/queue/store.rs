@@ -7,6 +7,7 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use super::lifecycle::{FailureReason, Transition};
 use super::{BatchOutcome, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
 use crate::accounts::AccountId;
 use crate::campaigns::CampaignState;
@@ -203,9 +204,9 @@ pub async fn dial_request_sweep_many(
         ),
         verdicts as (
             -- A request both lapsed and of a stopped campaign counts as cancelled.
-            select id, 'cancelled'::dial_request_state as verdict, 'CAMPAIGN_STOPPED' as reason from stopped
+            select id, $4::dial_request_state as verdict, $5 as reason from stopped
             union all
-            select id, 'expired', 'EXPIRED' from lapsed where id not in (select id from stopped)
+            select id, $6, $7 from lapsed where id not in (select id from stopped)
         ),
         ended as (
             update dial_request d
@@ -228,6 +229,10 @@ pub async fn dial_request_sweep_many(
     .bind(now)
     .bind(limit)
     .bind(shard)
+    .bind(Transition::Cancel.target())
+    .bind(FailureReason::CampaignStopped.as_str())
+    .bind(Transition::Expire.target())
+    .bind(FailureReason::Expired.as_str())
     .fetch_all(db)
     .await?;
     let mut report = SweepReport::default();
