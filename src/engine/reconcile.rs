@@ -103,8 +103,8 @@ impl Reconciler {
         }
         let mut total = 0;
         for (campaign, outcome, n) in contact_end_many(&self.pool, &ended).await? {
-            tracing::warn!(campaign_id = %campaign, outcome = %outcome, contacts = n, "ended contacts whose events cannot come, on the contact center's word");
-            metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => campaign, m::OUTCOME_LABEL => outcome)
+            tracing::warn!(campaign_id = %campaign, outcome = outcome.as_str(), contacts = n, "ended contacts whose events cannot come, on the contact center's word");
+            metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => campaign, m::OUTCOME_LABEL => outcome.as_str())
                 .increment(n as u64);
             total += n as usize;
         }

@@ -14,7 +14,7 @@ use super::batch::{Batch, BatchItem, BatchTemplate};
 use super::planner::ActiveCalls;
 use super::EngineError;
 use crate::contact_center::BATCH_MAX_CONTACTS;
-use crate::contacts::{Phase, TimelineEntry};
+use crate::contacts::{Outcome, Phase, TimelineEntry};
 use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
 use crate::queue::store::PENDING_SHARDS;
 use crate::queue::DialRequestState;
@@ -186,7 +186,7 @@ pub async fn batch_claim(
         claimed as (
             update dial_request d
             set state = 'in_progress', batch_id = s.batch_id, attempts = d.attempts + 1,
-                contact_phase = 'creating', not_before = null, reason = null, dialed_at = $12, updated_at = now()
+                contact_phase = $14, not_before = null, reason = null, dialed_at = $12, updated_at = now()
             from slotted s where d.id = s.id
             returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
         ),
@@ -217,6 +217,7 @@ pub async fn batch_claim(
     .bind(shard)
     .bind(dialed_at)
     .bind(BATCH_MAX_CONTACTS as i64)
+    .bind(Phase::Creating)
     .fetch_all(db)
     .await?;
     let mut batches: Vec<Batch> = Vec::with_capacity(slots);
@@ -447,7 +448,7 @@ pub async fn batch_postpone(
 #[derive(sqlx::FromRow)]
 struct ActiveGroup {
     campaign_id: String,
-    contact_phase: Option<String>,
+    contact_phase: Option<Phase>,
     dialed_at: Vec<Option<DateTime<Utc>>>,
     connected_at: Vec<Option<DateTime<Utc>>>,
 }
@@ -472,7 +473,7 @@ pub async fn active_calls_many(
     for group in groups {
         // A request in progress without a phase was not claimed by an engine (nothing
         // else should move requests, but odd rows must not stop the planning).
-        let Some(phase) = group.contact_phase.as_deref().and_then(Phase::parse) else {
+        let Some(phase) = group.contact_phase else {
             continue;
         };
         let campaign = calls.entry(group.campaign_id).or_default();
@@ -491,11 +492,11 @@ pub struct ContactRow {
     /// Contact id, once recorded.
     pub contact_id: Option<String>,
     /// Stored phase.
-    pub contact_phase: Option<String>,
+    pub contact_phase: Option<Phase>,
     /// Stored outcome.
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Request state.
-    pub state: crate::queue::DialRequestState,
+    pub state: DialRequestState,
     /// Event kinds already in the timeline.
     pub recorded: Vec<String>,
 }
@@ -533,11 +534,11 @@ pub async fn contact_rows(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredStatus {
     /// `contact_phase`.
-    pub phase: Option<String>,
+    pub phase: Option<Phase>,
     /// `outcome`.
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// `state`.
-    pub state: crate::queue::DialRequestState,
+    pub state: DialRequestState,
 }
 
 impl StoredStatus {
@@ -545,9 +546,9 @@ impl StoredStatus {
     /// until the contact's first event is written.
     pub fn claimed() -> Self {
         Self {
-            phase: Some(Phase::Creating.as_str().to_string()),
+            phase: Some(Phase::Creating),
             outcome: None,
-            state: crate::queue::DialRequestState::InProgress,
+            state: DialRequestState::InProgress,
         }
     }
 }
@@ -555,8 +556,8 @@ impl StoredStatus {
 impl From<&ContactRow> for StoredStatus {
     fn from(row: &ContactRow) -> Self {
         Self {
-            phase: row.contact_phase.clone(),
-            outcome: row.outcome.clone(),
+            phase: row.contact_phase,
+            outcome: row.outcome,
             state: row.state,
         }
     }
@@ -572,9 +573,9 @@ pub struct StatusUpdate {
     /// The contact the events are about (recorded if the batch's answer never was).
     pub contact_id: String,
     /// New phase.
-    pub phase: &'static str,
+    pub phase: Phase,
     /// New outcome.
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<Outcome>,
     /// Whether the request is now completed.
     pub terminal: bool,
     /// New timeline entries by event kind.
@@ -610,19 +611,12 @@ pub async fn contact_update_many(
     updates: &[&StatusUpdate],
 ) -> Result<Vec<WrittenContact>, EngineError> {
     let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
-    let was_phase: Vec<Option<&str>> = updates
-        .iter()
-        .map(|u| u.expected.phase.as_deref())
-        .collect();
-    let was_outcome: Vec<Option<&str>> = updates
-        .iter()
-        .map(|u| u.expected.outcome.as_deref())
-        .collect();
-    let was_state: Vec<crate::queue::DialRequestState> =
-        updates.iter().map(|u| u.expected.state).collect();
+    let was_phase: Vec<Option<Phase>> = updates.iter().map(|u| u.expected.phase).collect();
+    let was_outcome: Vec<Option<Outcome>> = updates.iter().map(|u| u.expected.outcome).collect();
+    let was_state: Vec<DialRequestState> = updates.iter().map(|u| u.expected.state).collect();
     let contacts: Vec<&str> = updates.iter().map(|u| u.contact_id.as_str()).collect();
-    let phases: Vec<&str> = updates.iter().map(|u| u.phase).collect();
-    let outcomes: Vec<Option<&str>> = updates.iter().map(|u| u.outcome).collect();
+    let phases: Vec<Phase> = updates.iter().map(|u| u.phase).collect();
+    let outcomes: Vec<Option<Outcome>> = updates.iter().map(|u| u.outcome).collect();
     let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
     let events: Vec<Json<&std::collections::BTreeMap<&str, TimelineEntry>>> =
         updates.iter().map(|u| Json(&u.events)).collect();
@@ -757,14 +751,14 @@ pub async fn contact_suspects(
 pub async fn contact_end_many(
     db: impl PgExecutor<'_>,
     ended: &[(Uuid, String)],
-) -> Result<Vec<(String, String, i64)>, EngineError> {
+) -> Result<Vec<(String, Outcome, i64)>, EngineError> {
     let ids: Vec<Uuid> = ended.iter().map(|(id, _)| *id).collect();
     let reasons: Vec<&str> = ended.iter().map(|(_, reason)| reason.as_str()).collect();
     Ok(sqlx::query_as(
         "with ended as (
              update dial_request d
-             set state = 'completed', outcome = coalesce(d.outcome, 'lost'),
-                 contact_phase = 'completed', contact_id = dial_request_contact_id(d),
+             set state = 'completed', outcome = coalesce(d.outcome, $3),
+                 contact_phase = $4, contact_id = dial_request_contact_id(d),
                  reason = g.reason, updated_at = now()
              from unnest($1::uuid[], $2::text[]) as g(id, reason)
              where d.id = g.id and d.state = 'in_progress'
@@ -774,6 +768,8 @@ pub async fn contact_end_many(
     )
     .bind(&ids)
     .bind(&reasons)
+    .bind(Outcome::Lost)
+    .bind(Phase::Completed)
     .fetch_all(db)
     .await?)
 }

@@ -1,17 +1,59 @@
-//! Dial-request SQL: batch admission, sweeping, and queue-depth reads.
+//! Dial-request SQL: batch admission, sweeping, and queue-depth reads; how a request's
+//! contact phase and outcome are stored.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
 use sqlx::types::Json;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgExecutor, PgPool, Postgres};
 use uuid::Uuid;
 
 use super::lifecycle::{FailureReason, Transition};
 use super::{BatchOutcome, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
 use crate::accounts::AccountId;
 use crate::campaigns::CampaignState;
-use crate::contacts::TimelineEntry;
+use crate::contacts::{Outcome, Phase, TimelineEntry};
+
+/// Reads and writes an enum as its `as_str` spelling in a `text` column, refusing a
+/// spelling it does not know (the column's CHECK constraint keeps such values out).
+macro_rules! stored_as_text {
+    ($ty:ty, $what:literal) => {
+        impl sqlx::Type<Postgres> for $ty {
+            fn type_info() -> PgTypeInfo {
+                <&str as sqlx::Type<Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <&str as sqlx::Type<Postgres>>::compatible(ty)
+            }
+        }
+
+        impl PgHasArrayType for $ty {
+            fn array_type_info() -> PgTypeInfo {
+                <&str as PgHasArrayType>::array_type_info()
+            }
+        }
+
+        impl sqlx::Encode<'_, Postgres> for $ty {
+            fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                <&str as sqlx::Encode<Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, Postgres> for $ty {
+            fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                let text = <&str as sqlx::Decode<Postgres>>::decode(value)?;
+                <$ty>::parse(text).ok_or_else(|| format!("unknown {} {text:?}", $what).into())
+            }
+        }
+    };
+}
+
+stored_as_text!(Phase, "contact phase");
+stored_as_text!(Outcome, "call outcome");
 
 /// Shards of the per-campaign pending counter (see the migration): enough that concurrent
 /// ingest transactions rarely meet on one row.
@@ -380,4 +422,68 @@ pub async fn campaign_abandonment(
     .bind(since)
     .fetch_one(db)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn one_request(pool: &PgPool) -> Uuid {
+        sqlx::query(
+            "insert into campaign (id, arn, name, connect_instance_id, dialer_config, outbound_call_config, account_id)
+             values ('c', 'arn:aws:connect-campaigns:us-east-1:123456789012:campaign/c', 'c', 'i', '{}', '{}', '123456789012')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let id = super::super::new_id();
+        sqlx::query(
+            "insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+             values ($1, 'c', 't', '+14155550123', now(), '{}', '')",
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+        id
+    }
+
+    #[sqlx::test]
+    async fn every_phase_and_outcome_is_stored_and_read_back(pool: PgPool) {
+        let id = one_request(&pool).await;
+        let store = |phase: Phase, outcome: Outcome| {
+            sqlx::query_as::<_, (Phase, Outcome)>(
+                "update dial_request set contact_phase = $2, outcome = $3 where id = $1
+                 returning contact_phase, outcome",
+            )
+            .bind(id)
+            .bind(phase)
+            .bind(outcome)
+            .fetch_one(&pool)
+        };
+        for phase in Phase::ALL {
+            assert_eq!(store(phase, Outcome::Lost).await.unwrap().0, phase);
+        }
+        for outcome in Outcome::ALL {
+            assert_eq!(store(Phase::Completed, outcome).await.unwrap().1, outcome);
+        }
+    }
+
+    #[sqlx::test]
+    async fn unknown_phases_and_outcomes_are_refused_both_ways(pool: PgPool) {
+        let id = one_request(&pool).await;
+        for column in ["contact_phase", "outcome"] {
+            let written = sqlx::query(&format!(
+                "update dial_request set {column} = 'ringing' where id = $1"
+            ))
+            .bind(id)
+            .execute(&pool)
+            .await;
+            assert!(written.is_err(), "the database takes any {column}");
+        }
+        let read = sqlx::query_scalar::<_, Phase>("select 'ringing'::text")
+            .fetch_one(&pool)
+            .await;
+        assert!(read.is_err(), "an unknown phase must not decode");
+    }
 }
