@@ -33,13 +33,14 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::scheduler::Signals;
-use super::store::{contact_rows, contact_update_many, StatusUpdate, StoredStatus, WrittenContact};
+use super::store::contact_rows;
 use super::EngineError;
 use crate::contact_center::{ContactEvent, ContactEventKind};
 use crate::contacts::{event_name, ContactStatus, Phase, TimelineEntry};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent};
 use crate::queue::lifecycle::Transition;
+use crate::queue::store::{contact_update_many, StatusUpdate, StoredStatus, WrittenContact};
 use crate::supervisor::{ServiceError, ServiceResult};
 
 /// Most events written per transaction.

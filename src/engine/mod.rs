@@ -250,6 +250,16 @@ pub enum EngineError {
     ConcurrentEvents,
 }
 
+impl From<crate::queue::QueueError> for EngineError {
+    fn from(error: crate::queue::QueueError) -> Self {
+        match error {
+            crate::queue::QueueError::Database(e) => EngineError::Database(e),
+            // The request transitions the engine asks of the queue look no campaign up.
+            other => EngineError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

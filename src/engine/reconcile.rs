@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::store::{contact_end_many, contact_touch_many, Suspect};
+use super::store::Suspect;
 use super::EngineError;
 use crate::contact_center::{ContactCenter, ContactState};
 use crate::metrics as m;
+use crate::queue::store::{contact_end_many, contact_touch_many};
 
 /// Most contacts asked about in one call.
 const DESCRIBE_CHUNK: usize = 100;
