@@ -596,3 +596,143 @@ pub async fn batch_inherit_many(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contact_center::FailureReasonCode;
+    use crate::queue::store::{campaign_pending_add, campaign_pending_count};
+
+    /// A running campaign `c` leased to `me` under fence 1, with `n` pending requests.
+    async fn running_campaign(pool: &PgPool, n: i64) {
+        sqlx::query(
+            "insert into campaign (id, arn, name, connect_instance_id, dialer_config, outbound_call_config, account_id, state)
+             values ('c', 'arn:aws:connect-campaigns:us-east-1:123456789012:campaign/c', 'c', 'i', '{}', '{}', '123456789012', 'Running')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into campaign_lease (campaign_id, owner, fence, expires_at)
+             values ('c', 'me', 1, now() + interval '1 hour')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+             select gen_random_uuid(), 'c', 't' || i, '+14155550123', now() + interval '1 hour', '{}', ''
+             from generate_series(1, $1) as i",
+        )
+        .bind(n)
+        .execute(pool)
+        .await
+        .unwrap();
+        campaign_pending_add(pool, "c", n).await.unwrap();
+    }
+
+    fn scope() -> ClaimScope {
+        ClaimScope {
+            campaign_id: "c".into(),
+            owner: "me".into(),
+            fence: 1,
+            now: Utc::now(),
+            dialed_at: Utc::now(),
+            margin: chrono::Duration::seconds(1),
+            call_timeout: chrono::Duration::seconds(10),
+            template: BatchTemplate {
+                instance_id: "i".into(),
+                queue_id: None,
+                contact_flow_id: "f".into(),
+                source_phone_number: None,
+                answer_machine_detection: false,
+            },
+        }
+    }
+
+    #[sqlx::test]
+    async fn a_claim_and_its_resolution_move_requests_and_their_counters_together(pool: PgPool) {
+        running_campaign(&pool, 4).await;
+        let batches = batch_claim(&pool, &scope(), 4).await.unwrap();
+        let [batch] = batches.as_slice() else {
+            panic!("one batch expected, got {}", batches.len());
+        };
+        assert_eq!(batch.items.len(), 4);
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
+
+        let now = Utc::now();
+        let retry_at = now + chrono::Duration::seconds(5);
+        let ids: Vec<Uuid> = batch.items.iter().map(|i| i.id).collect();
+        let results = [
+            ItemResult::Created {
+                contact_id: "contact".into(),
+            },
+            ItemResult::Retry {
+                reason: FailureReason::Item(FailureReasonCode::RequestThrottled),
+                not_before: retry_at,
+            },
+            ItemResult::Failed {
+                reason: FailureReason::Item(FailureReasonCode::InvalidCustomerEndpoint),
+            },
+            ItemResult::Expired,
+        ];
+        let results: Vec<(Uuid, ItemResult)> = ids.iter().copied().zip(results).collect();
+        batch_resolve(&pool, batch, "me", 1, now, &results)
+            .await
+            .unwrap();
+
+        // State, phase, reason, whether it waits for a backoff, whether it keeps its batch.
+        type Row = (DialRequestState, Option<Phase>, Option<String>, bool, bool);
+        let rows: Vec<Row> = sqlx::query_as(
+            "select state, contact_phase, reason, not_before is not null, batch_id is not null
+                 from dial_request join unnest($1::uuid[]) with ordinality as q(id, i) using (id)
+                 order by q.i",
+        )
+        .bind(&ids)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        use DialRequestState as S;
+        assert_eq!(
+            rows,
+            [
+                (S::InProgress, Some(Phase::Creating), None, false, true),
+                (
+                    S::Pending,
+                    None,
+                    Some("REQUEST_THROTTLED".into()),
+                    true,
+                    false
+                ),
+                (
+                    S::Failed,
+                    None,
+                    Some("INVALID_CUSTOMER_ENDPOINT".into()),
+                    false,
+                    true
+                ),
+                (S::Expired, None, Some("EXPIRED".into()), false, true),
+            ]
+        );
+        assert_eq!(
+            campaign_pending_count(&pool, "c").await.unwrap(),
+            1,
+            "the retried request is pending again"
+        );
+        let dials: i64 = sqlx::query_scalar(
+            "select coalesce(sum(dials), 0)::bigint from campaign_hourly where campaign_id = 'c'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(dials, 1, "one contact created");
+
+        // A daemon without the lease cannot resolve the batch, and changes nothing.
+        assert!(
+            batch_resolve(&pool, batch, "someone else", 2, now, &results)
+                .await
+                .is_err()
+        );
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
+    }
+}

@@ -752,6 +752,63 @@ mod tests {
     }
 
     #[sqlx::test]
+    async fn a_late_contact_end_completes_an_expired_request(pool: PgPool) {
+        let id = one_request(&pool).await;
+        sqlx::query("update dial_request set state = 'expired', reason = 'EXPIRED' where id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let at = Utc::now();
+        let update = StatusUpdate {
+            id,
+            // As an expired row holds it: its claim undone, no phase.
+            expected: StoredStatus {
+                phase: None,
+                outcome: None,
+                state: DialRequestState::Expired,
+            },
+            contact_id: "late".into(),
+            phase: Phase::Disconnected,
+            outcome: Some(Outcome::Answered),
+            terminal: true,
+            events: BTreeMap::from([("person_answered", TimelineEntry { at, detail: None })]),
+            counts: [1, 0, 0],
+            at,
+        };
+        let written = contact_update_many(&pool, &[&update]).await.unwrap();
+        assert_eq!(written.len(), 1);
+        let row: (
+            DialRequestState,
+            Option<String>,
+            Option<Outcome>,
+            Option<String>,
+        ) = sqlx::query_as(
+            "select state, reason, outcome, contact_id from dial_request where id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            row,
+            (
+                DialRequestState::Completed,
+                None,
+                Some(Outcome::Answered),
+                Some("late".into())
+            )
+        );
+        let (_, answers, _) = campaign_abandonment(&pool, "c", at).await.unwrap();
+        assert_eq!(answers, 1);
+        // Written once: the same update again finds the row changed.
+        assert!(contact_update_many(&pool, &[&update])
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[sqlx::test]
     async fn every_phase_and_outcome_is_stored_and_read_back(pool: PgPool) {
         let id = one_request(&pool).await;
         let store = |phase: Phase, outcome: Outcome| {
