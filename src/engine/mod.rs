@@ -8,7 +8,8 @@
 //! - [`events`]: contact-center events into contact lifecycles and pacing observations.
 //! - [`planner`]: the pure step from campaign, agents and calls to the pacing input.
 //! - [`reconcile`]: contacts whose events may never come, settled with the contact center.
-//! - [`store`]: the SQL.
+//! - [`store`]: the SQL of leases and batches, and the reads; requests are written by
+//!   [`crate::queue::store`].
 //!
 //! Invariants (each has an integration test):
 //! 1. at most one contact per dial request: a batch is written before its call, and every
