@@ -2,19 +2,19 @@
 //! request ended without a contact, and what a batch's answer does to each of its requests.
 //!
 //! ```text
-//!            claim                complete
-//!  pending ─────────▶ in_progress ─────────▶ completed
-//!     ▲  │  ◀───────── │   │   │                ▲
-//!     │  │    retry    │   │   └─ fail ─▶ failed │ complete (a late event proves a
-//!     │  │             │  expire                 │ contact existed)
-//!     │  ├─ expire ────┴──▶ expired ─────────────┘
-//!     │  └─ cancel ──────▶ cancelled
-//!  admit
+//! admit ─▶ pending ──claim──▶ in_progress ──complete──▶ completed
+//!            ▲  │                │  │  │                  ▲
+//!            │  │                │  │  └──fail──▶ failed  │
+//!            └──┼─────retry──────┘  └──expire──┐          │
+//!               ├──expire─────────────────────▶ expired ──┘ complete: a late contact
+//!               └──cancel──▶ cancelled                      event proves a contact
 //! ```
 //!
-//! The store applies these moves in SQL, set-based; each statement's `where state …` guard is
-//! built from [`Transition::sources`], so the SQL cannot allow a move this module does not.
-//! Pure: no I/O, no clock.
+//! The queue's store applies these moves in SQL, set-based, with the target state of each
+//! from [`Transition::target`] and its `where state …` guard from [`Transition::sql_guard`]
+//! (or, where one statement makes a move from one of its sources only, such as the
+//! sweeper's expiry of pending requests, that source). [`transition`] is the same rule for
+//! one request. Pure: no I/O, no clock.
 
 use chrono::{DateTime, Utc};
 
