@@ -27,7 +27,8 @@ use super::{create_campaign, insert_pending, percentiles_ms, settle, Expiry, Scr
 use crate::campaigns::{AgentlessDialerConfig, CampaignState, DialerConfig};
 use crate::config::{Config, EnvOverrides};
 use crate::contact_center::BATCH_MAX_CONTACTS;
-use crate::engine::store::{batch_claim, BatchTemplate, ClaimScope};
+use crate::engine::batch::BatchTemplate;
+use crate::engine::store::{batch_claim, ClaimScope};
 use crate::engine::{secs_to_duration, EngineConfig};
 
 /// Options of `dialer bench backlog`.

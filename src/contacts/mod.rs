@@ -31,6 +31,17 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 7] = [
+        Phase::Creating,
+        Phase::Initiated,
+        Phase::Answered,
+        Phase::Queued,
+        Phase::Connected,
+        Phase::Disconnected,
+        Phase::Completed,
+    ];
+
     /// The spelling stored in `dial_request.contact_phase`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,17 +57,7 @@ impl Phase {
 
     /// Reads the stored spelling.
     pub fn parse(text: &str) -> Option<Phase> {
-        [
-            Phase::Creating,
-            Phase::Initiated,
-            Phase::Answered,
-            Phase::Queued,
-            Phase::Connected,
-            Phase::Disconnected,
-            Phase::Completed,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == text)
+        Phase::ALL.into_iter().find(|p| p.as_str() == text)
     }
 
     /// Whether the call's outcome is not known yet: one of the pacer's dials in flight.

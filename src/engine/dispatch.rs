@@ -18,7 +18,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::store::{batch_postpone, batch_resolve, Batch, BatchItem, ItemResult};
+use super::batch::{Batch, BatchItem};
+use super::store::{batch_postpone, batch_resolve};
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::clock::Clock;
 use crate::contact_center::{
@@ -26,6 +27,7 @@ use crate::contact_center::{
     ContactDataRequest, Endpoint, FailureReasonCode, FatalError, AMD_ATTRIBUTE_KEY,
 };
 use crate::metrics as m;
+use crate::queue::lifecycle::{FailureReason, ItemResult};
 
 /// What a dispatch did, for metrics and pacing.
 #[derive(Debug, Default, Clone)]
@@ -33,7 +35,7 @@ pub struct DispatchReport {
     /// Contacts created, with their dial request ids.
     pub created: Vec<(Uuid, String)>,
     /// Items that failed for good, by reason.
-    pub failed: Vec<String>,
+    pub failed: Vec<FailureReason>,
     /// Items sent back to the queue.
     pub retried: usize,
     /// Items that expired before a contact was made.
@@ -74,7 +76,7 @@ pub fn render(batch: &Batch, items: &[&BatchItem]) -> BatchPutContactRequest {
         contacts: items
             .iter()
             .map(|item| {
-                let mut attributes = item.attributes.0.clone();
+                let mut attributes = item.attributes.clone();
                 if template.answer_machine_detection {
                     attributes.insert(AMD_ATTRIBUTE_KEY.to_string(), "true".to_string());
                 }
@@ -183,7 +185,7 @@ impl Dispatcher {
         let sent_now = self.clock.now();
         match first {
             Ok(response) => {
-                let results = self.results(batch, &response, sent_now);
+                let results = item_results(&batch.items, &response, sent_now, &self.config);
                 batch_resolve(&self.pool, batch, &self.owner, fence, sent_now, &results).await?;
                 Ok(DispatchReport {
                     answered: Some(answered),
@@ -193,7 +195,7 @@ impl Dispatcher {
             Err(error) if error.is_retryable() => {
                 let next = sent_now + self.config.backoff(batch.attempts + 1);
                 tracing::warn!(batch_id = %batch.id, campaign_id = %batch.campaign_id, %error, "BatchPutContact failed; will re-send with the same token");
-                metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => call_error_reason(&error))
+                metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => call_error_reason(&error).as_str())
                     .increment(1);
                 batch_postpone(&self.pool, batch, &self.owner, fence, next).await?;
                 Ok(DispatchReport {
@@ -203,18 +205,11 @@ impl Dispatcher {
             }
             Err(error) => {
                 tracing::error!(batch_id = %batch.id, campaign_id = %batch.campaign_id, %error, "BatchPutContact refused; failing the batch's requests");
-                let reason = call_error_reason(&error).to_string();
+                let reason = call_error_reason(&error);
                 let results: Vec<(Uuid, ItemResult)> = batch
                     .items
                     .iter()
-                    .map(|i| {
-                        (
-                            i.id,
-                            ItemResult::Failed {
-                                reason: reason.clone(),
-                            },
-                        )
-                    })
+                    .map(|i| (i.id, ItemResult::Failed { reason }))
                     .collect();
                 batch_resolve(&self.pool, batch, &self.owner, fence, sent_now, &results).await?;
                 Ok(self.report(batch, &results))
@@ -237,62 +232,6 @@ impl Dispatcher {
         Ok(self.report(batch, &results))
     }
 
-    fn results(
-        &self,
-        batch: &Batch,
-        response: &BatchPutContactResponse,
-        now: DateTime<Utc>,
-    ) -> Vec<(Uuid, ItemResult)> {
-        batch
-            .items
-            .iter()
-            .map(|item| {
-                let key = item.id.to_string();
-                if let Some(ok) = response
-                    .successful
-                    .iter()
-                    .find(|s| s.request_identifier == key)
-                {
-                    return (
-                        item.id,
-                        ItemResult::Created {
-                            contact_id: ok.contact_id.clone(),
-                        },
-                    );
-                }
-                let failure = response.failed.iter().find(|f| f.request_identifier == key);
-                let result = match failure {
-                    // Not in the answer: it was left out of a reduced re-send because it had
-                    // expired, or the answer is incomplete.
-                    None if item.expires_at <= now => ItemResult::Expired,
-                    None => self.retry_or_expire(item, now, "INTERNAL_ERROR"),
-                    Some(f) if f.failure_reason_code.is_retryable() => {
-                        self.retry_or_expire(item, now, f.failure_reason_code.as_str())
-                    }
-                    Some(f) => ItemResult::Failed {
-                        reason: f.failure_reason_code.as_str().to_string(),
-                    },
-                };
-                (item.id, result)
-            })
-            .collect()
-    }
-
-    fn retry_or_expire(&self, item: &BatchItem, now: DateTime<Utc>, reason: &str) -> ItemResult {
-        let not_before = now + self.config.backoff(item.attempts);
-        // A retry that could only come after the expiration (plus the claim margin) is
-        // pointless: the request can no longer be dialed.
-        let margin = secs_to_duration(self.config.claim_expiry_margin_secs);
-        if not_before + margin >= item.expires_at {
-            ItemResult::Expired
-        } else {
-            ItemResult::Retry {
-                reason: reason.to_string(),
-                not_before,
-            }
-        }
-    }
-
     fn report(&self, batch: &Batch, results: &[(Uuid, ItemResult)]) -> DispatchReport {
         let mut report = DispatchReport::default();
         for (id, result) in results {
@@ -302,12 +241,12 @@ impl Dispatcher {
                 }
                 ItemResult::Retry { reason, .. } => {
                     report.retried += 1;
-                    metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => reason.clone())
+                    metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => reason.as_str())
                         .increment(1);
                 }
                 ItemResult::Failed { reason } => {
-                    report.failed.push(reason.clone());
-                    metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => reason.clone())
+                    report.failed.push(*reason);
+                    metrics::counter!(m::CONTACT_CREATION_FAILURES, m::CAMPAIGN_ID => batch.campaign_id.clone(), m::REASON => reason.as_str())
                         .increment(1);
                 }
                 ItemResult::Expired => report.expired += 1,
@@ -325,15 +264,224 @@ impl Dispatcher {
     }
 }
 
-fn call_error_reason(error: &ContactCenterError) -> &'static str {
+/// What each item of a batch becomes by the contact center's `response`, at `now`: created
+/// with its contact; retried for a retryable code or when the answer left it out, unless the
+/// retry would come too late ([`retry_or_expire`]); failed for any other code; expired when
+/// it was left out after its expiration (a reduced re-send leaves out the expired items).
+pub fn item_results(
+    items: &[BatchItem],
+    response: &BatchPutContactResponse,
+    now: DateTime<Utc>,
+    config: &EngineConfig,
+) -> Vec<(Uuid, ItemResult)> {
+    items
+        .iter()
+        .map(|item| {
+            let key = item.id.to_string();
+            if let Some(ok) = response
+                .successful
+                .iter()
+                .find(|s| s.request_identifier == key)
+            {
+                return (
+                    item.id,
+                    ItemResult::Created {
+                        contact_id: ok.contact_id.clone(),
+                    },
+                );
+            }
+            let failure = response.failed.iter().find(|f| f.request_identifier == key);
+            let result = match failure {
+                // Not in the answer: it was left out of a reduced re-send because it had
+                // expired, or the answer is incomplete.
+                None if item.expires_at <= now => ItemResult::Expired,
+                None => retry_or_expire(
+                    item,
+                    now,
+                    FailureReason::Item(FailureReasonCode::InternalError),
+                    config,
+                ),
+                Some(f) if f.failure_reason_code.is_retryable() => retry_or_expire(
+                    item,
+                    now,
+                    FailureReason::Item(f.failure_reason_code),
+                    config,
+                ),
+                Some(f) => ItemResult::Failed {
+                    reason: FailureReason::Item(f.failure_reason_code),
+                },
+            };
+            (item.id, result)
+        })
+        .collect()
+}
+
+/// A retry of `item` after the engine's backoff, or its expiry when the retry could only be
+/// claimed after its expiration (less the claim margin): such a request can no longer be
+/// dialed.
+pub fn retry_or_expire(
+    item: &BatchItem,
+    now: DateTime<Utc>,
+    reason: FailureReason,
+    config: &EngineConfig,
+) -> ItemResult {
+    let not_before = now + config.backoff(item.attempts);
+    let margin = secs_to_duration(config.claim_expiry_margin_secs);
+    if not_before + margin >= item.expires_at {
+        ItemResult::Expired
+    } else {
+        ItemResult::Retry { reason, not_before }
+    }
+}
+
+/// The reason stored for the items of a call that failed as a whole.
+fn call_error_reason(error: &ContactCenterError) -> FailureReason {
     use crate::contact_center::RetryableError;
     match error {
-        ContactCenterError::Retryable(RetryableError::Throttled) => "CALL_THROTTLED",
-        ContactCenterError::Retryable(RetryableError::Timeout) => "CALL_TIMEOUT",
-        ContactCenterError::Retryable(RetryableError::Server(_)) => "CALL_SERVER_ERROR",
-        ContactCenterError::Fatal(FatalError::InvalidRequest(_)) => "CALL_INVALID_REQUEST",
-        ContactCenterError::Fatal(FatalError::AccessDenied(_)) => "CALL_ACCESS_DENIED",
-        ContactCenterError::Fatal(FatalError::ResourceNotFound(_)) => "CALL_RESOURCE_NOT_FOUND",
-        ContactCenterError::Fatal(FatalError::Idempotency(_)) => "IDEMPOTENCY_EXCEPTION",
+        ContactCenterError::Retryable(RetryableError::Throttled) => FailureReason::CallThrottled,
+        ContactCenterError::Retryable(RetryableError::Timeout) => FailureReason::CallTimeout,
+        ContactCenterError::Retryable(RetryableError::Server(_)) => FailureReason::CallServerError,
+        ContactCenterError::Fatal(FatalError::InvalidRequest(_)) => {
+            FailureReason::CallInvalidRequest
+        }
+        ContactCenterError::Fatal(FatalError::AccessDenied(_)) => FailureReason::CallAccessDenied,
+        ContactCenterError::Fatal(FatalError::ResourceNotFound(_)) => {
+            FailureReason::CallResourceNotFound
+        }
+        ContactCenterError::Fatal(FatalError::Idempotency(_)) => {
+            FailureReason::Item(FailureReasonCode::IdempotencyException)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contact_center::{FailedRequest, SuccessfulRequest};
+
+    fn at(millis: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::milliseconds(millis)
+    }
+
+    fn item(n: u64, expires_at: DateTime<Utc>, attempts: i32) -> BatchItem {
+        BatchItem {
+            id: Uuid::from_u64_pair(0, n),
+            phone_number: "+14155550123".into(),
+            attributes: Default::default(),
+            expires_at,
+            attempts,
+        }
+    }
+
+    fn failed(item: &BatchItem, code: FailureReasonCode) -> FailedRequest {
+        FailedRequest {
+            request_identifier: item.id.to_string(),
+            failure_reason_code: code,
+            failure_reason_message: String::new(),
+        }
+    }
+
+    /// Defaults: a first retry waits 0.5 s, and a claim needs 1 s before the expiration.
+    fn config() -> EngineConfig {
+        EngineConfig::default()
+    }
+
+    #[test]
+    fn a_retry_that_could_only_come_after_expiration_less_margin_expires() {
+        let now = at(10_000);
+        let reason = FailureReason::Item(FailureReasonCode::RequestThrottled);
+        // Claimable after now + 0.5 s backoff, and only until expiration - 1 s margin.
+        let on_the_edge = item(1, at(11_500), 1);
+        assert_eq!(
+            retry_or_expire(&on_the_edge, now, reason, &config()),
+            ItemResult::Expired
+        );
+        let just_in_time = item(2, at(11_501), 1);
+        assert_eq!(
+            retry_or_expire(&just_in_time, now, reason, &config()),
+            ItemResult::Retry {
+                reason,
+                not_before: at(10_500)
+            }
+        );
+        // The backoff grows with the attempts: the third waits 2 s.
+        let third = item(3, at(12_999), 3);
+        assert_eq!(
+            retry_or_expire(&third, now, reason, &config()),
+            ItemResult::Expired
+        );
+    }
+
+    #[test]
+    fn answers_make_items_created_retried_failed_or_expired() {
+        let now = at(10_000);
+        let later = at(100_000);
+        let items = [
+            item(1, later, 1),      // created
+            item(2, later, 1),      // throttled: retried
+            item(3, later, 1),      // invalid number: failed for good
+            item(4, at(9_000), 1),  // left out, expired already
+            item(5, later, 1),      // left out, still valid: retried
+            item(6, at(11_000), 1), // server error, too close to expiry to retry
+            item(7, later, 1),      // idempotency conflict on the item: final
+        ];
+        let response = BatchPutContactResponse {
+            successful: vec![SuccessfulRequest {
+                request_identifier: items[0].id.to_string(),
+                contact_id: "contact-1".into(),
+            }],
+            failed: vec![
+                failed(&items[1], FailureReasonCode::RequestThrottled),
+                failed(&items[2], FailureReasonCode::InvalidCustomerEndpoint),
+                failed(&items[5], FailureReasonCode::InternalError),
+                failed(&items[6], FailureReasonCode::IdempotencyException),
+            ],
+        };
+        let results: Vec<ItemResult> = item_results(&items, &response, now, &config())
+            .into_iter()
+            .zip(&items)
+            .map(|((id, result), item)| {
+                assert_eq!(id, item.id, "results keep the items' order");
+                result
+            })
+            .collect();
+        let retry = |code| ItemResult::Retry {
+            reason: FailureReason::Item(code),
+            not_before: at(10_500),
+        };
+        assert_eq!(
+            results,
+            [
+                ItemResult::Created {
+                    contact_id: "contact-1".into()
+                },
+                retry(FailureReasonCode::RequestThrottled),
+                ItemResult::Failed {
+                    reason: FailureReason::Item(FailureReasonCode::InvalidCustomerEndpoint)
+                },
+                ItemResult::Expired,
+                retry(FailureReasonCode::InternalError),
+                ItemResult::Expired,
+                ItemResult::Failed {
+                    reason: FailureReason::Item(FailureReasonCode::IdempotencyException)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn calls_failing_as_a_whole_store_their_own_codes() {
+        use crate::contact_center::RetryableError;
+        assert_eq!(
+            call_error_reason(&ContactCenterError::Retryable(RetryableError::Timeout)).as_str(),
+            "CALL_TIMEOUT"
+        );
+        assert_eq!(
+            call_error_reason(&ContactCenterError::Fatal(FatalError::Idempotency(
+                "reused".into()
+            )))
+            .as_str(),
+            "IDEMPOTENCY_EXCEPTION"
+        );
     }
 }

@@ -33,13 +33,14 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::scheduler::Signals;
-use super::store::{contact_rows, contact_update_many, StatusUpdate, StoredStatus, WrittenContact};
+use super::store::contact_rows;
 use super::EngineError;
 use crate::contact_center::{ContactEvent, ContactEventKind};
-use crate::contacts::{event_name, ContactStatus, Outcome, Phase, TimelineEntry};
+use crate::contacts::{event_name, ContactStatus, Phase, TimelineEntry};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent};
-use crate::queue::DialRequestState;
+use crate::queue::lifecycle::Transition;
+use crate::queue::store::{contact_update_many, StatusUpdate, StoredStatus, WrittenContact};
 use crate::supervisor::{ServiceError, ServiceResult};
 
 /// Most events written per transaction.
@@ -339,8 +340,8 @@ impl EventWriter {
                 self.known.insert(
                     contact.id,
                     StoredStatus {
-                        phase: Some(p.update.phase.to_string()),
-                        outcome: p.update.outcome.map(str::to_string),
+                        phase: Some(p.update.phase),
+                        outcome: p.update.outcome,
                         state: p.update.expected.state,
                     },
                 );
@@ -497,8 +498,8 @@ fn prepare<'a>(
                 id: *id,
                 expected: stored.clone(),
                 contact_id: first.contact_id.clone(),
-                phase: after.phase.as_str(),
-                outcome: after.outcome.map(Outcome::as_str),
+                phase: after.phase,
+                outcome: after.outcome,
                 terminal: after.terminal,
                 events: timeline,
                 counts,
@@ -516,24 +517,22 @@ fn prepare<'a>(
 /// The lifecycle status a row's status columns stand for.
 fn status_of(stored: &StoredStatus) -> ContactStatus {
     ContactStatus {
-        phase: stored
-            .phase
-            .as_deref()
-            .and_then(Phase::parse)
-            .unwrap_or(Phase::Initiated),
-        outcome: stored.outcome.as_deref().and_then(Outcome::parse),
-        // An expired request that gets events had a contact after all (made before the
-        // expiration by a call whose answer was lost): it follows that contact to its end.
-        terminal: !matches!(
-            stored.state,
-            DialRequestState::InProgress | DialRequestState::Expired
-        ),
+        // Only a request whose claim was undone before its contact was known (expired
+        // while the call's answer was lost) has no phase; its events prove the contact
+        // exists, so it is at least initiated.
+        phase: stored.phase.unwrap_or(Phase::Initiated),
+        outcome: stored.outcome,
+        // An expired request that gets events had a contact after all: it follows that
+        // contact to its end (the lifecycle lets it complete).
+        terminal: !Transition::Complete.applies_to(stored.state),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contacts::Outcome;
+    use crate::queue::DialRequestState;
 
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(secs)
@@ -562,7 +561,7 @@ mod tests {
             .map(|id| (id, events.iter().collect()))
             .collect();
         let initiated = StoredStatus {
-            phase: Some("initiated".into()),
+            phase: Some(Phase::Initiated),
             outcome: None,
             state: DialRequestState::InProgress,
         };
@@ -595,9 +594,34 @@ mod tests {
         );
         assert_eq!(update.counts, [1, 0, 0], "one answer, counted once");
         assert_eq!(update.at, at(2));
-        assert_eq!((update.phase, update.outcome), ("queued", Some("answered")));
+        assert_eq!(
+            (update.phase, update.outcome),
+            (Phase::Queued, Some(Outcome::Answered))
+        );
         assert!(!update.terminal && !only.before.terminal);
         assert_eq!(only.events.len(), 2);
+    }
+
+    #[test]
+    fn only_in_progress_and_expired_rows_take_events_and_no_phase_means_initiated() {
+        let row = |phase, state| StoredStatus {
+            phase,
+            outcome: None,
+            state,
+        };
+        // Expired while the call's answer was lost: the events prove a contact.
+        let late = status_of(&row(None, DialRequestState::Expired));
+        assert_eq!(late, ContactStatus::INITIATED);
+        let queued = status_of(&row(Some(Phase::Queued), DialRequestState::InProgress));
+        assert_eq!((queued.phase, queued.terminal), (Phase::Queued, false));
+        for state in [
+            DialRequestState::Completed,
+            DialRequestState::Failed,
+            DialRequestState::Cancelled,
+            DialRequestState::Pending,
+        ] {
+            assert!(status_of(&row(None, state)).terminal, "{state:?}");
+        }
     }
 
     #[test]

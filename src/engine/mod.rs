@@ -2,12 +2,14 @@
 //! pacing how many calls to place, claims that many dial requests into contact batches, has
 //! the contact center create the contacts, and follows every contact to its end.
 //!
+//! - [`batch`]: what a contact batch and its items are.
 //! - [`scheduler`]: the planning loop (leases, pacing inputs, claims).
 //! - [`dispatch`]: one BatchPutContact call per batch, its retries and its results.
 //! - [`events`]: contact-center events into contact lifecycles and pacing observations.
 //! - [`planner`]: the pure step from campaign, agents and calls to the pacing input.
 //! - [`reconcile`]: contacts whose events may never come, settled with the contact center.
-//! - [`store`]: the SQL.
+//! - [`store`]: the SQL of leases and batches, and the reads; requests are written by
+//!   [`crate::queue::store`].
 //!
 //! Invariants (each has an integration test):
 //! 1. at most one contact per dial request: a batch is written before its call, and every
@@ -21,6 +23,7 @@
 //! 4. one daemon paces a campaign at a time (a lease with a fence guards every write);
 //! 5. a dead daemon's leases lapse after `engine.lease_ttl_secs` and are taken over.
 
+pub mod batch;
 pub mod dispatch;
 pub mod events;
 pub mod planner;
@@ -246,6 +249,16 @@ pub enum EngineError {
     /// Another writer recorded some of the same contact events first; read them again.
     #[error("contact events were recorded concurrently")]
     ConcurrentEvents,
+}
+
+impl From<crate::queue::QueueError> for EngineError {
+    fn from(error: crate::queue::QueueError) -> Self {
+        match error {
+            crate::queue::QueueError::Database(e) => EngineError::Database(e),
+            // The request transitions the engine asks of the queue look no campaign up.
+            other => EngineError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
 }
 
 #[cfg(test)]

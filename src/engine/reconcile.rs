@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::store::{contact_end_many, contact_touch_many, Suspect};
+use super::store::Suspect;
 use super::EngineError;
 use crate::contact_center::{ContactCenter, ContactState};
 use crate::metrics as m;
+use crate::queue::store::{contact_end_many, contact_touch_many};
 
 /// Most contacts asked about in one call.
 const DESCRIBE_CHUNK: usize = 100;
@@ -103,8 +104,8 @@ impl Reconciler {
         }
         let mut total = 0;
         for (campaign, outcome, n) in contact_end_many(&self.pool, &ended).await? {
-            tracing::warn!(campaign_id = %campaign, outcome = %outcome, contacts = n, "ended contacts whose events cannot come, on the contact center's word");
-            metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => campaign, m::OUTCOME_LABEL => outcome)
+            tracing::warn!(campaign_id = %campaign, outcome = outcome.as_str(), contacts = n, "ended contacts whose events cannot come, on the contact center's word");
+            metrics::counter!(m::CONTACTS_COMPLETED, m::CAMPAIGN_ID => campaign, m::OUTCOME_LABEL => outcome.as_str())
                 .increment(n as u64);
             total += n as usize;
         }

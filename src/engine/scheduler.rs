@@ -18,13 +18,13 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::batch::{Batch, BatchTemplate};
 use super::dispatch::Dispatcher;
 use super::planner::{agent_queue, pacing_input, ActiveCalls};
 use super::reconcile::Reconciler;
 use super::store::{
     active_calls_many, batch_claim, batch_due_many, batch_inherit_many, contact_suspects,
-    lease_acquire_many, lease_release_all, lease_save_pacer, Batch, BatchTemplate, ClaimScope,
-    Suspect, SuspectFilter,
+    lease_acquire_many, lease_release_all, lease_save_pacer, ClaimScope, Suspect, SuspectFilter,
 };
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::campaigns::{Campaign, CampaignState};
@@ -101,6 +101,15 @@ impl Signals {
             .map(|mut freed| std::mem::take(&mut *freed))
             .unwrap_or_default()
     }
+}
+
+/// How many requests to claim for `dials` calls with `free_places` places for claimed
+/// batches: only what fits in those places, in batches of at most [`BATCH_MAX_CONTACTS`].
+/// The rest stays in the queue for the next pass, which an ending call wakes.
+pub fn claim_rows(dials: u32, free_places: usize) -> usize {
+    let dials = usize::try_from(dials).unwrap_or(usize::MAX);
+    let batches = dials.div_ceil(BATCH_MAX_CONTACTS).min(free_places);
+    dials.min(batches.saturating_mul(BATCH_MAX_CONTACTS))
 }
 
 /// What a pass does.
@@ -497,13 +506,7 @@ impl Scheduler {
         if decision.dials > 0 {
             tracing::debug!(campaign_id = %campaign.id, dials = decision.dials, explanation = ?decision.explanation, "pacing decision");
         }
-        // Claim only what can wait for a call slot: the rest stays in the queue for the next
-        // pass, which an ending call wakes.
-        let dials = usize::try_from(decision.dials).unwrap_or(0);
-        let batches_wanted = dials
-            .div_ceil(BATCH_MAX_CONTACTS)
-            .min(self.claimed.available_permits());
-        let rows = dials.min(batches_wanted * BATCH_MAX_CONTACTS);
+        let rows = claim_rows(decision.dials, self.claimed.available_permits());
         if rows == 0 {
             return Ok(());
         }
@@ -627,5 +630,25 @@ impl Scheduler {
                 tracing::debug!(campaign_id = %campaign, %error, "pacer state not saved");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_fill_the_free_places_in_whole_batches() {
+        let batch = BATCH_MAX_CONTACTS as u32;
+        assert_eq!(claim_rows(0, 8), 0, "no dials, no claim");
+        assert_eq!(claim_rows(batch * 3, 0), 0, "no place, no claim");
+        assert_eq!(claim_rows(7, 8), 7, "a part batch is claimed as is");
+        assert_eq!(claim_rows(batch + 5, 8), BATCH_MAX_CONTACTS + 5);
+        assert_eq!(
+            claim_rows(batch * 10 + 1, 2),
+            2 * BATCH_MAX_CONTACTS,
+            "two places take two full batches"
+        );
+        assert_eq!(claim_rows(u32::MAX, usize::MAX), u32::MAX as usize);
     }
 }

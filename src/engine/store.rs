@@ -1,20 +1,30 @@
-//! Engine SQL: campaign leases, the claim, contact batches and their results, contact
-//! events, and the reads behind pacing and the status API.
+//! Engine SQL: campaign leases, contact batches (claimed, re-sent, resolved), and the reads
+//! behind pacing, contact events and reconciliation.
+//!
+//! Dial requests, their pending counter and the hourly counts are written by the queue's
+//! store alone ([`crate::queue::store`]). The claim and a batch's resolution change requests
+//! and their batch in one statement (one round trip on the dialing path): the request side
+//! of each is the queue store's CTEs, spliced in here.
 //!
 //! Every write the engine makes for a campaign is guarded by the campaign's lease (owner and
 //! fence): a daemon that lost its lease changes nothing, and learns so from a
 //! [`EngineError::StaleLease`].
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use super::batch::{Batch, BatchItem, BatchTemplate};
 use super::planner::ActiveCalls;
 use super::EngineError;
 use crate::contact_center::BATCH_MAX_CONTACTS;
-use crate::contacts::{Phase, TimelineEntry};
-use crate::queue::store::PENDING_SHARDS;
+use crate::contacts::{Outcome, Phase};
+use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
+use crate::queue::store::{claim_ctes, resolve_ctes, StoredStatus, PENDING_SHARDS};
+use crate::queue::DialRequestState;
 
 /// A campaign this daemon holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -90,52 +100,26 @@ pub async fn lease_release_all(db: impl PgExecutor<'_>, owner: &str) -> Result<(
     Ok(())
 }
 
-/// What a campaign's contacts need from the contact center, fixed when a batch is claimed so
-/// that every re-send of the batch is the same call.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BatchTemplate {
-    /// Amazon Connect instance.
-    pub instance_id: String,
-    /// Queue whose agents take the calls; none for an agentless campaign.
-    pub queue_id: Option<String>,
-    /// Contact flow.
-    pub contact_flow_id: String,
-    /// Caller id.
-    pub source_phone_number: Option<String>,
-    /// Answering-machine detection on.
-    pub answer_machine_detection: bool,
+/// A [`BatchItem`] as the claim and the re-send read it.
+#[derive(sqlx::FromRow)]
+struct BatchItemRow {
+    id: Uuid,
+    phone_number: String,
+    attributes: Json<std::collections::BTreeMap<String, String>>,
+    expires_at: DateTime<Utc>,
+    attempts: i32,
 }
 
-/// A dial request inside a contact batch.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct BatchItem {
-    /// Dial request id (the item's RequestIdentifier).
-    pub id: Uuid,
-    /// Number to call.
-    pub phone_number: String,
-    /// Contact attributes.
-    pub attributes: Json<std::collections::BTreeMap<String, String>>,
-    /// Expiration.
-    pub expires_at: DateTime<Utc>,
-    /// Times the request was claimed, this claim included.
-    pub attempts: i32,
-}
-
-/// A claimed batch, written before the contact center is called.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    /// Batch id.
-    pub id: Uuid,
-    /// Campaign.
-    pub campaign_id: String,
-    /// The BatchPutContact ClientToken.
-    pub client_token: String,
-    /// The call's fixed parts.
-    pub template: BatchTemplate,
-    /// Items in RequestIdentifier order.
-    pub items: Vec<BatchItem>,
-    /// Times the call was made before.
-    pub attempts: i32,
+impl From<BatchItemRow> for BatchItem {
+    fn from(row: BatchItemRow) -> Self {
+        BatchItem {
+            id: row.id,
+            phone_number: row.phone_number,
+            attributes: row.attributes.0,
+            expires_at: row.expires_at,
+            attempts: row.attempts,
+        }
+    }
 }
 
 /// What a claim is for: one campaign, under one lease tenure, at one moment.
@@ -185,8 +169,9 @@ pub async fn batch_claim(
     let batch_ids: Vec<Uuid> = (0..slots).map(|_| Uuid::new_v4()).collect();
     let tokens: Vec<String> = batch_ids.iter().copied().map(client_token).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
-    let rows: Vec<ClaimedRow> = sqlx::query_as(
-        r#"
+    static CLAIM: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"
         with lease as (
             select 1 from campaign_lease
             where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
@@ -195,7 +180,7 @@ pub async fn batch_claim(
         ),
         picked as (
             select id, expires_at from dial_request
-            where campaign_id = $1 and state = 'pending' and expires_at > $5
+            where campaign_id = $1 and state = '{pending}' and expires_at > $5
               and (not_before is null or not_before <= $4)
               and exists (select 1 from lease)
             order by expires_at
@@ -206,42 +191,35 @@ pub async fn batch_claim(
             select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
             from picked
         ),
-        claimed as (
-            update dial_request d
-            set state = 'in_progress', batch_id = s.batch_id, attempts = d.attempts + 1,
-                contact_phase = 'creating', not_before = null, reason = null, dialed_at = $12, updated_at = now()
-            from slotted s where d.id = s.id
-            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
-        ),
+        {claimed},
         batches as (
             insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
             select c.batch_id, $1, t.token, $3, $9, array_agg(c.id order by c.id), 1, $10
             from claimed c join unnest($7::uuid[], $8::text[]) as t(batch_id, token) on t.batch_id = c.batch_id
             group by c.batch_id, t.token
-        ),
-        counted as (
-            insert into campaign_pending (campaign_id, shard, n)
-            select $1, $11, -count(*) from claimed having count(*) > 0
-            on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
         )
         select batch_id, id, phone_number, attributes, expires_at, attempts from claimed order by batch_id, id
         "#,
-    )
-    .bind(campaign_id)
-    .bind(&**owner)
-    .bind(fence)
-    .bind(now)
-    .bind(*now + *margin)
-    .bind(n)
-    .bind(&batch_ids)
-    .bind(&tokens)
-    .bind(Json(template))
-    .bind(*now + *call_timeout)
-    .bind(shard)
-    .bind(dialed_at)
-    .bind(BATCH_MAX_CONTACTS as i64)
-    .fetch_all(db)
-    .await?;
+            pending = DialRequestState::Pending.as_str(),
+            claimed = claim_ctes("$1", "$11", "$12"),
+        )
+    });
+    let rows: Vec<ClaimedRow> = sqlx::query_as(&CLAIM)
+        .bind(campaign_id)
+        .bind(&**owner)
+        .bind(fence)
+        .bind(now)
+        .bind(*now + *margin)
+        .bind(n)
+        .bind(&batch_ids)
+        .bind(&tokens)
+        .bind(Json(template))
+        .bind(*now + *call_timeout)
+        .bind(shard)
+        .bind(dialed_at)
+        .bind(BATCH_MAX_CONTACTS as i64)
+        .fetch_all(db)
+        .await?;
     let mut batches: Vec<Batch> = Vec::with_capacity(slots);
     for row in rows {
         if batches.last().is_none_or(|b| b.id != row.batch_id) {
@@ -255,7 +233,7 @@ pub async fn batch_claim(
             });
         }
         if let Some(batch) = batches.last_mut() {
-            batch.items.push(row.item);
+            batch.items.push(row.item.into());
         }
     }
     Ok(batches)
@@ -271,7 +249,7 @@ fn client_token(batch_id: Uuid) -> String {
 struct ClaimedRow {
     batch_id: Uuid,
     #[sqlx(flatten)]
-    item: BatchItem,
+    item: BatchItemRow,
 }
 
 #[derive(sqlx::FromRow)]
@@ -314,7 +292,7 @@ pub async fn batch_due_many(
     for row in rows {
         // The original items: every request the batch was claimed with, whatever happened
         // to them since, so a re-send is the same call.
-        let items: Vec<BatchItem> = sqlx::query_as(
+        let items: Vec<BatchItemRow> = sqlx::query_as(
             r#"
             select d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
             from contact_batch b cross join unnest(b.request_ids) as r(id)
@@ -331,35 +309,11 @@ pub async fn batch_due_many(
             campaign_id: row.campaign_id,
             client_token: row.client_token,
             template: row.request.0,
-            items,
+            items: items.into_iter().map(BatchItem::from).collect(),
             attempts: row.attempts,
         });
     }
     Ok(batches)
-}
-
-/// What became of one item of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ItemResult {
-    /// The contact exists.
-    Created {
-        /// Contact id from the contact center.
-        contact_id: String,
-    },
-    /// Try again in a new batch, not before the given time.
-    Retry {
-        /// Reason code of the failure.
-        reason: String,
-        /// Backoff end.
-        not_before: DateTime<Utc>,
-    },
-    /// Ended without a contact.
-    Failed {
-        /// Reason code.
-        reason: String,
-    },
-    /// Its expiration passed before a contact was made.
-    Expired,
 }
 
 /// Records a resolved batch: the batch is closed with the contact created for each of its
@@ -376,35 +330,35 @@ pub async fn batch_resolve(
 ) -> Result<(), EngineError> {
     let mut ids = Vec::with_capacity(results.len());
     let mut states = Vec::with_capacity(results.len());
-    let mut contact_ids: Vec<Option<String>> = Vec::with_capacity(results.len());
-    let mut reasons: Vec<Option<String>> = Vec::with_capacity(results.len());
+    let mut contact_ids: Vec<Option<&str>> = Vec::with_capacity(results.len());
+    let mut reasons: Vec<Option<&str>> = Vec::with_capacity(results.len());
     let mut not_before: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(results.len());
     for (id, result) in results {
         ids.push(*id);
-        let (state, contact, reason, after) = match result {
-            ItemResult::Created { contact_id } => {
-                ("in_progress", Some(contact_id.clone()), None, None)
-            }
-            ItemResult::Retry { reason, not_before } => {
-                ("pending", None, Some(reason.clone()), Some(*not_before))
-            }
-            ItemResult::Failed { reason } => ("failed", None, Some(reason.clone()), None),
-            ItemResult::Expired => ("expired", None, Some("EXPIRED".to_string()), None),
+        // A created contact leaves its request in progress, as claimed.
+        let state = result
+            .transition()
+            .map_or(DialRequestState::InProgress, Transition::target);
+        let (contact, after) = match result {
+            ItemResult::Created { contact_id } => (Some(contact_id.as_str()), None),
+            ItemResult::Retry { not_before, .. } => (None, Some(*not_before)),
+            ItemResult::Failed { .. } | ItemResult::Expired => (None, None),
         };
         states.push(state);
         contact_ids.push(contact);
-        reasons.push(reason);
+        reasons.push(result.reason().map(FailureReason::as_str));
         not_before.push(after);
     }
     let shard = rand::random_range(0..PENDING_SHARDS);
-    let closed: Option<i64> = sqlx::query_scalar(
-        r#"
+    static RESOLVE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"
         with guard as (
             select 1 from campaign_lease
             where campaign_id = $2 and owner = $3 and fence = $4
         ),
         results as (
-            select * from unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+            select * from unnest($5::uuid[], $6::dial_request_state[], $7::text[], $8::text[], $9::timestamptz[])
                 as r(id, state, contact_id, reason, not_before)
         ),
         closed as (
@@ -417,46 +371,26 @@ pub async fn batch_resolve(
             where b.id = $1 and exists (select 1 from guard)
             returning 1
         ),
-        ended as (
-            -- A request given a contact stays in progress, untouched: its contact's events
-            -- write its row next. The others are retried, failed or expired.
-            update dial_request d
-            set state = r.state::dial_request_state, contact_phase = null, reason = r.reason,
-                not_before = r.not_before,
-                batch_id = case when r.state = 'pending' then null else d.batch_id end,
-                updated_at = now()
-            from results r
-            where d.id = r.id and r.contact_id is null and d.batch_id = $1
-              and d.state = 'in_progress' and exists (select 1 from closed)
-            returning d.state
-        ),
-        requeued as (
-            insert into campaign_pending (campaign_id, shard, n)
-            select $2, $11, count(*) from ended where state = 'pending' having count(*) > 0
-            on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
-        ),
-        dialed as (
-            insert into campaign_hourly (campaign_id, hour, shard, dials)
-            select $2, date_trunc('hour', $10::timestamptz), $11, count(*) from results
-            where contact_id is not null and exists (select 1 from closed) having count(*) > 0
-            on conflict (campaign_id, hour, shard) do update set dials = campaign_hourly.dials + excluded.dials
-        )
+        {requests}
         select count(*) from closed
         "#,
-    )
-    .bind(batch.id)
-    .bind(&batch.campaign_id)
-    .bind(owner)
-    .bind(fence)
-    .bind(&ids)
-    .bind(&states)
-    .bind(&contact_ids)
-    .bind(&reasons)
-    .bind(&not_before)
-    .bind(now)
-    .bind(shard)
-    .fetch_optional(db)
-    .await?;
+            requests = resolve_ctes("$1", "$2", "$10", "$11"),
+        )
+    });
+    let closed: Option<i64> = sqlx::query_scalar(&RESOLVE)
+        .bind(batch.id)
+        .bind(&batch.campaign_id)
+        .bind(owner)
+        .bind(fence)
+        .bind(&ids)
+        .bind(&states)
+        .bind(&contact_ids)
+        .bind(&reasons)
+        .bind(&not_before)
+        .bind(now)
+        .bind(shard)
+        .fetch_optional(db)
+        .await?;
     if closed.unwrap_or(0) == 0 {
         return Err(EngineError::StaleLease(batch.campaign_id.clone()));
     }
@@ -495,7 +429,7 @@ pub async fn batch_postpone(
 #[derive(sqlx::FromRow)]
 struct ActiveGroup {
     campaign_id: String,
-    contact_phase: Option<String>,
+    contact_phase: Option<Phase>,
     dialed_at: Vec<Option<DateTime<Utc>>>,
     connected_at: Vec<Option<DateTime<Utc>>>,
 }
@@ -520,7 +454,7 @@ pub async fn active_calls_many(
     for group in groups {
         // A request in progress without a phase was not claimed by an engine (nothing
         // else should move requests, but odd rows must not stop the planning).
-        let Some(phase) = group.contact_phase.as_deref().and_then(Phase::parse) else {
+        let Some(phase) = group.contact_phase else {
             continue;
         };
         let campaign = calls.entry(group.campaign_id).or_default();
@@ -539,11 +473,11 @@ pub struct ContactRow {
     /// Contact id, once recorded.
     pub contact_id: Option<String>,
     /// Stored phase.
-    pub contact_phase: Option<String>,
+    pub contact_phase: Option<Phase>,
     /// Stored outcome.
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Request state.
-    pub state: crate::queue::DialRequestState,
+    pub state: DialRequestState,
     /// Event kinds already in the timeline.
     pub recorded: Vec<String>,
 }
@@ -576,174 +510,15 @@ pub async fn contact_rows(
     .await?)
 }
 
-/// The status columns of a contact's request row, as a writer believes them to be: its
-/// write takes effect only if the row still holds them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredStatus {
-    /// `contact_phase`.
-    pub phase: Option<String>,
-    /// `outcome`.
-    pub outcome: Option<String>,
-    /// `state`.
-    pub state: crate::queue::DialRequestState,
-}
-
-impl StoredStatus {
-    /// As the claim leaves a request whose contact is being created, and as its row stays
-    /// until the contact's first event is written.
-    pub fn claimed() -> Self {
-        Self {
-            phase: Some(Phase::Creating.as_str().to_string()),
-            outcome: None,
-            state: crate::queue::DialRequestState::InProgress,
-        }
-    }
-}
-
 impl From<&ContactRow> for StoredStatus {
     fn from(row: &ContactRow) -> Self {
         Self {
-            phase: row.contact_phase.clone(),
-            outcome: row.outcome.clone(),
+            phase: row.contact_phase,
+            outcome: row.outcome,
             state: row.state,
         }
     }
 }
-
-/// A contact's new status and the events it adds to its timeline.
-#[derive(Debug, Clone)]
-pub struct StatusUpdate {
-    /// Dial request.
-    pub id: Uuid,
-    /// What its row must still hold for this update to apply.
-    pub expected: StoredStatus,
-    /// The contact the events are about (recorded if the batch's answer never was).
-    pub contact_id: String,
-    /// New phase.
-    pub phase: &'static str,
-    /// New outcome.
-    pub outcome: Option<&'static str>,
-    /// Whether the request is now completed.
-    pub terminal: bool,
-    /// New timeline entries by event kind.
-    pub events: std::collections::BTreeMap<&'static str, TimelineEntry>,
-    /// Person answers, abandons and machines among the events, for the hourly counts.
-    pub counts: [i32; 3],
-    /// When the events happened (the hour they count in).
-    pub at: DateTime<Utc>,
-}
-
-/// A contact whose update applied.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct WrittenContact {
-    /// Dial request.
-    pub id: Uuid,
-    /// Its campaign.
-    pub campaign_id: String,
-    /// When its call was placed.
-    pub dialed_at: Option<DateTime<Utc>>,
-}
-
-/// Writes contact statuses, adds the events to the timelines (requests whose contact ended
-/// become `completed`) and the outcomes to the hourly counts, in one statement. Events are
-/// the contact center's own account: they also record a contact id the batch's answer never
-/// delivered (a call whose outcome was unknown when its requests expired).
-///
-/// An update applies only where the row still holds its expected status and has none of its
-/// events yet (optimistic concurrency: another writer, or a duplicate delivery, got there
-/// first); each row is written whole or not at all, and the counts follow the rows written.
-/// Returns the contacts written; the caller reads the others again.
-pub async fn contact_update_many(
-    db: impl PgExecutor<'_>,
-    updates: &[&StatusUpdate],
-) -> Result<Vec<WrittenContact>, EngineError> {
-    let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
-    let was_phase: Vec<Option<&str>> = updates
-        .iter()
-        .map(|u| u.expected.phase.as_deref())
-        .collect();
-    let was_outcome: Vec<Option<&str>> = updates
-        .iter()
-        .map(|u| u.expected.outcome.as_deref())
-        .collect();
-    let was_state: Vec<crate::queue::DialRequestState> =
-        updates.iter().map(|u| u.expected.state).collect();
-    let contacts: Vec<&str> = updates.iter().map(|u| u.contact_id.as_str()).collect();
-    let phases: Vec<&str> = updates.iter().map(|u| u.phase).collect();
-    let outcomes: Vec<Option<&str>> = updates.iter().map(|u| u.outcome).collect();
-    let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
-    let events: Vec<Json<&std::collections::BTreeMap<&str, TimelineEntry>>> =
-        updates.iter().map(|u| Json(&u.events)).collect();
-    // Event kinds are snake_case words: a comma-joined list is split back in SQL, where an
-    // array per row cannot be passed.
-    let kinds: Vec<String> = updates
-        .iter()
-        .map(|u| u.events.keys().copied().collect::<Vec<_>>().join(","))
-        .collect();
-    let [answers, abandons, machines] =
-        [0, 1, 2].map(|i| updates.iter().map(|u| u.counts[i]).collect::<Vec<i32>>());
-    let at: Vec<DateTime<Utc>> = updates.iter().map(|u| u.at).collect();
-    Ok(sqlx::query_as(
-        "with u as (
-             select u.*, string_to_array(u.kind_list, ',') as kinds
-             from unnest($1::uuid[], $2::text[], $3::text[], $4::dial_request_state[],
-                         $5::text[], $6::text[], $7::text[], $8::bool[], $9::jsonb[], $10::text[],
-                         $11::int[], $12::int[], $13::int[], $14::timestamptz[])
-                 as u(id, was_phase, was_outcome, was_state, contact_id, phase, outcome, terminal,
-                      events, kind_list, answers, abandons, machines, at)
-         ),
-         written as (
-             update dial_request d
-             set contact_phase = u.phase, outcome = u.outcome,
-                 contact_id = coalesce(d.contact_id, u.contact_id),
-                 state = case when u.terminal and d.state in ('in_progress', 'expired')
-                              then 'completed'::dial_request_state else d.state end,
-                 reason = case when u.terminal and d.state = 'expired' then null else d.reason end,
-                 timeline = u.events || d.timeline,
-                 updated_at = now()
-             from u
-             where d.id = u.id
-               and d.contact_phase is not distinct from u.was_phase
-               and d.outcome is not distinct from u.was_outcome
-               and d.state = u.was_state
-               and not d.timeline ?| u.kinds
-             returning d.id, d.campaign_id, d.dialed_at, u.answers, u.abandons, u.machines, u.at
-         ),
-         counted as (
-             insert into campaign_hourly (campaign_id, hour, shard, person_answers, abandons, machines)
-             select campaign_id, date_trunc('hour', at), $15, sum(answers), sum(abandons), sum(machines)
-             from written
-             group by campaign_id, date_trunc('hour', at)
-             having sum(answers + abandons + machines) > 0
-             on conflict (campaign_id, hour, shard) do update
-             set person_answers = campaign_hourly.person_answers + excluded.person_answers,
-                 abandons = campaign_hourly.abandons + excluded.abandons,
-                 machines = campaign_hourly.machines + excluded.machines
-         )
-         select id, campaign_id, dialed_at from written",
-    )
-    .bind(&ids)
-    .bind(&was_phase)
-    .bind(&was_outcome)
-    .bind(&was_state)
-    .bind(&contacts)
-    .bind(&phases)
-    .bind(&outcomes)
-    .bind(&terminal)
-    .bind(&events)
-    .bind(&kinds)
-    .bind(&answers)
-    .bind(&abandons)
-    .bind(&machines)
-    .bind(&at)
-    .bind(rand::random_range(0..HOURLY_SHARDS))
-    .fetch_all(db)
-    .await?)
-}
-
-/// Shards of the hourly outcome counts (see the migration): enough that concurrent batch
-/// resolutions and event writes rarely meet on one row.
-const HOURLY_SHARDS: i16 = PENDING_SHARDS;
 
 /// Which in-flight contacts [`contact_suspects`] returns.
 #[derive(Debug, Clone, Copy)]
@@ -799,44 +574,6 @@ pub async fn contact_suspects(
     .await?)
 }
 
-/// Ends contacts that will never report an end, each with its reason: the request is
-/// completed with the outcome its events gave it so far, or `lost`. Requests no longer in
-/// progress are left alone. Returns the number ended per campaign and outcome.
-pub async fn contact_end_many(
-    db: impl PgExecutor<'_>,
-    ended: &[(Uuid, String)],
-) -> Result<Vec<(String, String, i64)>, EngineError> {
-    let ids: Vec<Uuid> = ended.iter().map(|(id, _)| *id).collect();
-    let reasons: Vec<&str> = ended.iter().map(|(_, reason)| reason.as_str()).collect();
-    Ok(sqlx::query_as(
-        "with ended as (
-             update dial_request d
-             set state = 'completed', outcome = coalesce(d.outcome, 'lost'),
-                 contact_phase = 'completed', contact_id = dial_request_contact_id(d),
-                 reason = g.reason, updated_at = now()
-             from unnest($1::uuid[], $2::text[]) as g(id, reason)
-             where d.id = g.id and d.state = 'in_progress'
-             returning d.campaign_id, d.outcome
-         )
-         select campaign_id, outcome, count(*) from ended group by campaign_id, outcome",
-    )
-    .bind(&ids)
-    .bind(&reasons)
-    .fetch_all(db)
-    .await?)
-}
-
-/// Restarts the silence timer of contacts the contact center says are still running.
-pub async fn contact_touch_many(db: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<(), EngineError> {
-    sqlx::query(
-        "update dial_request set updated_at = now() where id = any($1) and state = 'in_progress'",
-    )
-    .bind(ids)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// Makes a previous owner's unresolved batches of a campaign due now: the daemon that was
 /// calling them is gone, so no call of theirs is in flight, and the ClientToken makes the
 /// re-send safe. Guarded by the lease.
@@ -858,4 +595,144 @@ pub async fn batch_inherit_many(
     .execute(db)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contact_center::FailureReasonCode;
+    use crate::queue::store::{campaign_pending_add, campaign_pending_count};
+
+    /// A running campaign `c` leased to `me` under fence 1, with `n` pending requests.
+    async fn running_campaign(pool: &PgPool, n: i64) {
+        sqlx::query(
+            "insert into campaign (id, arn, name, connect_instance_id, dialer_config, outbound_call_config, account_id, state)
+             values ('c', 'arn:aws:connect-campaigns:us-east-1:123456789012:campaign/c', 'c', 'i', '{}', '{}', '123456789012', 'Running')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into campaign_lease (campaign_id, owner, fence, expires_at)
+             values ('c', 'me', 1, now() + interval '1 hour')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+             select gen_random_uuid(), 'c', 't' || i, '+14155550123', now() + interval '1 hour', '{}', ''
+             from generate_series(1, $1) as i",
+        )
+        .bind(n)
+        .execute(pool)
+        .await
+        .unwrap();
+        campaign_pending_add(pool, "c", n).await.unwrap();
+    }
+
+    fn scope() -> ClaimScope {
+        ClaimScope {
+            campaign_id: "c".into(),
+            owner: "me".into(),
+            fence: 1,
+            now: Utc::now(),
+            dialed_at: Utc::now(),
+            margin: chrono::Duration::seconds(1),
+            call_timeout: chrono::Duration::seconds(10),
+            template: BatchTemplate {
+                instance_id: "i".into(),
+                queue_id: None,
+                contact_flow_id: "f".into(),
+                source_phone_number: None,
+                answer_machine_detection: false,
+            },
+        }
+    }
+
+    #[sqlx::test]
+    async fn a_claim_and_its_resolution_move_requests_and_their_counters_together(pool: PgPool) {
+        running_campaign(&pool, 4).await;
+        let batches = batch_claim(&pool, &scope(), 4).await.unwrap();
+        let [batch] = batches.as_slice() else {
+            panic!("one batch expected, got {}", batches.len());
+        };
+        assert_eq!(batch.items.len(), 4);
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
+
+        let now = Utc::now();
+        let retry_at = now + chrono::Duration::seconds(5);
+        let ids: Vec<Uuid> = batch.items.iter().map(|i| i.id).collect();
+        let results = [
+            ItemResult::Created {
+                contact_id: "contact".into(),
+            },
+            ItemResult::Retry {
+                reason: FailureReason::Item(FailureReasonCode::RequestThrottled),
+                not_before: retry_at,
+            },
+            ItemResult::Failed {
+                reason: FailureReason::Item(FailureReasonCode::InvalidCustomerEndpoint),
+            },
+            ItemResult::Expired,
+        ];
+        let results: Vec<(Uuid, ItemResult)> = ids.iter().copied().zip(results).collect();
+        batch_resolve(&pool, batch, "me", 1, now, &results)
+            .await
+            .unwrap();
+
+        // State, phase, reason, whether it waits for a backoff, whether it keeps its batch.
+        type Row = (DialRequestState, Option<Phase>, Option<String>, bool, bool);
+        let rows: Vec<Row> = sqlx::query_as(
+            "select state, contact_phase, reason, not_before is not null, batch_id is not null
+                 from dial_request join unnest($1::uuid[]) with ordinality as q(id, i) using (id)
+                 order by q.i",
+        )
+        .bind(&ids)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        use DialRequestState as S;
+        assert_eq!(
+            rows,
+            [
+                (S::InProgress, Some(Phase::Creating), None, false, true),
+                (
+                    S::Pending,
+                    None,
+                    Some("REQUEST_THROTTLED".into()),
+                    true,
+                    false
+                ),
+                (
+                    S::Failed,
+                    None,
+                    Some("INVALID_CUSTOMER_ENDPOINT".into()),
+                    false,
+                    true
+                ),
+                (S::Expired, None, Some("EXPIRED".into()), false, true),
+            ]
+        );
+        assert_eq!(
+            campaign_pending_count(&pool, "c").await.unwrap(),
+            1,
+            "the retried request is pending again"
+        );
+        let dials: i64 = sqlx::query_scalar(
+            "select coalesce(sum(dials), 0)::bigint from campaign_hourly where campaign_id = 'c'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(dials, 1, "one contact created");
+
+        // A daemon without the lease cannot resolve the batch, and changes nothing.
+        assert!(
+            batch_resolve(&pool, batch, "someone else", 2, now, &results)
+                .await
+                .is_err()
+        );
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
+    }
 }

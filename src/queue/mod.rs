@@ -1,6 +1,9 @@
 //! The durable dial-request queue: what a dial request is, how a batch is admitted
 //! (idempotently, under the per-campaign cap), and the sweeper that ends requests nobody may
-//! dial any more (passed expiration, or their campaign stopped).
+//! dial any more (passed expiration, or their campaign stopped). [`lifecycle`] says which
+//! moves between a request's states are legal and why a request ends without a contact;
+//! [`store`] is the only writer of requests and their counters, the engine's claims and
+//! contact updates included.
 //!
 //! Invariants:
 //! - an id returned as accepted is committed before the API answers;
@@ -8,6 +11,7 @@
 //!   changes nothing, a reuse with other content is refused for that item;
 //! - a request whose expiration time has passed is never handed out.
 
+pub mod lifecycle;
 pub mod phone;
 pub mod store;
 pub mod sweeper;

@@ -1,16 +1,65 @@
-//! Dial-request SQL: batch admission, sweeping, and queue-depth reads.
+//! Dial-request SQL. This store owns every write to `dial_request`, to its pending counter
+//! (`campaign_pending`) and to the hourly outcome counts (`campaign_hourly`): admission,
+//! sweeping, contact updates and ends here, and the request side of the engine's claim and
+//! batch resolution as CTEs ([`claim_ctes`], [`resolve_ctes`]) that the engine's store
+//! splices into its statements, so that each stays one round trip. Every state change is a
+//! [`Transition`] whose guard comes from the lifecycle. Also: queue-depth and status reads,
+//! and how a request's contact phase and outcome are stored.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
 use sqlx::types::Json;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgExecutor, PgPool, Postgres};
 use uuid::Uuid;
 
+use super::lifecycle::{FailureReason, Transition};
 use super::{BatchOutcome, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
 use crate::accounts::AccountId;
 use crate::campaigns::CampaignState;
-use crate::contacts::TimelineEntry;
+use crate::contacts::{Outcome, Phase, TimelineEntry};
+
+/// Reads and writes an enum as its `as_str` spelling in a `text` column, refusing a
+/// spelling it does not know (the column's CHECK constraint keeps such values out).
+macro_rules! stored_as_text {
+    ($ty:ty, $what:literal) => {
+        impl sqlx::Type<Postgres> for $ty {
+            fn type_info() -> PgTypeInfo {
+                <&str as sqlx::Type<Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <&str as sqlx::Type<Postgres>>::compatible(ty)
+            }
+        }
+
+        impl PgHasArrayType for $ty {
+            fn array_type_info() -> PgTypeInfo {
+                <&str as PgHasArrayType>::array_type_info()
+            }
+        }
+
+        impl sqlx::Encode<'_, Postgres> for $ty {
+            fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                <&str as sqlx::Encode<Postgres>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, Postgres> for $ty {
+            fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                let text = <&str as sqlx::Decode<Postgres>>::decode(value)?;
+                <$ty>::parse(text).ok_or_else(|| format!("unknown {} {text:?}", $what).into())
+            }
+        }
+    };
+}
+
+stored_as_text!(Phase, "contact phase");
+stored_as_text!(Outcome, "call outcome");
 
 /// Shards of the per-campaign pending counter (see the migration): enough that concurrent
 /// ingest transactions rarely meet on one row.
@@ -60,8 +109,9 @@ pub async fn dial_request_admit_many(
     let new_ids: Vec<Uuid> = requests.iter().map(|_| super::new_id()).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
 
-    let mut rows: Vec<AdmitRow> = sqlx::query_as(
-        r#"
+    static ADMIT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"
         with camp as (
             select state from campaign where id = $1 and account_id = $10
         ),
@@ -80,11 +130,7 @@ pub async fn dial_request_admit_many(
             on conflict (campaign_id, client_token) do nothing
             returning id, client_token, digest
         ),
-        bump as (
-            insert into campaign_pending (campaign_id, shard, n)
-            select $1, $9, count(*) from inserted having count(*) > 0
-            on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
-        )
+        bump as ({bump})
         select (select state from camp) as campaign_state,
                i.client_token,
                ins.id,
@@ -93,19 +139,22 @@ pub async fn dial_request_admit_many(
         left join inserted ins on ins.client_token = i.client_token
         order by i.ord
         "#,
-    )
-    .bind(campaign_id)
-    .bind(&tokens)
-    .bind(&phones)
-    .bind(&expirations)
-    .bind(&attributes)
-    .bind(&digests)
-    .bind(&new_ids)
-    .bind(max_pending)
-    .bind(shard)
-    .bind(account.as_str())
-    .fetch_all(pool)
-    .await?;
+            bump = pending_add("select $1, $9, count(*) from inserted having count(*) > 0"),
+        )
+    });
+    let mut rows: Vec<AdmitRow> = sqlx::query_as(&ADMIT)
+        .bind(campaign_id)
+        .bind(&tokens)
+        .bind(&phones)
+        .bind(&expirations)
+        .bind(&attributes)
+        .bind(&digests)
+        .bind(&new_ids)
+        .bind(max_pending)
+        .bind(shard)
+        .bind(account.as_str())
+        .fetch_all(pool)
+        .await?;
 
     let state = rows
         .first()
@@ -177,12 +226,13 @@ pub async fn dial_request_sweep_many(
     limit: i64,
 ) -> Result<SweepReport, QueueError> {
     let shard = rand::random_range(0..PENDING_SHARDS);
-    let rows: Vec<(String, DialRequestState, i64)> = sqlx::query_as(
-        r#"
+    static SWEEP: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"
         with stopped as (
             select d.id
             from dial_request d join campaign c on c.id = d.campaign_id
-            where d.state = 'pending' and c.state in ('Stopped', 'Failed')
+            where d.state = '{pending}' and c.state in ('Stopped', 'Failed')
             limit $2
             for update of d skip locked
         ),
@@ -194,7 +244,7 @@ pub async fn dial_request_sweep_many(
             from campaign c
             cross join lateral (
                 select id from dial_request
-                where campaign_id = c.id and state = 'pending' and expires_at <= $1
+                where campaign_id = c.id and state = '{pending}' and expires_at <= $1
                 order by expires_at
                 limit $2
                 for update skip locked
@@ -202,34 +252,42 @@ pub async fn dial_request_sweep_many(
             limit $2
         ),
         verdicts as (
-            -- A request both lapsed and of a stopped campaign counts as cancelled.
-            select id, 'cancelled'::dial_request_state as verdict, 'CAMPAIGN_STOPPED' as reason from stopped
+            -- A request both lapsed and of a stopped campaign counts as cancelled. The sweeper
+            -- ends pending requests only: an expiry in progress is the engine's, when its
+            -- batch resolves.
+            select id, '{cancelled}'::dial_request_state as verdict, '{stopped}' as reason from stopped
             union all
-            select id, 'expired', 'EXPIRED' from lapsed where id not in (select id from stopped)
+            select id, '{expired}', '{expired_reason}' from lapsed where id not in (select id from stopped)
         ),
         ended as (
             update dial_request d
             set state = v.verdict, reason = v.reason, updated_at = now()
             from verdicts v
-            where d.id = v.id and d.state = 'pending'
+            where d.id = v.id and d.state = '{pending}'
             returning d.campaign_id, d.state
         ),
         per_campaign as (
             select campaign_id, state, count(*) as n from ended group by campaign_id, state
         ),
-        counted as (
-            insert into campaign_pending (campaign_id, shard, n)
-            select campaign_id, $3, -sum(n) from per_campaign group by campaign_id
-            on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n
-        )
+        counted as ({counted})
         select campaign_id, state, n from per_campaign
         "#,
-    )
-    .bind(now)
-    .bind(limit)
-    .bind(shard)
-    .fetch_all(db)
-    .await?;
+            pending = DialRequestState::Pending.as_str(),
+            cancelled = Transition::Cancel.target().as_str(),
+            stopped = FailureReason::CampaignStopped.as_str(),
+            expired = Transition::Expire.target().as_str(),
+            expired_reason = FailureReason::Expired.as_str(),
+            counted = pending_add(
+                "select campaign_id, $3, -sum(n) from per_campaign group by campaign_id"
+            ),
+        )
+    });
+    let rows: Vec<(String, DialRequestState, i64)> = sqlx::query_as(&SWEEP)
+        .bind(now)
+        .bind(limit)
+        .bind(shard)
+        .fetch_all(db)
+        .await?;
     let mut report = SweepReport::default();
     for (campaign_id, state, n) in rows {
         match state {
@@ -258,15 +316,13 @@ pub async fn campaign_pending_add(
     campaign_id: &str,
     n: i64,
 ) -> Result<(), QueueError> {
-    sqlx::query(
-        "insert into campaign_pending (campaign_id, shard, n) values ($1, $2, $3)
-         on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n",
-    )
-    .bind(campaign_id)
-    .bind(rand::random_range(0..PENDING_SHARDS))
-    .bind(n)
-    .execute(db)
-    .await?;
+    static ADD: LazyLock<String> = LazyLock::new(|| pending_add("values ($1, $2, $3)"));
+    sqlx::query(&ADD)
+        .bind(campaign_id)
+        .bind(rand::random_range(0..PENDING_SHARDS))
+        .bind(n)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -281,6 +337,300 @@ pub async fn campaign_pending_count(
     .bind(campaign_id)
     .fetch_one(db)
     .await?)
+}
+
+/// The pending counter's one upsert: adds the `(campaign_id, shard, n)` rows that `rows`
+/// selects (or lists as `values`), each to its shard. Every statement that moves requests
+/// into or out of `pending` includes it, so the counter changes in the same transaction as
+/// the rows.
+fn pending_add(rows: &str) -> String {
+    format!(
+        "insert into campaign_pending (campaign_id, shard, n) {rows}
+         on conflict (campaign_id, shard) do update set n = campaign_pending.n + excluded.n"
+    )
+}
+
+/// Shards of the hourly outcome counts (see the migration): enough that concurrent batch
+/// resolutions and event writes rarely meet on one row.
+const HOURLY_SHARDS: i16 = PENDING_SHARDS;
+
+/// The hourly counts' one upsert: adds the rows that `rows` selects, as `(campaign_id, hour,
+/// shard, <counts>…)`, to the named `counts` columns of their shard.
+fn hourly_add(rows: &str, counts: &[&str]) -> String {
+    let added: Vec<String> = counts
+        .iter()
+        .map(|c| format!("{c} = campaign_hourly.{c} + excluded.{c}"))
+        .collect();
+    format!(
+        "insert into campaign_hourly (campaign_id, hour, shard, {columns}) {rows}
+         on conflict (campaign_id, hour, shard) do update set {added}",
+        columns = counts.join(", "),
+        added = added.join(", "),
+    )
+}
+
+/// The request side of the engine's claim, as CTEs for its statement: `claimed` takes the
+/// requests of the caller's CTE `slotted (id, batch_id)`, which it selected pending and
+/// locked, into their batches, placed at the SQL expression `dialed_at`; `counted` takes them
+/// off the pending counter of `campaign`, on shard `shard`. `claimed` returns each request's
+/// `batch_id, id, phone_number, attributes, expires_at, attempts`.
+pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str) -> String {
+    format!(
+        "claimed as (
+            update dial_request d
+            set state = '{in_progress}', batch_id = s.batch_id, attempts = d.attempts + 1,
+                contact_phase = '{creating}', not_before = null, reason = null,
+                dialed_at = {dialed_at}, updated_at = now()
+            from slotted s where d.id = s.id and {guard}
+            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
+        ),
+        counted as ({counted})",
+        in_progress = Transition::Claim.target().as_str(),
+        creating = Phase::Creating.as_str(),
+        guard = Transition::Claim.sql_guard("d.state"),
+        counted = pending_add(&format!(
+            "select {campaign}, {shard}, -count(*) from claimed having count(*) > 0"
+        )),
+    )
+}
+
+/// The request side of a batch's resolution, as CTEs for the engine's statement. Once the
+/// caller's CTE `closed` has closed batch `batch`, `ended` moves each of its requests that
+/// the caller's CTE `results (id, state, contact_id, reason, not_before)` gives no contact
+/// from in progress to its result's state (an [`ItemResult`]'s transition: back to the
+/// queue, failed or expired); a request given a contact stays in progress, untouched, for
+/// its contact's events to write next. `requeued` puts the retried ones back on the pending
+/// counter of `campaign` (shard `shard`), and `dialed` counts the contacts created as dials
+/// in the hour of `now`.
+///
+/// [`ItemResult`]: super::lifecycle::ItemResult
+pub fn resolve_ctes(batch: &str, campaign: &str, now: &str, shard: &str) -> String {
+    let pending = Transition::Retry.target().as_str();
+    format!(
+        "ended as (
+            update dial_request d
+            set state = r.state, contact_phase = null, reason = r.reason,
+                not_before = r.not_before,
+                batch_id = case when r.state = '{pending}' then null else d.batch_id end,
+                updated_at = now()
+            from results r
+            where d.id = r.id and r.contact_id is null and d.batch_id = {batch}
+              and d.state = '{in_progress}' and exists (select 1 from closed)
+            returning d.state
+        ),
+        requeued as ({requeued}),
+        dialed as ({dialed})",
+        in_progress = DialRequestState::InProgress.as_str(),
+        requeued = pending_add(&format!(
+            "select {campaign}, {shard}, count(*) from ended where state = '{pending}' having count(*) > 0"
+        )),
+        dialed = hourly_add(
+            &format!(
+                "select {campaign}, date_trunc('hour', {now}::timestamptz), {shard}, count(*) from results
+                 where contact_id is not null and exists (select 1 from closed) having count(*) > 0"
+            ),
+            &["dials"],
+        ),
+    )
+}
+
+/// The status columns of a contact's request row, as a writer believes them to be: its
+/// write takes effect only if the row still holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStatus {
+    /// `contact_phase`.
+    pub phase: Option<Phase>,
+    /// `outcome`.
+    pub outcome: Option<Outcome>,
+    /// `state`.
+    pub state: DialRequestState,
+}
+
+impl StoredStatus {
+    /// As the claim leaves a request whose contact is being created, and as its row stays
+    /// until the contact's first event is written.
+    pub fn claimed() -> Self {
+        Self {
+            phase: Some(Phase::Creating),
+            outcome: None,
+            state: DialRequestState::InProgress,
+        }
+    }
+}
+
+/// A contact's new status and the events it adds to its timeline.
+#[derive(Debug, Clone)]
+pub struct StatusUpdate {
+    /// Dial request.
+    pub id: Uuid,
+    /// What its row must still hold for this update to apply.
+    pub expected: StoredStatus,
+    /// The contact the events are about (recorded if the batch's answer never was).
+    pub contact_id: String,
+    /// New phase.
+    pub phase: Phase,
+    /// New outcome.
+    pub outcome: Option<Outcome>,
+    /// Whether the request is now completed.
+    pub terminal: bool,
+    /// New timeline entries by event kind.
+    pub events: std::collections::BTreeMap<&'static str, TimelineEntry>,
+    /// Person answers, abandons and machines among the events, for the hourly counts.
+    pub counts: [i32; 3],
+    /// When the events happened (the hour they count in).
+    pub at: DateTime<Utc>,
+}
+
+/// A contact whose update applied.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WrittenContact {
+    /// Dial request.
+    pub id: Uuid,
+    /// Its campaign.
+    pub campaign_id: String,
+    /// When its call was placed.
+    pub dialed_at: Option<DateTime<Utc>>,
+}
+
+/// Writes contact statuses, adds the events to the timelines (requests whose contact ended
+/// become `completed`) and the outcomes to the hourly counts, in one statement. Events are
+/// the contact center's own account: they also record a contact id the batch's answer never
+/// delivered (a call whose outcome was unknown when its requests expired).
+///
+/// An update applies only where the row still holds its expected status and has none of its
+/// events yet (optimistic concurrency: another writer, or a duplicate delivery, got there
+/// first); each row is written whole or not at all, and the counts follow the rows written.
+/// Returns the contacts written; the caller reads the others again.
+pub async fn contact_update_many(
+    db: impl PgExecutor<'_>,
+    updates: &[&StatusUpdate],
+) -> Result<Vec<WrittenContact>, QueueError> {
+    let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
+    let was_phase: Vec<Option<Phase>> = updates.iter().map(|u| u.expected.phase).collect();
+    let was_outcome: Vec<Option<Outcome>> = updates.iter().map(|u| u.expected.outcome).collect();
+    let was_state: Vec<DialRequestState> = updates.iter().map(|u| u.expected.state).collect();
+    let contacts: Vec<&str> = updates.iter().map(|u| u.contact_id.as_str()).collect();
+    let phases: Vec<Phase> = updates.iter().map(|u| u.phase).collect();
+    let outcomes: Vec<Option<Outcome>> = updates.iter().map(|u| u.outcome).collect();
+    let terminal: Vec<bool> = updates.iter().map(|u| u.terminal).collect();
+    let events: Vec<Json<&std::collections::BTreeMap<&str, TimelineEntry>>> =
+        updates.iter().map(|u| Json(&u.events)).collect();
+    // Event kinds are snake_case words: a comma-joined list is split back in SQL, where an
+    // array per row cannot be passed.
+    let kinds: Vec<String> = updates
+        .iter()
+        .map(|u| u.events.keys().copied().collect::<Vec<_>>().join(","))
+        .collect();
+    let [answers, abandons, machines] =
+        [0, 1, 2].map(|i| updates.iter().map(|u| u.counts[i]).collect::<Vec<i32>>());
+    let at: Vec<DateTime<Utc>> = updates.iter().map(|u| u.at).collect();
+    static UPDATE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with u as (
+             select u.*, string_to_array(u.kind_list, ',') as kinds
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::dial_request_state[],
+                         $5::text[], $6::text[], $7::text[], $8::bool[], $9::jsonb[], $10::text[],
+                         $11::int[], $12::int[], $13::int[], $14::timestamptz[])
+                 as u(id, was_phase, was_outcome, was_state, contact_id, phase, outcome, terminal,
+                      events, kind_list, answers, abandons, machines, at)
+         ),
+         written as (
+             update dial_request d
+             set contact_phase = u.phase, outcome = u.outcome,
+                 contact_id = coalesce(d.contact_id, u.contact_id),
+                 state = case when u.terminal and {complete}
+                              then '{completed}'::dial_request_state else d.state end,
+                 reason = case when u.terminal and d.state = '{expired}' then null else d.reason end,
+                 timeline = u.events || d.timeline,
+                 updated_at = now()
+             from u
+             where d.id = u.id
+               and d.contact_phase is not distinct from u.was_phase
+               and d.outcome is not distinct from u.was_outcome
+               and d.state = u.was_state
+               and not d.timeline ?| u.kinds
+             returning d.id, d.campaign_id, d.dialed_at, u.answers, u.abandons, u.machines, u.at
+         ),
+         counted as ({counted})
+         select id, campaign_id, dialed_at from written",
+            complete = Transition::Complete.sql_guard("d.state"),
+            completed = Transition::Complete.target().as_str(),
+            // A late contact's end clears the expiry's reason.
+            expired = DialRequestState::Expired.as_str(),
+            counted = hourly_add(
+                "select campaign_id, date_trunc('hour', at), $15, sum(answers), sum(abandons), sum(machines)
+                 from written
+                 group by campaign_id, date_trunc('hour', at)
+                 having sum(answers + abandons + machines) > 0",
+                &["person_answers", "abandons", "machines"],
+            ),
+        )
+    });
+    Ok(sqlx::query_as(&UPDATE)
+        .bind(&ids)
+        .bind(&was_phase)
+        .bind(&was_outcome)
+        .bind(&was_state)
+        .bind(&contacts)
+        .bind(&phases)
+        .bind(&outcomes)
+        .bind(&terminal)
+        .bind(&events)
+        .bind(&kinds)
+        .bind(&answers)
+        .bind(&abandons)
+        .bind(&machines)
+        .bind(&at)
+        .bind(rand::random_range(0..HOURLY_SHARDS))
+        .fetch_all(db)
+        .await?)
+}
+
+/// Ends contacts that will never report an end, each with its reason: the request is
+/// completed with the outcome its events gave it so far, or `lost`. Requests no longer in
+/// progress are left alone. Returns the number ended per campaign and outcome.
+pub async fn contact_end_many(
+    db: impl PgExecutor<'_>,
+    ended: &[(Uuid, String)],
+) -> Result<Vec<(String, Outcome, i64)>, QueueError> {
+    let ids: Vec<Uuid> = ended.iter().map(|(id, _)| *id).collect();
+    let reasons: Vec<&str> = ended.iter().map(|(_, reason)| reason.as_str()).collect();
+    static END: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with ended as (
+             update dial_request d
+             set state = '{completed}', outcome = coalesce(d.outcome, $3),
+                 contact_phase = $4, contact_id = dial_request_contact_id(d),
+                 reason = g.reason, updated_at = now()
+             from unnest($1::uuid[], $2::text[]) as g(id, reason)
+             where d.id = g.id and d.state = '{in_progress}'
+             returning d.campaign_id, d.outcome
+         )
+         select campaign_id, outcome, count(*) from ended group by campaign_id, outcome",
+            completed = Transition::Complete.target().as_str(),
+            // Not an expired request: its contact, if any, was never seen to exist.
+            in_progress = DialRequestState::InProgress.as_str(),
+        )
+    });
+    Ok(sqlx::query_as(&END)
+        .bind(&ids)
+        .bind(&reasons)
+        .bind(Outcome::Lost)
+        .bind(Phase::Completed)
+        .fetch_all(db)
+        .await?)
+}
+
+/// Restarts the silence timer of contacts the contact center says are still running.
+pub async fn contact_touch_many(db: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<(), QueueError> {
+    static TOUCH: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "update dial_request set updated_at = now() where id = any($1) and state = '{}'",
+            DialRequestState::InProgress.as_str()
+        )
+    });
+    sqlx::query(&TOUCH).bind(ids).execute(db).await?;
+    Ok(())
 }
 
 /// What the status API shows of one request (never the number or attributes).
@@ -375,4 +725,125 @@ pub async fn campaign_abandonment(
     .bind(since)
     .fetch_one(db)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn one_request(pool: &PgPool) -> Uuid {
+        sqlx::query(
+            "insert into campaign (id, arn, name, connect_instance_id, dialer_config, outbound_call_config, account_id)
+             values ('c', 'arn:aws:connect-campaigns:us-east-1:123456789012:campaign/c', 'c', 'i', '{}', '{}', '123456789012')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let id = super::super::new_id();
+        sqlx::query(
+            "insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+             values ($1, 'c', 't', '+14155550123', now(), '{}', '')",
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+        id
+    }
+
+    #[sqlx::test]
+    async fn a_late_contact_end_completes_an_expired_request(pool: PgPool) {
+        let id = one_request(&pool).await;
+        sqlx::query("update dial_request set state = 'expired', reason = 'EXPIRED' where id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let at = Utc::now();
+        let update = StatusUpdate {
+            id,
+            // As an expired row holds it: its claim undone, no phase.
+            expected: StoredStatus {
+                phase: None,
+                outcome: None,
+                state: DialRequestState::Expired,
+            },
+            contact_id: "late".into(),
+            phase: Phase::Disconnected,
+            outcome: Some(Outcome::Answered),
+            terminal: true,
+            events: BTreeMap::from([("person_answered", TimelineEntry { at, detail: None })]),
+            counts: [1, 0, 0],
+            at,
+        };
+        let written = contact_update_many(&pool, &[&update]).await.unwrap();
+        assert_eq!(written.len(), 1);
+        let row: (
+            DialRequestState,
+            Option<String>,
+            Option<Outcome>,
+            Option<String>,
+        ) = sqlx::query_as(
+            "select state, reason, outcome, contact_id from dial_request where id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            row,
+            (
+                DialRequestState::Completed,
+                None,
+                Some(Outcome::Answered),
+                Some("late".into())
+            )
+        );
+        let (_, answers, _) = campaign_abandonment(&pool, "c", at).await.unwrap();
+        assert_eq!(answers, 1);
+        // Written once: the same update again finds the row changed.
+        assert!(contact_update_many(&pool, &[&update])
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[sqlx::test]
+    async fn every_phase_and_outcome_is_stored_and_read_back(pool: PgPool) {
+        let id = one_request(&pool).await;
+        let store = |phase: Phase, outcome: Outcome| {
+            sqlx::query_as::<_, (Phase, Outcome)>(
+                "update dial_request set contact_phase = $2, outcome = $3 where id = $1
+                 returning contact_phase, outcome",
+            )
+            .bind(id)
+            .bind(phase)
+            .bind(outcome)
+            .fetch_one(&pool)
+        };
+        for phase in Phase::ALL {
+            assert_eq!(store(phase, Outcome::Lost).await.unwrap().0, phase);
+        }
+        for outcome in Outcome::ALL {
+            assert_eq!(store(Phase::Completed, outcome).await.unwrap().1, outcome);
+        }
+    }
+
+    #[sqlx::test]
+    async fn unknown_phases_and_outcomes_are_refused_both_ways(pool: PgPool) {
+        let id = one_request(&pool).await;
+        for column in ["contact_phase", "outcome"] {
+            let written = sqlx::query(&format!(
+                "update dial_request set {column} = 'ringing' where id = $1"
+            ))
+            .bind(id)
+            .execute(&pool)
+            .await;
+            assert!(written.is_err(), "the database takes any {column}");
+        }
+        let read = sqlx::query_scalar::<_, Phase>("select 'ringing'::text")
+            .fetch_one(&pool)
+            .await;
+        assert!(read.is_err(), "an unknown phase must not decode");
+    }
 }

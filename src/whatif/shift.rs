@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::scenario::{Mode, Scenario};
@@ -31,10 +30,10 @@ use crate::clock::{Clock, VirtualClock};
 use crate::contact_center::sim::model::SimModel;
 use crate::contact_center::{ContactEvent, ContactEventKind, BATCH_MAX_CONTACTS};
 use crate::contacts::{ContactStatus, Phase};
+use crate::engine::batch::{Batch, BatchItem, BatchTemplate};
 use crate::engine::dispatch::render;
 use crate::engine::events::{observation, ContactTimes};
 use crate::engine::planner::{pacing_input, ActiveCalls};
-use crate::engine::store::{Batch, BatchItem, BatchTemplate};
 use crate::pacing::{Observation, ObservedEvent, PacerState};
 
 /// Campaign id on the simulated contacts.
@@ -437,7 +436,7 @@ impl<'a> Shift<'a> {
                     id: Uuid::from_u64_pair(REQUEST_ID_HIGH, seq),
                     // Made-up numbers in a fictional range: there is no personal data here.
                     phone_number: format!("+1555{:07}", seq % 10_000_000),
-                    attributes: Json(BTreeMap::new()),
+                    attributes: BTreeMap::new(),
                     expires_at: DateTime::<Utc>::MAX_UTC,
                     attempts: 1,
                 })
