@@ -254,9 +254,19 @@ async fn call(
     path: &str,
     body: Option<&Value>,
 ) -> anyhow::Result<Value> {
-    api.call(method, path, body)
+    let answer = api
+        .call(method, path, body)
         .await
-        .map_err(|error| explain(api.endpoint(), error))
+        .map_err(|error| explain(api.endpoint(), error))?;
+    // Every answer of these operations is a JSON object; anything else comes from a server
+    // that is not a dialer (a wrong port), and rendering it would print a table of dashes.
+    if !answer.is_object() {
+        bail!(
+            "{}{path} answered without a JSON object; is it a dialer?",
+            api.endpoint()
+        );
+    }
+    Ok(answer)
 }
 
 fn explain(endpoint: &str, error: ClientError) -> anyhow::Error {

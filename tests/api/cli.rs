@@ -1,7 +1,7 @@
 //! The operator commands (`dialer campaigns`, `progress`, `request`) run as the real binary
 //! against a daemon: what they print as text and as JSON, that listing pages through every
 //! campaign, that no phone number or attribute shows, and how they fail (an AWS error with
-//! exit 1, a daemon that is not there).
+//! exit 1, a daemon that is not there, a server that is not a dialer).
 
 use std::process::Output;
 
@@ -262,7 +262,7 @@ async fn operators_see_campaigns_progress_and_timelines_without_personal_data(po
 }
 
 #[sqlx::test]
-async fn failures_name_the_aws_error_or_the_unreachable_endpoint(pool: PgPool) {
+async fn failures_exit_1_naming_the_aws_error_or_the_endpoint(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let endpoint = app.endpoint.as_str();
     let campaign = app.progressive_campaign().await;
@@ -293,5 +293,26 @@ async fn failures_name_the_aws_error_or_the_unreachable_endpoint(pool: PgPool) {
         stderr.contains(&format!("cannot reach the dialer at {closed}")),
         "{stderr}"
     );
+
+    // Another server on the port: it answers, but not as a dialer.
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other_endpoint = format!("http://{}", other.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = other.accept().await {
+            let mut request = [0; 4096];
+            let _ = socket.read(&mut request).await;
+            let page = "<html>hello</html>";
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    let not_a_dialer = dialer(&other_endpoint, SECRET, &["progress", &campaign]).await;
+    assert_eq!(not_a_dialer.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&not_a_dialer.stderr);
+    assert!(stderr.contains("is it a dialer?"), "{stderr}");
     app.shutdown().await.unwrap();
 }
