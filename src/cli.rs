@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `check-config`, `demo`, `simulate` and `bench`.
+//! The command line: `serve`, `migrate`, `check-config`, `demo`, `simulate`, `bench`, and
+//! the operator's look at a running daemon (`campaigns`, `progress`, `request`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +59,8 @@ enum Command {
         #[command(subcommand)]
         bench: crate::bench::BenchCommand,
     },
+    #[command(flatten)]
+    Inspect(crate::inspect::InspectCommand),
 }
 
 /// Entry point of the binary.
@@ -130,6 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench { bench } => runtime.block_on(crate::bench::run(bench)),
         Command::Simulate(args) => crate::whatif::run(args),
+        Command::Inspect(command) => runtime.block_on(crate::inspect::run(command)),
         Command::Demo(args) => {
             let quiet = Config {
                 log: crate::config::LogConfig {

@@ -1,5 +1,8 @@
-//! A small SigV4-signing client of this API, used by `dialer demo` and the benchmarks
-//! (scripts and users use boto3 or the AWS CLI instead).
+//! A small SigV4-signing client of this API, used by `dialer demo`, the benchmarks and the
+//! operator commands (`dialer campaigns`, `progress`, `request`); scripts use boto3 or the
+//! AWS CLI instead.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
@@ -22,6 +25,8 @@ pub enum ClientError {
         path: String,
         /// HTTP status.
         status: u16,
+        /// The exception named in `x-amzn-ErrorType`, if the answer has one.
+        error_type: Option<String>,
         /// Error body.
         body: Value,
     },
@@ -35,6 +40,9 @@ pub struct ApiClient {
     region: String,
     key_id: String,
     secret: String,
+    /// Bound on each call, if any: the demo and benchmarks talk to a daemon they started,
+    /// an operator's command to one that may hang.
+    timeout: Option<Duration>,
 }
 
 impl ApiClient {
@@ -46,7 +54,21 @@ impl ApiClient {
             region: region.to_string(),
             key_id: key_id.to_string(),
             secret: secret.to_string(),
+            timeout: None,
         }
+    }
+
+    /// The same client, giving up on a call (connecting included) after `timeout`.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self {
+            timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// The endpoint called, as given (without a trailing `/`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
     /// Sends a signed request with a JSON body (or none) and returns the JSON answer of a
@@ -94,13 +116,22 @@ impl ApiClient {
         for (name, value) in headers.iter().filter(|(n, _)| n != "host") {
             request = request.header(name, value);
         }
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
+        }
         let response = request.body(body).send().await?;
         let status = response.status();
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
         let json: Value = response.json().await.unwrap_or_default();
         if !status.is_success() {
             return Err(ClientError::Api {
                 path: path.to_string(),
                 status: status.as_u16(),
+                error_type,
                 body: json,
             });
         }

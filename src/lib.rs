@@ -25,7 +25,9 @@
 //! - [`supervisor`]: keeps the background services running, restarting failed ones.
 //! - [`bench`]: the benchmarks behind `dialer bench`.
 //! - [`demo`]: `dialer demo`, a campaign run end to end on the embedded defaults.
-//! - [`client`]: a signing client of the API for the demo and benchmarks.
+//! - [`client`]: a signing client of the API for the demo, benchmarks and operator commands.
+//! - [`inspect`]: `dialer campaigns`, `progress` and `request`: a running daemon's campaigns,
+//!   progress and request timelines, through its API.
 //! - [`whatif`]: `dialer simulate`, the what-if simulator: the engine's pacing on a virtual clock.
 #![warn(missing_docs)]
 
@@ -43,6 +45,7 @@ pub mod contacts;
 pub mod db;
 pub mod demo;
 pub mod engine;
+pub mod inspect;
 pub mod instances;
 pub mod logging;
 pub mod metrics;

@@ -692,7 +692,7 @@ pub async fn dial_request_status(
             // Microseconds, as the database keeps its own times.
             .map(|(kind, entry)| (kind, entry.at.round_subsecs(6), entry.detail))
             .collect();
-        timeline.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        crate::contacts::timeline_sort(&mut timeline);
         (row.status, timeline)
     }))
 }

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod campaigns;
+mod cli;
 mod dial_requests;
 mod edge;
 #[path = "../common/mod.rs"]

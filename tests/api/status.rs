@@ -1,15 +1,16 @@
-//! The status API's progress answer reports the pacing settings in force, including those a
-//! config reload changed.
+//! The status API: the progress answer reports the pacing settings in force, including those
+//! a config reload changed, and a request's timeline is in lifecycle order even where
+//! events share a time.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use dialer::config::{Config, EnvOverrides};
 use dialer::reload::ConfigSource;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, KEY_ID, SECRET};
+use crate::helpers::{dial_request, timeline_events, TestApp, CONNECTED_TIMELINE, KEY_ID, SECRET};
 
 fn write_config(path: &Path, target: f64, window_secs: u64) {
     let text = format!(
@@ -80,4 +81,51 @@ async fn progress_reports_the_reloaded_pacing_target_and_window(pool: PgPool) {
     );
     app.shutdown().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[sqlx::test]
+async fn a_timeline_whose_events_share_a_time_is_in_lifecycle_order(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let campaign = app.progressive_campaign().await;
+    let put = app
+        .put_dial_requests(&campaign, json!([dial_request("t-1", "+14155550101")]))
+        .await;
+    let id = put.ok()["successfulRequests"][0]["id"]
+        .as_str()
+        .expect("the request is accepted")
+        .to_string();
+    // As a contact center with a coarse clock reports a call answered and connected at
+    // once: everything after the ring at one time, stored keyed by kind as the event sink
+    // writes it. By name alone, connected_to_agent would come before person_answered.
+    let (rang, answered, ended) = (
+        "2026-01-01T10:00:00Z",
+        "2026-01-01T10:00:05Z",
+        "2026-01-01T10:02:00Z",
+    );
+    let timeline = json!({
+        "initiated": {"at": rang},
+        "person_answered": {"at": answered},
+        "queued": {"at": answered},
+        "connected_to_agent": {"at": answered, "detail": "agent-7"},
+        "disconnected": {"at": ended},
+        "completed": {"at": ended},
+    });
+    sqlx::query("update dial_request set timeline = $1 where id = $2::uuid")
+        .bind(&timeline)
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let status = app
+        .call(
+            "GET",
+            &format!("/campaigns/{campaign}/dial-requests/{id}"),
+            None,
+        )
+        .await;
+    let status = status.ok();
+    assert_eq!(timeline_events(status), CONNECTED_TIMELINE, "{status}");
+    assert_eq!(status["timeline"][3]["agentId"], "agent-7", "{status}");
+    app.shutdown().await.unwrap();
 }

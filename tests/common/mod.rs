@@ -293,3 +293,21 @@ pub fn dial_request(token: &str, phone: &str) -> Value {
         "attributes": {"customerId": token},
     })
 }
+
+/// The event kinds of a status answer's timeline, in the order given.
+pub fn timeline_events(status: &Value) -> Vec<&str> {
+    status["timeline"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|e| e["event"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The timeline of a call an agent took, in lifecycle order.
+pub const CONNECTED_TIMELINE: [&str; 6] = [
+    "initiated",
+    "person_answered",
+    "queued",
+    "connected_to_agent",
+    "disconnected",
+    "completed",
+];

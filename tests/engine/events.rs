@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::TestApp;
+use crate::common::{timeline_events, TestApp, CONNECTED_TIMELINE};
 use crate::harness::{agentless_campaign, put_requests, wait_for, Knobs, TestDb};
 
 const CONTACTS: usize = 40;
@@ -170,22 +170,7 @@ async fn two_sinks_given_the_same_events_record_each_once(
     assert_eq!(status["state"], "completed");
     assert_eq!(status["outcome"], "connected");
     assert_eq!(status["contactId"], format!("contact-{id}"));
-    let events: Vec<&str> = status["timeline"]
-        .as_array()
-        .map(|t| t.iter().filter_map(|e| e["event"].as_str()).collect())
-        .unwrap_or_default();
-    assert_eq!(
-        events,
-        [
-            "initiated",
-            "person_answered",
-            "queued",
-            "connected_to_agent",
-            "disconnected",
-            "completed"
-        ],
-        "{status}"
-    );
+    assert_eq!(timeline_events(&status), CONNECTED_TIMELINE, "{status}");
     assert_eq!(status["timeline"][3]["agentId"], "agent-3", "{status}");
     cancel.cancel();
     app.shutdown().await.unwrap();
