@@ -371,6 +371,17 @@ pub enum ContactState {
     Gone(String),
 }
 
+/// A contact the engine asks about ([`ContactCenter::describe_contacts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRef {
+    /// The contact.
+    pub contact_id: String,
+    /// The `ClientToken` of the `BatchPutContact` that created it. Amazon Connect's
+    /// `DescribeContact` needs only the contact id; a backend that keeps its record by token
+    /// (the simulated center's ledger) finds the contact by it.
+    pub client_token: String,
+}
+
 /// Why a whole contact-center call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ContactCenterError {
@@ -451,12 +462,12 @@ pub trait ContactCenter: Send + Sync {
     /// A new receiver of every contact event published from now on.
     fn subscribe(&self) -> broadcast::Receiver<ContactEvent>;
 
-    /// What the center knows now of each of `contact_ids` (contacts of `instance_id`), keyed
-    /// by contact id; every id asked about is answered.
+    /// What the center knows now of each of `contacts` (contacts of `instance_id`), keyed by
+    /// contact id; every contact asked about is answered.
     async fn describe_contacts(
         &self,
         instance_id: &str,
-        contact_ids: &[String],
+        contacts: &[ContactRef],
     ) -> Result<BTreeMap<String, ContactState>, ContactCenterError>;
 }
 

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::store::Suspect;
 use super::EngineError;
-use crate::contact_center::{ContactCenter, ContactState};
+use crate::contact_center::{ContactCenter, ContactRef, ContactState};
 use crate::metrics as m;
 use crate::queue::store::{contact_end_many, contact_touch_many};
 
@@ -76,11 +76,17 @@ impl Reconciler {
         let mut touched: Vec<Uuid> = Vec::new();
         for (instance, suspects) in by_instance {
             for chunk in suspects.chunks(DESCRIBE_CHUNK) {
-                let ids: Vec<String> = chunk.iter().map(|s| s.contact_id.clone()).collect();
-                let states = match self.center.describe_contacts(instance, &ids).await {
+                let contacts: Vec<ContactRef> = chunk
+                    .iter()
+                    .map(|s| ContactRef {
+                        contact_id: s.contact_id.clone(),
+                        client_token: s.client_token.clone(),
+                    })
+                    .collect();
+                let states = match self.center.describe_contacts(instance, &contacts).await {
                     Ok(states) => states,
                     Err(error) => {
-                        tracing::warn!(instance_id = %instance, %error, contacts = ids.len(), "could not ask the contact center about contacts without an end; asking again later");
+                        tracing::warn!(instance_id = %instance, %error, contacts = contacts.len(), "could not ask the contact center about contacts without an end; asking again later");
                         continue;
                     }
                 };

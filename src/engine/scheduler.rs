@@ -583,6 +583,7 @@ impl Scheduler {
                                 campaign_id: batch.campaign_id.clone(),
                                 instance_id: batch.template.instance_id.clone(),
                                 contact_id: contact_id.clone(),
+                                client_token: batch.client_token.clone(),
                             })
                             .collect();
                         if let Err(error) = reconciler.settle(&suspects, false).await {

@@ -542,6 +542,8 @@ pub struct Suspect {
     pub instance_id: String,
     /// The contact.
     pub contact_id: String,
+    /// The `ClientToken` of the batch that created it.
+    pub client_token: String,
 }
 
 /// In-flight contacts (the contact exists: its batch's answer or an event named it) of the
@@ -558,7 +560,7 @@ pub async fn contact_suspects(
     };
     Ok(sqlx::query_as(
         "select d.id, d.campaign_id, c.connect_instance_id as instance_id,
-                dial_request_contact_id(d) as contact_id
+                dial_request_contact_id(d) as contact_id, b.client_token
          from dial_request d
          join contact_batch b on b.id = d.batch_id
          join campaign c on c.id = d.campaign_id

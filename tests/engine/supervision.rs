@@ -14,7 +14,7 @@ use dialer::contact_center::sim::store::PgSimLedger;
 use dialer::contact_center::sim::SimContactCenter;
 use dialer::contact_center::{
     Backend, BatchPutContactRequest, BatchPutContactResponse, ContactCenter, ContactCenterError,
-    ContactEvent, ContactState, QueueMetrics,
+    ContactEvent, ContactRef, ContactState, QueueMetrics,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::broadcast;
@@ -62,9 +62,9 @@ impl ContactCenter for Faulty {
     async fn describe_contacts(
         &self,
         instance_id: &str,
-        contact_ids: &[String],
+        contacts: &[ContactRef],
     ) -> Result<BTreeMap<String, ContactState>, ContactCenterError> {
-        self.sim.describe_contacts(instance_id, contact_ids).await
+        self.sim.describe_contacts(instance_id, contacts).await
     }
 }
 

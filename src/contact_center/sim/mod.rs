@@ -39,7 +39,8 @@ use self::model::{
 };
 use super::{
     BatchPutContactRequest, BatchPutContactResponse, ContactCenter, ContactCenterError,
-    ContactEvent, ContactState, FatalError, QueueMetrics, RetryableError, METRICS_MAX_QUEUES,
+    ContactEvent, ContactRef, ContactState, FatalError, QueueMetrics, RetryableError,
+    METRICS_MAX_QUEUES,
 };
 
 /// How often a simulated center renews its heartbeat in the ledger.
@@ -76,9 +77,9 @@ pub trait SimLedger: Send + Sync {
     /// Marks `center` stopped: its calls ended with it.
     async fn retire(&self, center: Uuid) -> Result<(), LedgerError>;
 
-    /// The center that dialed each of `contact_ids` the ledger knows, and whether it is
+    /// The center that dialed each of `client_tokens` the ledger knows, and whether it is
     /// still alive (not retired, and its heartbeat not older than [`CENTER_LAPSE`]).
-    async fn hosts(&self, contact_ids: &[String]) -> Result<HashMap<String, Host>, LedgerError>;
+    async fn hosts(&self, client_tokens: &[String]) -> Result<HashMap<String, Host>, LedgerError>;
 }
 
 /// The center that dialed a contact.
@@ -96,7 +97,7 @@ pub struct Host {
 pub struct InMemorySimLedger {
     // A std Mutex: held only for a map operation, never across an await.
     entries: Mutex<HashMap<String, LedgerEntry>>,
-    /// The center that dialed each contact. One process, so a center is alive until retired.
+    /// The center that dialed each token. One process, so a center is alive until retired.
     hosts: Mutex<HashMap<String, Uuid>>,
     retired: Mutex<HashSet<Uuid>>,
 }
@@ -131,13 +132,7 @@ impl SimLedger for InMemorySimLedger {
             return Ok(Some(existing.clone()));
         }
         entries.insert(client_token.to_string(), entry.clone());
-        lock(&self.hosts).extend(
-            entry
-                .response
-                .successful
-                .iter()
-                .map(|s| (s.contact_id.clone(), center)),
-        );
+        lock(&self.hosts).insert(client_token.to_string(), center);
         Ok(None)
     }
 
@@ -150,15 +145,15 @@ impl SimLedger for InMemorySimLedger {
         Ok(())
     }
 
-    async fn hosts(&self, contact_ids: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
+    async fn hosts(&self, client_tokens: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
         let hosts = lock(&self.hosts);
         let retired = lock(&self.retired);
-        Ok(contact_ids
+        Ok(client_tokens
             .iter()
-            .filter_map(|id| {
-                let center = *hosts.get(id)?;
+            .filter_map(|token| {
+                let center = *hosts.get(token)?;
                 let alive = !retired.contains(&center);
-                Some((id.clone(), Host { center, alive }))
+                Some((token.clone(), Host { center, alive }))
             })
             .collect())
     }
@@ -383,24 +378,26 @@ impl ContactCenter for SimContactCenter {
     async fn describe_contacts(
         &self,
         _instance_id: &str,
-        contact_ids: &[String],
+        contacts: &[ContactRef],
     ) -> Result<BTreeMap<String, ContactState>, ContactCenterError> {
         let shared = &self.shared;
         let stopped = shared.cancel.is_cancelled();
-        let running = lock(&shared.model).running(contact_ids);
-        let unknown: Vec<String> = contact_ids
+        let ids: Vec<String> = contacts.iter().map(|c| c.contact_id.clone()).collect();
+        let running = lock(&shared.model).running(&ids);
+        let tokens: Vec<String> = contacts
             .iter()
-            .filter(|id| !running.contains(*id))
-            .cloned()
+            .filter(|c| !running.contains(&c.contact_id))
+            .map(|c| c.client_token.clone())
             .collect();
-        let hosts = if unknown.is_empty() {
+        let hosts = if tokens.is_empty() {
             HashMap::new()
         } else {
-            shared.ledger.hosts(&unknown).await.map_err(ledger_failed)?
+            shared.ledger.hosts(&tokens).await.map_err(ledger_failed)?
         };
-        Ok(contact_ids
+        Ok(contacts
             .iter()
-            .map(|id| {
+            .map(|contact| {
+                let id = &contact.contact_id;
                 let state = if running.contains(id) {
                     if stopped {
                         ContactState::Gone(CENTER_STOPPED.to_string())
@@ -408,7 +405,7 @@ impl ContactCenter for SimContactCenter {
                         ContactState::Running
                     }
                 } else {
-                    match hosts.get(id) {
+                    match hosts.get(&contact.client_token) {
                         Some(host) if host.center == shared.center => ContactState::Ended,
                         Some(host) if host.alive => ContactState::Running,
                         Some(_) => ContactState::Gone(CENTER_GONE.to_string()),
@@ -750,7 +747,16 @@ mod tests {
         let (b, b_cancel) = start(slow, ledger);
         let placed = a.batch_put_contact(batch("t", 2)).await.unwrap();
         let contact = placed.successful[0].contact_id.clone();
-        let asked = [contact.clone(), "no-such-contact".to_string()];
+        let asked = [
+            ContactRef {
+                contact_id: contact.clone(),
+                client_token: "t".to_string(),
+            },
+            ContactRef {
+                contact_id: "no-such-contact".to_string(),
+                client_token: "no-such-token".to_string(),
+            },
+        ];
         for sim in [&a, &b] {
             let states = sim.describe_contacts("inst-1", &asked).await.unwrap();
             assert_eq!(states[&contact], ContactState::Running);
@@ -784,8 +790,12 @@ mod tests {
         let placed = sim.batch_put_contact(batch("t", 1)).await.unwrap();
         collect_until(&mut rx, |events| count(events, &K::Completed) == 1).await;
         let contact = placed.successful[0].contact_id.clone();
+        let asked = ContactRef {
+            contact_id: contact.clone(),
+            client_token: "t".to_string(),
+        };
         let states = sim
-            .describe_contacts("inst-1", std::slice::from_ref(&contact))
+            .describe_contacts("inst-1", std::slice::from_ref(&asked))
             .await
             .unwrap();
         assert_eq!(states[&contact], ContactState::Ended);

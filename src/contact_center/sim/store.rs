@@ -55,20 +55,14 @@ impl SimLedger for PgSimLedger {
         entry: &LedgerEntry,
         center: Uuid,
     ) -> Result<Option<LedgerEntry>, LedgerError> {
-        let contact_ids: Vec<&str> = entry
-            .response
-            .successful
-            .iter()
-            .map(|s| s.contact_id.as_str())
-            .collect();
         // Insert, or read back the row a concurrent recorder won with, in one statement,
         // whose commit does not wait for the disk (see the module's doc). An entry this call
         // recorded is not sent back.
         let stored: Option<(Option<Json<LedgerEntry>>, bool)> = sqlx::query_as(
             "with relaxed as (select set_config('synchronous_commit', 'off', true)),
              ins as (
-                 insert into sim_ledger (client_token, entry, center_id, contact_ids)
-                 select $1, $2, $3, $4 from relaxed
+                 insert into sim_ledger (client_token, entry, center_id)
+                 select $1, $2, $3 from relaxed
                  on conflict (client_token) do nothing
                  returning 1
              )
@@ -79,7 +73,6 @@ impl SimLedger for PgSimLedger {
         .bind(client_token)
         .bind(Json(entry))
         .bind(center)
-        .bind(&contact_ids)
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
@@ -116,27 +109,26 @@ impl SimLedger for PgSimLedger {
         Ok(())
     }
 
-    async fn hosts(&self, contact_ids: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
+    async fn hosts(&self, client_tokens: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
         // A restarted database server ended every session, heartbeats included: a center
         // is judged only once it has had the lapse since the server started to beat again.
         let rows: Vec<(String, Uuid, bool)> = sqlx::query_as(
-            "select c.contact_id, l.center_id,
+            "select l.client_token, l.center_id,
                     coalesce(s.retired_at is null
                              and (s.heartbeat_at > now() - $2
                                   or pg_postmaster_start_time() > now() - $2), false)
              from sim_ledger l
-             cross join unnest(l.contact_ids) as c(contact_id)
              left join sim_center s on s.id = l.center_id
-             where l.contact_ids && $1 and c.contact_id = any($1) and l.center_id is not null",
+             where l.client_token = any($1) and l.center_id is not null",
         )
-        .bind(contact_ids)
+        .bind(client_tokens)
         .bind(CENTER_LAPSE)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
         Ok(rows
             .into_iter()
-            .map(|(contact, center, alive)| (contact, Host { center, alive }))
+            .map(|(token, center, alive)| (token, Host { center, alive }))
             .collect())
     }
 }
