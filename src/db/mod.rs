@@ -33,7 +33,7 @@ pub enum DbError {
         cause: String,
     },
     /// A migration failed.
-    #[error("database migration failed: {0}")]
+    #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
