@@ -474,6 +474,18 @@ pub async fn unfinished(pool: &PgPool, campaigns: &[String]) -> i64 {
     .unwrap()
 }
 
+/// Requests of the campaigns in progress whose contact exists: calls under way.
+pub async fn calls_open(pool: &PgPool, campaigns: &[String]) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from dial_request d
+         where campaign_id = any($1) and state = 'in_progress' and dial_request_contact_id(d) is not null",
+    )
+    .bind(campaigns)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 /// Waits until every request of the campaigns is terminal and every batch resolved.
 pub async fn wait_drained(pool: &PgPool, campaigns: &[String], limit: Duration) {
     let what = format!("requests of {campaigns:?} to reach a terminal state");

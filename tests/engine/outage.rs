@@ -9,7 +9,7 @@ use dialer::db::embedded::EmbeddedPostgres;
 use serde_json::json;
 
 use crate::harness::{
-    agentless_campaign, check_invariants, command, progressive_campaign, put_requests,
+    agentless_campaign, calls_open, check_invariants, command, progressive_campaign, put_requests,
     wait_drained, wait_for, Daemon, Knobs, TestDb,
 };
 
@@ -17,16 +17,11 @@ const OUTAGE: Duration = Duration::from_secs(30);
 /// What the issue promises an operator while the database is away.
 const FAIL_FAST: Duration = Duration::from_secs(2);
 
-/// Requests of the campaigns in progress with a contact: calls whose events are under way.
-async fn calls_open(db: &TestDb, campaigns: &[String]) -> i64 {
-    sqlx::query_scalar(
-        "select count(*) from dial_request d
-         where campaign_id = any($1) and state = 'in_progress' and dial_request_contact_id(d) is not null",
-    )
-    .bind(campaigns)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap()
+/// `/readyz`'s status; `None` if the daemon did not answer.
+async fn readyz(daemon: &Daemon) -> Option<u16> {
+    let url = format!("{}/readyz", daemon.client.endpoint);
+    let ready = daemon.client.http.get(url).send().await.ok()?;
+    Some(ready.status().as_u16())
 }
 
 #[tokio::test]
@@ -56,7 +51,7 @@ async fn a_database_outage_loses_no_outcome_and_fails_fast() {
         command(&daemon.client, campaign, "start").await;
     }
     wait_for("calls under way", Duration::from_secs(20), || async {
-        (calls_open(&db, &campaigns).await >= 5).then_some(())
+        (calls_open(&db.pool, &campaigns).await >= 5).then_some(())
     })
     .await;
 
@@ -83,19 +78,13 @@ async fn a_database_outage_loses_no_outcome_and_fails_fast() {
     );
     assert!(answer.body["message"].is_string(), "{}", answer.body);
     let asked = Instant::now();
-    let ready = daemon
-        .client
-        .http
-        .get(format!("{}/readyz", daemon.client.endpoint))
-        .send()
-        .await
-        .unwrap();
+    let ready = readyz(&daemon).await;
     let waited = asked.elapsed();
     assert!(
         waited <= FAIL_FAST,
         "/readyz waited {waited:?} during the outage"
     );
-    assert_eq!(ready.status().as_u16(), 503);
+    assert_eq!(ready, Some(503));
 
     tokio::time::sleep(OUTAGE.saturating_sub(stopped.elapsed())).await;
     let postgres = EmbeddedPostgres::start(&dir)
@@ -105,14 +94,7 @@ async fn a_database_outage_loses_no_outcome_and_fails_fast() {
     let db = TestDb::on_url(&url).await;
 
     wait_for("/readyz to recover", Duration::from_secs(20), || async {
-        let ready = daemon
-            .client
-            .http
-            .get(format!("{}/readyz", daemon.client.endpoint))
-            .send()
-            .await
-            .ok()?;
-        (ready.status().as_u16() == 200).then_some(())
+        (readyz(&daemon).await == Some(200)).then_some(())
     })
     .await;
     let listed = daemon

@@ -10,8 +10,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use crate::harness::{
-    agentless_campaign, breakdown, check_invariants, command, lease, put_requests, wait_drained,
-    wait_for, Daemon, Knobs, TestDb,
+    agentless_campaign, breakdown, calls_open, check_invariants, command, lease, put_requests,
+    wait_drained, wait_for, Daemon, Knobs, TestDb,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -163,15 +163,7 @@ async fn a_stopped_daemon_ends_its_calls_and_its_successor_dials_at_once(
     put_requests(&first.client, &campaign, "s", 100, |_| HOUR).await;
     command(&first.client, &campaign, "start").await;
     wait_for("a call on every line", Duration::from_secs(20), || async {
-        let calls: i64 = sqlx::query_scalar(
-            "select count(*) from dial_request d
-             where campaign_id = $1 and state = 'in_progress' and dial_request_contact_id(d) is not null",
-        )
-        .bind(&campaign)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-        (calls == 20).then_some(())
+        (calls_open(&db.pool, std::slice::from_ref(&campaign)).await == 20).then_some(())
     })
     .await;
 
