@@ -16,6 +16,7 @@
 //! - Phone numbers and attribute values are personal data: no type here prints them in an
 //!   error, and backends must not log them.
 
+pub mod connect;
 pub mod sim;
 
 use std::collections::BTreeMap;
