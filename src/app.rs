@@ -109,10 +109,14 @@ pub async fn run_with(
     if config.engine.enabled {
         let backend = match hooks.backend {
             Some(backend) => backend,
-            None => {
-                Backend::from_config(&config.contact_center, pool.clone(), cancel.child_token())
-                    .map_err(|e| AppError::ContactCenter(e.to_string()))?
-            }
+            None => Backend::from_config(
+                &config.contact_center,
+                &config.aws.region,
+                pool.clone(),
+                cancel.child_token(),
+            )
+            .await
+            .map_err(|e| AppError::ContactCenter(e.to_string()))?,
         };
         if let (Some(receiver), Some(sim)) = (hooks.center, backend.sim.clone()) {
             // The receiver may have gone; then nobody wanted it.
@@ -120,14 +124,18 @@ pub async fn run_with(
         }
         let engine = Engine::new(
             pool.clone(),
-            backend.center,
-            backend.clock,
+            backend.center.clone(),
+            backend.clock.clone(),
             clock.clone(),
             &config.engine,
             reloadable.pacing.clone(),
             app.engine_wake.clone(),
         );
-        for service in engine.services() {
+        for service in engine
+            .services()
+            .into_iter()
+            .chain(backend.services(engine.owner()))
+        {
             supervisor.spawn(service, cancel.child_token());
         }
     }

@@ -288,13 +288,16 @@ pub struct Config {
     pub contact_center: ContactCenterConfig,
 }
 
-/// The contact center (`[contact_center]`). The built-in simulated center is the only
-/// backend so far; its settings are under `[contact_center.sim]`.
+/// The contact center (`[contact_center]`): which backend, and the settings of each.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContactCenterConfig {
+    /// `"simulated"` (the default) or `"amazon-connect"`.
+    pub backend: crate::contact_center::BackendKind,
     /// The simulated contact center.
     pub sim: crate::contact_center::sim::model::SimConfig,
+    /// The Amazon Connect backend.
+    pub amazon_connect: crate::contact_center::connect::AmazonConnectConfig,
 }
 
 /// Why a configuration could not be loaded.
@@ -347,6 +350,8 @@ pub struct EnvOverrides {
     pub database_url: Option<String>,
     /// `DIALER_ACCESS_KEYS`: `id:secret[:account][,id:secret[:account]]`.
     pub access_keys: Option<String>,
+    /// `DIALER_CONNECT_EVENTS_KEY`: the API key of `POST /events/amazon-connect`.
+    pub connect_events_key: Option<String>,
 }
 
 impl EnvOverrides {
@@ -356,6 +361,7 @@ impl EnvOverrides {
         Self {
             database_url: non_empty("DATABASE_URL"),
             access_keys: non_empty("DIALER_ACCESS_KEYS"),
+            connect_events_key: non_empty(crate::contact_center::connect::config::EVENTS_KEY_ENV),
         }
     }
 }
@@ -426,6 +432,9 @@ impl Config {
     pub fn apply_env(&mut self, env: &EnvOverrides) {
         if let Some(url) = &env.database_url {
             self.database.url = url.clone();
+        }
+        if let Some(key) = &env.connect_events_key {
+            self.contact_center.amazon_connect.events_key = key.clone();
         }
         if let Some(keys) = &env.access_keys {
             self.auth.access_keys = keys
@@ -552,6 +561,9 @@ impl Config {
         problems.extend(self.engine.validate());
         problems.extend(self.pacing.validate());
         problems.extend(self.contact_center.sim.validate());
+        problems.extend(self.contact_center.amazon_connect.validate(
+            self.contact_center.backend == crate::contact_center::BackendKind::AmazonConnect,
+        ));
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             problems.push(format!(
                 "log.level is not a valid filter (e.g. info, dialer=debug), got {:?}",
@@ -875,6 +887,7 @@ mod tests {
         config.apply_env(&EnvOverrides {
             database_url: Some("mysql://x".into()),
             access_keys: Some("broken".into()),
+            connect_events_key: None,
         });
         let problems = config.validate().join("\n");
         for key in [
@@ -898,7 +911,12 @@ mod tests {
         config.apply_env(&EnvOverrides {
             database_url: Some("postgres://db/x".into()),
             access_keys: Some("AK1:s1, AK2:s2".into()),
+            connect_events_key: Some("events-secret".into()),
         });
+        assert_eq!(
+            config.contact_center.amazon_connect.events_key,
+            "events-secret"
+        );
         assert_eq!(config.database.url, "postgres://db/x");
         let keys = config.key_store().unwrap();
         assert_eq!(keys.get("AK2").map(AccessKey::secret), Some("s2"));
@@ -912,6 +930,7 @@ mod tests {
         config.apply_env(&EnvOverrides {
             database_url: None,
             access_keys: Some("AK1:s1, AK2:s2:210987654321".into()),
+            connect_events_key: None,
         });
         assert!(config.validate().is_empty(), "{:?}", config.validate());
         let keys = config.key_store().unwrap();

@@ -81,6 +81,10 @@ pub const SERVICE_RESTARTS: &str = "dialer_service_restarts_total";
 /// Label: a background service (scheduler, event_sink, sweeper, reloader, queue_depth).
 pub const SERVICE: &str = "service";
 
+/// Counter: Amazon Connect contact events delivered to `POST /events/amazon-connect`, by
+/// result (`stored`, `duplicate`, `ignored`, `rejected`).
+pub const CONNECT_EVENTS_RECEIVED: &str = "dialer_connect_events_received_total";
+
 /// Latency buckets for API and database operations, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -155,7 +159,8 @@ pub const CATALOGUE: &[(&str, Kind, &str, &str)] = &[
     (AGENT_FREE_TO_CONTACT, Kind::Histogram, "", "From an agent becoming free to the next contact created, in seconds."),
     (CONTACT_CREATION_FAILURES, Kind::Counter, "campaign_id, reason", "Contact creation failures by BatchPutContact reason code or whole-call error."),
     (CONFIG_RELOADS, Kind::Counter, "result", "Config reloads, applied or rejected."),
-    (SERVICE_RESTARTS, Kind::Counter, "service", "Background services restarted after they failed (scheduler, event_sink, sweeper, reloader, queue_depth)."),
+    (SERVICE_RESTARTS, Kind::Counter, "service", "Background services restarted after they failed (scheduler, event_sink, sweeper, reloader, queue_depth, connect_metrics, connect_lookups, connect_events)."),
+    (CONNECT_EVENTS_RECEIVED, Kind::Counter, "result", "Amazon Connect contact events delivered to POST /events/amazon-connect: stored, duplicate, ignored (not a contact event) or rejected."),
 ];
 
 /// `/metrics`: the recorder's output, plus `# HELP`/`# TYPE` lines for catalogue metrics

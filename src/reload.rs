@@ -78,7 +78,11 @@ pub struct Reloader {
 }
 
 /// Keys whose values are secrets: a reload says that they changed, never what to.
-const SECRET_KEYS: &[&str] = &["auth.access_keys", "database.url"];
+const SECRET_KEYS: &[&str] = &[
+    "auth.access_keys",
+    "database.url",
+    "contact_center.amazon_connect.events_key",
+];
 
 /// Every leaf of a TOML document as `dotted.key -> value`; arrays count as one value.
 fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {

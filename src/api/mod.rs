@@ -14,6 +14,7 @@
 pub mod campaigns;
 pub mod dial_requests;
 pub mod error;
+pub mod events;
 pub mod instances;
 pub mod sigv4;
 pub mod status;
@@ -221,6 +222,7 @@ pub fn router(app: AppState) -> Router {
                 delete(instances::delete_onboarding),
             )),
         )
+        .route("/events/amazon-connect", post(events::amazon_connect))
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

@@ -196,7 +196,8 @@ async fn latency(
         pool,
         config,
         sim_config(LATENCY_QUEUE, args.agents, handle_secs),
-    )?;
+    )
+    .await?;
     let mut events = engine.center.subscribe();
     let before = Histogram::parse(&metrics.render(), m::AGENT_FREE_TO_CONTACT);
     set_campaign_state(pool, campaign, CampaignState::Running).await?;
@@ -267,7 +268,8 @@ async fn throughput(
         pool,
         config,
         sim_config(THROUGHPUT_QUEUE, UNLIMITED_AGENTS, 0.0),
-    )?;
+    )
+    .await?;
     let claims_before = Histogram::parse(&metrics.render(), m::CLAIM_DURATION);
     let calls_before = Histogram::parse(&metrics.render(), m::CONTACT_CREATION_DURATION);
     let (mut engine_side, mut raw_side) = (Tally::default(), Tally::default());
@@ -435,15 +437,20 @@ struct Engine {
 }
 
 impl Engine {
-    fn start(pool: &PgPool, config: &Config, sim: SimConfig) -> anyhow::Result<Self> {
+    async fn start(pool: &PgPool, config: &Config, sim: SimConfig) -> anyhow::Result<Self> {
         let mut config = config.clone();
         config.contact_center.sim = sim;
         let cancel = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let pacing = Arc::new(RwLock::new(Arc::new(config.pacing.clone())));
         let wake = Arc::new(Notify::new());
-        let backend =
-            Backend::from_config(&config.contact_center, pool.clone(), cancel.child_token())?;
+        let backend = Backend::from_config(
+            &config.contact_center,
+            &config.aws.region,
+            pool.clone(),
+            cancel.child_token(),
+        )
+        .await?;
         let center = backend
             .sim
             .clone()

@@ -36,28 +36,78 @@ pub struct Backend {
     pub clock: Arc<dyn crate::clock::Clock>,
     /// The simulated center, when that is the backend (the demo reads its counters).
     pub sim: Option<Arc<sim::SimContactCenter>>,
+    /// The Amazon Connect backend, when that is the backend (its background work runs
+    /// beside the engine's).
+    pub connect: Option<Arc<connect::AmazonConnect>>,
+}
+
+/// Which contact center `[contact_center] backend` names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// The built-in simulated center (`[contact_center.sim]`), in this process.
+    #[default]
+    Simulated,
+    /// An Amazon Connect instance, or its emulator (`[contact_center.amazon_connect]`).
+    AmazonConnect,
+}
+
+/// Why the backend could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// `[contact_center.sim]` does not hold.
+    #[error(transparent)]
+    Sim(#[from] sim::model::InvalidSimConfig),
+    /// The Amazon Connect backend could not start.
+    #[error("Amazon Connect: {0}")]
+    Connect(#[from] FatalError),
 }
 
 impl Backend {
-    /// The backend `[contact_center]` names, on the daemon's database; it stops when
-    /// `cancel` fires. Today that is the simulated center, its token ledger and heartbeat
-    /// in the database.
-    pub fn from_config(
+    /// The backend `[contact_center]` names, on the daemon's database; `default_region` is
+    /// `aws.region`. It stops when `cancel` fires.
+    pub async fn from_config(
         config: &crate::config::ContactCenterConfig,
+        default_region: &str,
         pool: sqlx::PgPool,
         cancel: tokio_util::sync::CancellationToken,
-    ) -> Result<Backend, sim::model::InvalidSimConfig> {
-        let ledger = Arc::new(sim::store::PgSimLedger::new(pool));
-        let sim = Arc::new(sim::SimContactCenter::new(
-            config.sim.clone(),
-            ledger,
-            cancel,
-        )?);
-        Ok(Backend {
-            center: sim.clone(),
-            clock: sim.clone(),
-            sim: Some(sim),
-        })
+    ) -> Result<Backend, BackendError> {
+        match config.backend {
+            BackendKind::Simulated => {
+                let ledger = Arc::new(sim::store::PgSimLedger::new(pool));
+                let sim = Arc::new(sim::SimContactCenter::new(
+                    config.sim.clone(),
+                    ledger,
+                    cancel,
+                )?);
+                Ok(Backend {
+                    center: sim.clone(),
+                    clock: sim.clone(),
+                    sim: Some(sim),
+                    connect: None,
+                })
+            }
+            BackendKind::AmazonConnect => {
+                let connect =
+                    connect::AmazonConnect::new(&config.amazon_connect, default_region, pool)
+                        .await?;
+                Ok(Backend {
+                    center: connect.clone(),
+                    clock: Arc::new(crate::clock::WallClock),
+                    sim: None,
+                    connect: Some(connect),
+                })
+            }
+        }
+    }
+
+    /// The backend's own background work, to run beside the engine whose lease owner name
+    /// is `owner`.
+    pub fn services(&self, owner: Arc<str>) -> Vec<crate::supervisor::Service> {
+        self.connect
+            .as_ref()
+            .map(|connect| connect.services(owner))
+            .unwrap_or_default()
     }
 }
 
@@ -364,6 +414,9 @@ pub enum ContactEventKind {
 pub enum ContactState {
     /// The center is running the contact; its events will come.
     Running,
+    /// The center's answer is on its way (a remote center looks contacts up in the
+    /// background, at its API's rate): ask again later.
+    Pending,
     /// The center ran the contact to its end and published its events: any the engine has
     /// not recorded by now were lost on the way.
     Ended,

@@ -201,6 +201,11 @@ impl Engine {
         })
     }
 
+    /// This daemon's name as a lease owner.
+    pub fn owner(&self) -> Arc<str> {
+        self.owner.clone()
+    }
+
     /// The scheduler and the event sink, to run under a supervisor.
     pub fn services(self: &Arc<Self>) -> [Service; 2] {
         let engine = self.clone();

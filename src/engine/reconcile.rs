@@ -48,7 +48,7 @@ pub fn verdict(state: &ContactState, silent: bool) -> Verdict {
         ContactState::Gone(reason) => Verdict::End(reason.clone()),
         ContactState::Ended if silent => Verdict::End(END_NEVER_ARRIVED.to_string()),
         ContactState::Running if silent => Verdict::Touch,
-        ContactState::Ended | ContactState::Running => Verdict::Wait,
+        ContactState::Ended | ContactState::Running | ContactState::Pending => Verdict::Wait,
     }
 }
 
@@ -136,6 +136,9 @@ mod tests {
 
     #[test]
     fn running_contacts_are_never_ended() {
+        for silent in [false, true] {
+            assert_eq!(verdict(&ContactState::Pending, silent), Verdict::Wait);
+        }
         assert_eq!(verdict(&ContactState::Running, false), Verdict::Wait);
         assert_eq!(verdict(&ContactState::Running, true), Verdict::Touch);
     }

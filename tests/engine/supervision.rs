@@ -120,6 +120,7 @@ async fn a_failing_scheduler_is_restarted_and_reported_while_down(
             center: center.clone(),
             clock: sim.clone(),
             sim: Some(sim),
+            connect: None,
         }),
         ..Hooks::default()
     };
