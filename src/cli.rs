@@ -174,7 +174,7 @@ async fn serve(config: Config, source: crate::reload::ConfigSource) -> anyhow::R
     Ok(result?)
 }
 
-async fn shutdown_on_signal(cancel: CancellationToken) {
+pub(crate) async fn shutdown_on_signal(cancel: CancellationToken) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
