@@ -1,7 +1,10 @@
 # syntax=docker/dockerfile:1
 #
 # The dialer daemon image. Build:   docker build -t dialer .
-# Run (Postgres elsewhere):         docker run -e DATABASE_URL=postgres://... -p 8080:8080 dialer
+# Run (Postgres elsewhere):         docker run -e DATABASE_URL=postgres://... \
+#                                     -e DIALER_ACCESS_KEYS=id:secret -p 8080:8080 dialer
+# (the image's config holds the well-known local key, which the daemon refuses on the CMD's
+# 0.0.0.0 unless DIALER_ALLOW_EXAMPLE_KEY=1; docker-compose.yml sets that by default.)
 # The image's default config is config/dialer.compose.toml; mount your own over
 # /etc/dialer/dialer.toml. Secrets come from the environment (DATABASE_URL, DIALER_ACCESS_KEYS).
 

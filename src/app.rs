@@ -31,6 +31,55 @@ use crate::supervisor::{
 /// is ever printed in full (in the startup hint); real secrets never are.
 pub const LOCAL_ACCESS_KEY: (&str, &str) = ("AKIDLOCALDIALER", "local-dialer-secret");
 
+/// The environment variable that lets [`refuse_example_key_in_public`] pass (as
+/// `--allow-example-key` does).
+pub const ALLOW_EXAMPLE_KEY_ENV: &str = "DIALER_ALLOW_EXAMPLE_KEY";
+
+/// Serving the well-known example key on an address others can reach: its secret is in the
+/// README and the shipped config, so anyone there could use the API.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to serve on {listen}: it is not a loopback address, and the configured access \
+     keys include the well-known example key {key} (its secret is published in the README and \
+     config/dialer.toml), so anyone who can reach this address could use the API. Set your own \
+     keys in DIALER_ACCESS_KEYS=id:secret[:account][,...] or auth.access_keys, or listen on \
+     127.0.0.1 (--listen 127.0.0.1:8080), or, if this is a test, pass --allow-example-key (or \
+     set {ALLOW_EXAMPLE_KEY_ENV}=1).",
+    key = LOCAL_ACCESS_KEY.0
+)]
+pub struct ExampleKeyInPublic {
+    /// The listen address as configured.
+    pub listen: String,
+}
+
+/// Refuses a config that serves the example key (id and secret both) with authentication on
+/// a non-loopback address, unless `allowed` (`--allow-example-key`). With authentication off
+/// the key grants nothing more than any caller has.
+pub fn refuse_example_key_in_public(
+    config: &Config,
+    allowed: bool,
+) -> Result<(), ExampleKeyInPublic> {
+    if allowed
+        || !config.auth.enabled
+        || !serves_example_key(config)
+        || crate::config::is_loopback_listen(&config.server.listen)
+    {
+        return Ok(());
+    }
+    Err(ExampleKeyInPublic {
+        listen: config.server.listen.trim().to_string(),
+    })
+}
+
+/// Whether the configured keys include the example pair; a config whose keys do not parse
+/// is refused elsewhere.
+fn serves_example_key(config: &Config) -> bool {
+    config.key_store().is_ok_and(|keys| {
+        keys.get(LOCAL_ACCESS_KEY.0)
+            .is_some_and(|key| key.secret() == LOCAL_ACCESS_KEY.1)
+    })
+}
+
 /// How often the queue-depth gauge is refreshed: a grouped count over the queue, cheap at
 /// this interval even with millions of rows.
 const DEPTH_REFRESH: Duration = Duration::from_secs(10);
@@ -222,23 +271,80 @@ pub fn cli_hint(config: &Config, endpoint: &str) -> String {
     let credentials = if !config.auth.enabled {
         "AWS_ACCESS_KEY_ID=any AWS_SECRET_ACCESS_KEY=any".to_string()
     } else {
-        let keys = config.key_store().ok();
-        let keys = keys.as_ref();
-        match keys.and_then(|k| k.get(LOCAL_ACCESS_KEY.0)) {
-            Some(key) if key.secret() == LOCAL_ACCESS_KEY.1 => format!(
+        if serves_example_key(config) {
+            format!(
                 "AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
                 LOCAL_ACCESS_KEY.0, LOCAL_ACCESS_KEY.1
-            ),
-            _ => {
-                let id = keys
-                    .and_then(|k| k.key_ids().next())
-                    .unwrap_or("YOUR_KEY_ID");
-                format!("AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY=<its secret>")
-            }
+            )
+        } else {
+            let keys = config.key_store().ok();
+            let id = keys
+                .as_ref()
+                .and_then(|k| k.key_ids().next())
+                .unwrap_or("YOUR_KEY_ID");
+            format!("AWS_ACCESS_KEY_ID={id} AWS_SECRET_ACCESS_KEY=<its secret>")
         }
     };
     format!(
         "{credentials} aws connectcampaigns list-campaigns --endpoint-url {endpoint} --region {}",
         config.aws.region
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, keys: &[&str]) -> Config {
+        let mut config = Config::default();
+        config.server.listen = listen.to_string();
+        config.auth.access_keys = keys.iter().map(|k| k.to_string()).collect();
+        config
+    }
+
+    const EXAMPLE: &str = "AKIDLOCALDIALER:local-dialer-secret";
+
+    #[test]
+    fn the_example_key_is_refused_only_in_public_and_unless_allowed() {
+        let public = config("0.0.0.0:8080", &["AKIDMINE:s3cret", EXAMPLE]);
+        let refused = refuse_example_key_in_public(&public, false).unwrap_err();
+        let said = refused.to_string();
+        for part in [
+            "0.0.0.0:8080",
+            "AKIDLOCALDIALER",
+            "DIALER_ACCESS_KEYS",
+            "auth.access_keys",
+            "127.0.0.1",
+            "--allow-example-key",
+            "DIALER_ALLOW_EXAMPLE_KEY=1",
+        ] {
+            assert!(said.contains(part), "{part:?} not in {said}");
+        }
+        assert!(!said.contains('\n'), "one paragraph: {said}");
+        assert!(refuse_example_key_in_public(&public, true).is_ok());
+        let with_account = config(
+            ":8080",
+            &["AKIDLOCALDIALER:local-dialer-secret:210987654321"],
+        );
+        assert!(refuse_example_key_in_public(&with_account, false).is_err());
+
+        for fine in [
+            config("127.0.0.1:8080", &[EXAMPLE]),
+            config("localhost:8080", &[EXAMPLE]),
+            config("[::1]:8080", &[EXAMPLE]),
+            config("0.0.0.0:8080", &["AKIDMINE:s3cret"]),
+            // The example id with a secret of one's own is not the published pair.
+            config("0.0.0.0:8080", &["AKIDLOCALDIALER:my-own-secret"]),
+        ] {
+            assert!(
+                refuse_example_key_in_public(&fine, false).is_ok(),
+                "{} {:?}",
+                fine.server.listen,
+                fine.auth.access_keys
+            );
+        }
+        let mut open = config("0.0.0.0:8080", &[EXAMPLE]);
+        open.auth.enabled = false;
+        assert!(refuse_example_key_in_public(&open, false).is_ok());
+    }
 }

@@ -38,6 +38,14 @@ enum Command {
         /// Listen address, overriding `server.listen`.
         #[arg(long, value_name = "HOST:PORT")]
         listen: Option<String>,
+        /// Serve the well-known example key (AKIDLOCALDIALER) on a non-loopback address
+        /// anyway, e.g. in a test container; refused otherwise.
+        #[arg(
+            long,
+            env = crate::app::ALLOW_EXAMPLE_KEY_ENV,
+            value_parser = clap::builder::FalseyValueParser::new()
+        )]
+        allow_example_key: bool,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -98,7 +106,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     match cli.command {
-        Command::Serve { config, listen } => {
+        Command::Serve {
+            config,
+            listen,
+            allow_example_key,
+        } => {
             let config_path = config.config.clone();
             let mut config = load(&config)?;
             if let Some(listen) = listen.clone() {
@@ -108,6 +120,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("--listen: {}", problems.join("; "));
                 }
             }
+            // Before the database is touched: nothing should start on such a config.
+            crate::app::refuse_example_key_in_public(&config, allow_example_key)?;
             init_logging(&config);
             let source = crate::reload::ConfigSource {
                 is_default: config_arg_is_default(&config_path),
@@ -174,7 +188,7 @@ async fn serve(config: Config, source: crate::reload::ConfigSource) -> anyhow::R
     Ok(result?)
 }
 
-async fn shutdown_on_signal(cancel: CancellationToken) {
+pub(crate) async fn shutdown_on_signal(cancel: CancellationToken) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {

@@ -621,6 +621,13 @@ impl Config {
     }
 }
 
+/// Whether a listen address (as [`Config::listen_addr`] reads it) is on the loopback
+/// interface only: 127.0.0.0/8, `::1` (also as `::ffff:127.x`), or `localhost`. An address
+/// that does not parse or resolve counts as not loopback.
+pub fn is_loopback_listen(listen: &str) -> bool {
+    parse_listen(listen).is_ok_and(|addr| addr.ip().to_canonical().is_loopback())
+}
+
 /// Reads a listen address; the error says what is wrong with it.
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     use std::net::{Ipv4Addr, ToSocketAddrs};
@@ -867,6 +874,31 @@ mod tests {
             "no-such-host.invalid:80",
         ] {
             assert!(parse_listen(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_listen_addresses_are_told_apart() {
+        for loopback in [
+            "127.0.0.1:8080",
+            "127.1.2.3:80",
+            "localhost:8080",
+            " localhost:0",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:8080",
+        ] {
+            assert!(is_loopback_listen(loopback), "{loopback}");
+        }
+        for public in [
+            "0.0.0.0:8080",
+            ":8080",
+            "[::]:8080",
+            "192.168.1.10:8080",
+            "10.0.0.1:1",
+            "128.0.0.1:80",
+            "not an address",
+        ] {
+            assert!(!is_loopback_listen(public), "{public}");
         }
     }
 

@@ -2,6 +2,11 @@
 //! daemon (own Postgres unless `DATABASE_URL` is set, simulated contact center sped up),
 //! creates a campaign and loads dial requests through the AWS-compatible API, starts it,
 //! shows progress live, and ends with a summary. `/metrics` is served while it runs.
+//!
+//! The demo runs in a scratch database of its own on that server, dropped when it ends
+//! (normally, on an error, or on Ctrl-C/SIGTERM): sharing the daemon's database made it dial
+//! the pending requests of campaigns created under `dialer serve`, count their dials in its
+//! summary, and leave its own campaigns `Running` in `list-campaigns`.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -10,11 +15,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use chrono::Utc;
 use serde_json::{json, Value};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::ApiClient;
 use crate::config::{Config, EnvOverrides};
-use crate::db::Database;
+use crate::contact_center::sim::model::SimCounters;
+use crate::db::scratch::ScratchDatabase;
 
 /// Options of `dialer demo`.
 #[derive(Debug, clap::Args)]
@@ -41,7 +48,7 @@ pub struct DemoArgs {
 
 const DEMO_KEY: (&str, &str) = ("AKIDDEMO", "demo-secret");
 
-/// Runs the demo.
+/// Runs the demo in a scratch database, dropped on every way out but a kill.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.requests == 0 || args.agents == 0 {
         bail!("--requests and --agents must be at least 1");
@@ -64,6 +71,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if let Some(queue) = config.contact_center.sim.queues.first_mut() {
         queue.agents = args.agents;
     }
+    if let Some(listen) = &args.listen {
+        config.server.listen = listen.clone();
+    }
     let problems = config.validate();
     if !problems.is_empty() {
         bail!(
@@ -72,10 +82,36 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
 
-    let db = Database::open(&config.database).await?;
-    if let Some(listen) = &args.listen {
-        config.server.listen = listen.clone();
+    // Installed before the database exists: from here on Ctrl-C and SIGTERM end the demo
+    // through the clean-up below instead of killing the process.
+    let stop = CancellationToken::new();
+    tokio::spawn(crate::cli::shutdown_on_signal(stop.clone()));
+    let scratch = ScratchDatabase::create(&config.database, "demo").await?;
+    println!(
+        "dialer demo: scratch database {} (dropped when the demo ends)",
+        scratch.name()
+    );
+    let outcome = serve_and_drive(&args, config, &queue_id, scratch.pool().clone(), &stop).await;
+    let name = scratch.name().to_string();
+    let dropped = scratch.drop().await;
+    if outcome.is_err() && dropped.is_ok() {
+        eprintln!("dialer demo: scratch database {name} dropped");
     }
+    outcome?;
+    dropped?;
+    Ok(())
+}
+
+/// Serves the API on the scratch database and runs the demo's campaign through it until it
+/// ends or `stop` fires; either way the daemon is shut down before this returns, so that the
+/// database is not dropped under its services.
+async fn serve_and_drive(
+    args: &DemoArgs,
+    config: Config,
+    queue_id: &str,
+    pool: PgPool,
+    stop: &CancellationToken,
+) -> anyhow::Result<()> {
     let wanted = config.listen_addr().map_err(anyhow::Error::msg)?;
     let listener = match tokio::net::TcpListener::bind(wanted).await {
         Ok(listener) => listener,
@@ -92,24 +128,30 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let server = tokio::spawn(crate::app::run_with(
         config.clone(),
-        db.pool.clone(),
+        pool,
         listener,
         cancel.clone(),
         hooks,
     ));
-    let center = center_rx.await.context("the engine did not start")?;
-    println!("dialer demo: API at {endpoint}, metrics at {endpoint}/metrics");
-    println!(
-        "simulated contact center: {} agents on queue {queue_id}, {}x real time",
-        args.agents, args.time_scale
-    );
-
-    let api = ApiClient::new(&endpoint, &config.aws.region, DEMO_KEY.0, DEMO_KEY.1);
-    let result = drive(&api, &args, &queue_id, &center).await;
+    let driven = async {
+        let center = center_rx.await.context("the engine did not start")?;
+        println!("dialer demo: API at {endpoint}, metrics at {endpoint}/metrics");
+        println!(
+            "simulated contact center: {} agents on queue {queue_id}, {}x real time",
+            args.agents, args.time_scale
+        );
+        let api = ApiClient::new(&endpoint, &config.aws.region, DEMO_KEY.0, DEMO_KEY.1);
+        drive(&api, args, queue_id, &center).await
+    };
+    let result = tokio::select! {
+        result = driven => result,
+        () = stop.cancelled() => Err(anyhow::anyhow!("demo interrupted")),
+    };
     cancel.cancel();
-    let _ = server.await;
-    db.close().await;
-    result
+    let served = server.await;
+    result?;
+    served.context("the demo's daemon panicked")??;
+    Ok(())
 }
 
 async fn drive(
@@ -178,6 +220,10 @@ async fn drive(
         loaded += answer["successfulRequests"].as_array().map_or(0, Vec::len);
     }
     println!("loaded {loaded} dial requests with PutDialRequestBatch");
+    // Occupancy is measured from here, not from the center's start: the agents sat idle while
+    // the requests loaded, which says nothing about pacing. The engine's first dial follows
+    // the start within a tick.
+    let dialing_from = center.counters();
     api.call("POST", &format!("/campaigns/{campaign}/start"), None)
         .await?;
     println!("campaign started\n");
@@ -185,27 +231,31 @@ async fn drive(
     let started = Instant::now();
     let tty = std::io::stdout().is_terminal();
     let mut last_print = Instant::now() - Duration::from_secs(10);
+    // Set when the queue runs dry (every request claimed): from then on agents only finish
+    // the last calls and go idle, which is the demo running out of work, not pacing.
+    let mut dialing_to: Option<SimCounters> = None;
     let progress = loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let progress = api
             .call("GET", &format!("/campaigns/{campaign}/progress"), None)
             .await?;
         let requests = &progress["requests"];
-        let open = requests["pending"].as_i64().unwrap_or(0)
-            + requests["in_progress"].as_i64().unwrap_or(0);
-        let counters = center.counters();
+        let pending = count(&requests["pending"]);
+        let open = pending + count(&requests["in_progress"]);
+        if pending == 0 && dialing_to.is_none() {
+            dialing_to = Some(center.counters());
+        }
+        let until = dialing_to.clone().unwrap_or_else(|| center.counters());
         let line = format!(
-            "{:>5.0}s  pending {:>5}  in progress {:>4}  done {:>5}  | dials {:>5}  answered {:>4}  abandoned {:>3}  occupancy {:>5.1}%",
+            "{:>5.0}s  pending {:>5}  in progress {:>4}  done {:>5}  | dials {:>5}  answered {:>4}  abandoned {:>3}  occupancy {}",
             started.elapsed().as_secs_f64(),
-            requests["pending"],
-            requests["in_progress"],
-            requests["completed"].as_i64().unwrap_or(0)
-                + requests["expired"].as_i64().unwrap_or(0)
-                + requests["failed"].as_i64().unwrap_or(0),
-            counters.dials,
-            counters.person_answers,
-            counters.abandons,
-            counters.occupancy().unwrap_or(0.0) * 100.0,
+            pending,
+            count(&requests["in_progress"]),
+            count(&requests["completed"]) + count(&requests["expired"]) + count(&requests["failed"]),
+            count(&progress["abandonment"]["dials"]),
+            count(&progress["abandonment"]["personAnswers"]),
+            count(&progress["abandonment"]["abandons"]),
+            percent(occupancy_between(&dialing_from, &until)),
         );
         if tty {
             print!("\r{line}");
@@ -222,51 +272,92 @@ async fn drive(
     if tty {
         println!();
     }
+    let until = dialing_to.unwrap_or_else(|| center.counters());
     summary(
         &progress,
-        &center.counters(),
+        occupancy_between(&dialing_from, &until),
         started.elapsed(),
         args.time_scale,
     );
     Ok(())
 }
 
-fn summary(
-    progress: &Value,
-    counters: &crate::contact_center::sim::model::SimCounters,
-    elapsed: Duration,
-    time_scale: f64,
-) {
+/// A count from the progress answer (absent counts are zero).
+fn count(value: &Value) -> i64 {
+    value.as_i64().unwrap_or(0)
+}
+
+/// Agent busy time over logged-in time between two snapshots of the simulated center;
+/// `None` when no agent time passed between them.
+fn occupancy_between(from: &SimCounters, to: &SimCounters) -> Option<f64> {
+    let online = to.agent_online_secs - from.agent_online_secs;
+    (online > 0.0).then(|| (to.agent_busy_secs - from.agent_busy_secs) / online)
+}
+
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "  n/a".to_string(), |s| format!("{:>5.1}%", s * 100.0))
+}
+
+/// Prints the summary. Every count is the demo campaign's own (its progress answer), so
+/// nothing else the server holds can creep in.
+fn summary(progress: &Value, occupancy: Option<f64>, elapsed: Duration, time_scale: f64) {
     let outcomes = &progress["outcomes"];
     let requests = &progress["requests"];
     let abandonment = &progress["abandonment"];
-    let n = |v: &Value| v.as_i64().unwrap_or(0);
     println!(
         "\nsummary after {:.0}s ({:.1} simulated hours)",
         elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * time_scale / 3600.0
     );
-    println!("  dials            {}", counters.dials);
-    println!("  person answers   {}", counters.person_answers);
-    println!("  connected        {}", n(&outcomes["connected"]));
-    println!("  answered (no agent)  {}", n(&outcomes["answered"]));
+    println!("  dials            {}", count(&abandonment["dials"]));
+    println!(
+        "  person answers   {}",
+        count(&abandonment["personAnswers"])
+    );
+    println!("  connected        {}", count(&outcomes["connected"]));
+    println!("  answered (no agent)  {}", count(&outcomes["answered"]));
     println!(
         "  abandons         {} ({:.2}% of person answers, cap {:.0}%)",
-        n(&abandonment["abandons"]),
+        count(&abandonment["abandons"]),
         abandonment["rate"].as_f64().unwrap_or(0.0) * 100.0,
         abandonment["target"].as_f64().unwrap_or(0.0) * 100.0
     );
-    println!("  machines         {}", n(&outcomes["machine"]));
+    println!("  machines         {}", count(&outcomes["machine"]));
     println!(
         "  no answer / busy / invalid   {} / {} / {}",
-        n(&outcomes["no_answer"]),
-        n(&outcomes["busy"]),
-        n(&outcomes["invalid"])
+        count(&outcomes["no_answer"]),
+        count(&outcomes["busy"]),
+        count(&outcomes["invalid"])
     );
     println!(
-        "  agent occupancy  {:.1}%",
-        counters.occupancy().unwrap_or(0.0) * 100.0
+        "  agent occupancy  {} (while dialing: from the campaign's start until the queue ran dry)",
+        percent(occupancy).trim_start()
     );
-    println!("  expired          {}", n(&requests["expired"]));
-    println!("  failed           {}", n(&requests["failed"]));
+    println!("  expired          {}", count(&requests["expired"]));
+    println!("  failed           {}", count(&requests["failed"]));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn occupancy_covers_only_the_span_between_snapshots() {
+        let loading = SimCounters {
+            agent_busy_secs: 0.0,
+            agent_online_secs: 1000.0,
+            ..Default::default()
+        };
+        let dry = SimCounters {
+            agent_busy_secs: 900.0,
+            agent_online_secs: 2000.0,
+            ..Default::default()
+        };
+        // Over the whole run this would be 45%; the agents were busy 90% while dialing.
+        let share = occupancy_between(&loading, &dry).unwrap();
+        assert!((share - 0.9).abs() < 1e-9, "{share}");
+        assert_eq!(occupancy_between(&dry, &dry), None);
+        assert_eq!(percent(None).trim(), "n/a");
+        assert_eq!(percent(Some(0.8912)), " 89.1%");
+    }
 }

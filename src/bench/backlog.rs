@@ -23,10 +23,11 @@ use anyhow::bail;
 use chrono::Utc;
 use sqlx::PgPool;
 
-use super::{create_campaign, insert_pending, percentiles_ms, settle, Expiry, ScratchDatabase};
+use super::{create_campaign, insert_pending, percentiles_ms, settle, Expiry};
 use crate::campaigns::{AgentlessDialerConfig, CampaignState, DialerConfig};
 use crate::config::{Config, EnvOverrides};
 use crate::contact_center::BATCH_MAX_CONTACTS;
+use crate::db::scratch::ScratchDatabase;
 use crate::engine::batch::BatchTemplate;
 use crate::engine::store::{batch_claim, ClaimScope};
 use crate::engine::{secs_to_duration, EngineConfig};
@@ -66,7 +67,7 @@ pub async fn run(args: BacklogArgs) -> anyhow::Result<()> {
     }
     let is_default = args.config.as_os_str() == "config/dialer.toml";
     let config = Config::load(&args.config, is_default, &EnvOverrides::from_env())?;
-    let scratch = ScratchDatabase::create(&config.database, "backlog").await?;
+    let scratch = ScratchDatabase::create(&config.database, "bench_backlog").await?;
     println!(
         "backlog: {} claims of {BATCH} per series after {WARM_UP_CLAIMS} warm-up claims; half of each backlog expired and unswept; valid half expiring {}; depth kept constant",
         args.claims,

@@ -31,14 +31,15 @@ use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::Expiry;
 use super::{create_campaign, insert_pending, percentiles_ms, set_campaign_state, settle};
-use super::{Expiry, ScratchDatabase};
 use crate::campaigns::{AgentDialerConfig, CampaignState, DialerConfig};
 use crate::clock::WallClock;
 use crate::config::{Config, EnvOverrides};
 use crate::contact_center::sim::model::{CustomerConfig, Dist, HandleTime, QueueConfig, SimConfig};
 use crate::contact_center::sim::SimContactCenter;
 use crate::contact_center::{Backend, ContactCenter, ContactEventKind, BATCH_MAX_CONTACTS};
+use crate::db::scratch::ScratchDatabase;
 use crate::metrics as m;
 use crate::queue::store::campaign_pending_count;
 
@@ -97,7 +98,7 @@ pub async fn run(args: DispatchArgs) -> anyhow::Result<()> {
     config.database.max_connections = config.database.max_connections.max(BENCH_CONNECTIONS);
     let metrics = m::install();
 
-    let scratch = ScratchDatabase::create(&config.database, "dispatch").await?;
+    let scratch = ScratchDatabase::create(&config.database, "bench_dispatch").await?;
     println!(
         "dispatch: backlog {}, {}s per side in {ROUNDS} rounds, {calls} concurrent calls, raw claims of {BATCH_MAX_CONTACTS}, engine.total_lines {TOTAL_LINES}",
         args.backlog, args.seconds

@@ -1,22 +1,19 @@
 //! Benchmarks behind `dialer bench`. Each prints its figures and, as its last line, a ratio
 //! against a baseline measured in the same run, so results compare across machines.
 //!
-//! Benchmarks that load bulk data run in a [`ScratchDatabase`] of their own, dropped at the
+//! Benchmarks that load bulk data run in a [`ScratchDatabase`](crate::db::scratch::ScratchDatabase) of their own, dropped at the
 //! end, so they leave nothing behind and no other campaign on the server interferes.
 
 pub mod backlog;
 pub mod dispatch;
 pub mod ingest;
 
-use anyhow::Context;
 use clap::Subcommand;
 use sqlx::PgPool;
 
 use crate::accounts::AccountId;
 use crate::campaigns::{ArnScheme, CampaignState, DialerConfig, NewCampaign, OutboundCallConfig};
-use crate::config::{DatabaseConfig, ACCOUNT_ID_DEFAULT};
-use crate::db::embedded::EmbeddedPostgres;
-use crate::db::Database;
+use crate::config::ACCOUNT_ID_DEFAULT;
 use crate::queue::store::campaign_pending_add;
 
 /// A benchmark to run.
@@ -48,81 +45,6 @@ pub fn percentiles_ms(samples: &mut [f64]) -> (f64, f64) {
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize] * 1000.0;
     (at(0.50), at(0.99))
-}
-
-/// A database created for one benchmark run on the configured server (or the embedded
-/// cluster, started for the purpose), migrated, and dropped by [`ScratchDatabase::drop`].
-pub struct ScratchDatabase {
-    db: Database,
-    name: String,
-    server: PgPool,
-    cluster: Option<EmbeddedPostgres>,
-}
-
-impl ScratchDatabase {
-    /// Creates `dialer_bench_<label>_<random>` and opens a pool of `config.max_connections`
-    /// on it.
-    pub async fn create(config: &DatabaseConfig, label: &str) -> anyhow::Result<Self> {
-        let (server_url, cluster) = if config.url.is_empty() {
-            let cluster = EmbeddedPostgres::start(&config.embedded_data_dir).await?;
-            (cluster.url(), Some(cluster))
-        } else {
-            (config.url.clone(), None)
-        };
-        // The server's own database is only used to create and drop the scratch one, so it
-        // is not migrated.
-        let server = crate::db::connect(&server_url, 2).await?;
-        let suffix = uuid::Uuid::new_v4().simple().to_string();
-        let name = format!("dialer_bench_{label}_{}", &suffix[..12]);
-        sqlx::raw_sql(&format!("create database {name}"))
-            .execute(&server)
-            .await
-            .context("cannot create the benchmark's database")?;
-        let scratch = DatabaseConfig {
-            url: with_database(&server_url, &name)?,
-            ..config.clone()
-        };
-        match Database::open(&scratch).await {
-            Ok(db) => Ok(Self {
-                db,
-                name,
-                server,
-                cluster,
-            }),
-            Err(error) => {
-                // The open failure is what to report; a failed clean-up here leaves only an
-                // empty database behind.
-                let _ = sqlx::raw_sql(&format!("drop database if exists {name} with (force)"))
-                    .execute(&server)
-                    .await;
-                Err(error.into())
-            }
-        }
-    }
-
-    /// The pool on the scratch database.
-    pub fn pool(&self) -> &PgPool {
-        &self.db.pool
-    }
-
-    /// Closes the pool, drops the database, and stops the embedded cluster if this started it.
-    pub async fn drop(self) -> anyhow::Result<()> {
-        self.db.close().await;
-        let dropped = sqlx::raw_sql(&format!(
-            "drop database if exists {} with (force)",
-            self.name
-        ))
-        .execute(&self.server)
-        .await;
-        self.server.close().await;
-        if let Some(cluster) = self.cluster {
-            if let Err(error) = cluster.stop().await {
-                tracing::warn!(%error, "embedded PostgreSQL did not stop cleanly");
-            }
-        }
-        dropped.with_context(|| format!("cannot drop the benchmark's database {}", self.name))?;
-        Ok(())
-    }
 }
 
 /// Stores a campaign named `name` in `state`, dialing through `queue_id` if given; returns its
@@ -242,14 +164,6 @@ pub async fn settle(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `url` naming database `name` instead of its own (query parameters such as the embedded
-/// cluster's socket directory are kept).
-fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
-    let mut parsed = reqwest::Url::parse(url).context("database URL does not parse")?;
-    parsed.set_path(&format!("/{name}"));
-    Ok(parsed.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,25 +175,5 @@ mod tests {
         assert!((p50 - 51.0).abs() < 1.01, "{p50}");
         assert!((p99 - 99.0).abs() < 1.01, "{p99}");
         assert_eq!(percentiles_ms(&mut []), (0.0, 0.0));
-    }
-
-    #[test]
-    fn scratch_urls_keep_everything_but_the_database() {
-        assert_eq!(
-            with_database("postgres://u:p@127.0.0.1:55432/postgres", "b1").unwrap(),
-            "postgres://u:p@127.0.0.1:55432/b1"
-        );
-        assert_eq!(
-            with_database(
-                "postgres://postgres@localhost/postgres?host=/tmp/x%20y&port=5432",
-                "b2"
-            )
-            .unwrap(),
-            "postgres://postgres@localhost/b2?host=/tmp/x%20y&port=5432"
-        );
-        assert_eq!(
-            with_database("postgres://h:1", "b3").unwrap(),
-            "postgres://h:1/b3"
-        );
     }
 }

@@ -2,6 +2,7 @@
 //! daemon starts and owns; migrations are applied on connect.
 
 pub mod embedded;
+pub mod scratch;
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 mod accounts;
 mod campaigns;
 mod cli;
+mod demo;
 mod dial_requests;
 mod edge;
 #[path = "../common/mod.rs"]

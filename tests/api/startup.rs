@@ -1,6 +1,7 @@
 //! The binary as an operator meets it: `check-config` reports every problem of a file at
 //! once, a missing file or an unreachable database is said once and plainly (where, and
-//! what answered), `--listen` takes what people type, and logs piped to a file are plain.
+//! what answered), `--listen` takes what people type, logs piped to a file are plain, and
+//! the well-known example key is refused on a public address unless allowed.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ fn dialer(args: &[&str], env: &[(&str, &str)]) -> Output {
         .args(args)
         .env_remove("DATABASE_URL")
         .env_remove("DIALER_ACCESS_KEYS")
+        .env_remove("DIALER_ALLOW_EXAMPLE_KEY")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null());
     for (key, value) in env {
@@ -87,14 +89,15 @@ fn an_unreachable_database_is_named_with_its_cause_quickly() {
     assert!(!said.contains("hunter2"), "the password leaked: {said}");
 }
 
-#[test]
-fn listen_addresses_are_taken_as_typed_and_logs_are_plain_off_a_terminal() {
+/// Runs `dialer serve` on the API tests' database until it logs that it listens, then
+/// kills it; returns its log up to that line.
+fn serve_until_listening(config_toml: &str, listen: &str) -> String {
     let Ok(url) = std::env::var("DATABASE_URL") else {
         panic!("DATABASE_URL is set for the API tests");
     };
     let config = temp_file(
-        "plain.toml",
-        "[auth]\naccess_keys = [\"AKIDSTARTUP:startup-secret\"]\n[engine]\nenabled = false\n",
+        &format!("serve-{}.toml", listen.replace(':', "_")),
+        config_toml,
     );
     let mut child = Command::new(env!("CARGO_BIN_EXE_dialer"))
         .args([
@@ -102,9 +105,11 @@ fn listen_addresses_are_taken_as_typed_and_logs_are_plain_off_a_terminal() {
             "--config",
             config.to_str().unwrap(),
             "--listen",
-            "localhost:0",
+            listen,
         ])
         .env("DATABASE_URL", &url)
+        .env_remove("DIALER_ACCESS_KEYS")
+        .env_remove("DIALER_ALLOW_EXAMPLE_KEY")
         .env_remove("RUST_LOG")
         .env_remove("NO_COLOR")
         .stdin(Stdio::null())
@@ -113,7 +118,6 @@ fn listen_addresses_are_taken_as_typed_and_logs_are_plain_off_a_terminal() {
         .spawn()
         .expect("start the dialer binary");
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut log = String::new();
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         use std::io::BufRead;
@@ -134,9 +138,18 @@ fn listen_addresses_are_taken_as_typed_and_logs_are_plain_off_a_terminal() {
         assert!(Instant::now() < deadline, "no 'listening' line in 30 s");
         std::thread::sleep(Duration::from_millis(50));
     }
-    log.push_str(&reader.join().unwrap());
+    let log = reader.join().unwrap();
     let _ = child.kill();
     let _ = child.wait();
+    log
+}
+
+#[test]
+fn listen_addresses_are_taken_as_typed_and_logs_are_plain_off_a_terminal() {
+    let log = serve_until_listening(
+        "[auth]\naccess_keys = [\"AKIDSTARTUP:startup-secret\"]\n[engine]\nenabled = false\n",
+        "localhost:0",
+    );
     assert!(
         log.contains("http://127.0.0.1:"),
         "localhost:0 bound on loopback: {log}"
@@ -149,4 +162,57 @@ fn listen_addresses_are_taken_as_typed_and_logs_are_plain_off_a_terminal() {
         !log.contains("_sqlx_migrations"),
         "migration notices logged: {log}"
     );
+}
+
+const EXAMPLE_KEY: &str = "AKIDLOCALDIALER:local-dialer-secret";
+
+#[test]
+fn the_example_key_is_refused_on_a_public_address_unless_allowed() {
+    // An unreachable database: a daemon that got past the key check stops there, quickly.
+    let unreachable = ("DATABASE_URL", "postgres://app@127.0.0.1:1/dialer");
+    let keys = ("DIALER_ACCESS_KEYS", EXAMPLE_KEY);
+    for refused_env in [
+        vec![unreachable, keys],
+        vec![unreachable, keys, ("DIALER_ALLOW_EXAMPLE_KEY", "0")],
+    ] {
+        let out = dialer(&["serve", "--listen", "0.0.0.0:0"], &refused_env);
+        let said = text(&out);
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            said.starts_with("error: refusing to serve on 0.0.0.0:0: it is not a loopback address")
+                && said.contains("AKIDLOCALDIALER")
+                && said.contains("DIALER_ACCESS_KEYS")
+                && said.contains("--allow-example-key")
+                && said.trim().lines().count() == 1,
+            "{said}"
+        );
+        assert!(!said.contains("local-dialer-secret"), "{said}");
+    }
+
+    for (args, env) in [
+        (
+            vec!["serve", "--listen", "0.0.0.0:0", "--allow-example-key"],
+            vec![unreachable, keys],
+        ),
+        (
+            vec!["serve", "--listen", "0.0.0.0:0"],
+            vec![unreachable, keys, ("DIALER_ALLOW_EXAMPLE_KEY", "1")],
+        ),
+    ] {
+        let out = dialer(&args, &env);
+        let said = text(&out);
+        assert!(
+            !said.contains("refusing") && said.contains("cannot connect to the database"),
+            "allowed, so it went on to the database: {said}"
+        );
+    }
+}
+
+#[test]
+fn the_example_key_starts_on_loopback() {
+    let log = serve_until_listening(
+        &format!("[auth]\naccess_keys = [\"{EXAMPLE_KEY}\"]\n[engine]\nenabled = false\n"),
+        "127.0.0.1:0",
+    );
+    assert!(log.contains("dialer listening"), "{log}");
 }

@@ -278,6 +278,37 @@ def test_compose_dialer_wiring():
     assert any(p.split(":")[-1] == "8080" for p in map(str, dialer["ports"]))
 
 
+def compose_default(value: str) -> str:
+    """A compose value with every `${VAR:-default}` replaced by its default."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def test_compose_allows_the_local_key_by_default_and_publishes_on_loopback():
+    dialer = compose()["services"]["dialer"]
+    environment = dialer["environment"]
+    # A default the user overrides (0 refuses the local key), not a fixed value.
+    assert environment["DIALER_ALLOW_EXAMPLE_KEY"] == "${DIALER_ALLOW_EXAMPLE_KEY:-1}"
+    # Why that default is acceptable: the port is published on loopback unless told otherwise.
+    for port in map(str, dialer["ports"]):
+        assert port.startswith("${DIALER_PUBLISH_HOST:-127.0.0.1}:"), port
+
+    # The image's command with compose's default environment and config: the daemon gets past
+    # the key check (to the database, unreachable here); without the allowance it refuses.
+    cmd = exec_form([args for ins, args in dockerfile_instructions() if ins == "CMD"][-1])
+    cmd[cmd.index("--config") + 1] = str(COMPOSE_CONFIG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    env.update({name: compose_default(str(value)) for name, value in environment.items()})
+    env.update(DATABASE_URL="postgres://dialer@127.0.0.1:1/dialer", NO_COLOR="1")
+    started = run([str(dialer_bin()), *cmd], env=env, timeout=30)
+    said = started.stdout + started.stderr
+    assert "refusing" not in said and "cannot connect to the database" in said, said
+
+    del env["DIALER_ALLOW_EXAMPLE_KEY"]
+    refused = run([str(dialer_bin()), *cmd], env=env, timeout=30)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "refusing to serve on 0.0.0.0:8080" in said, said
+
+
 def test_compose_prometheus_scrapes_the_dialer_service():
     services = compose()["services"]
     mounts = {target: source for source, target in bind_mounts(services["prometheus"])}
