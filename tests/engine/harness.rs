@@ -285,33 +285,59 @@ static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 impl Daemon {
     /// Starts the binary and waits until it answers `/healthz`.
     pub async fn start(db: &TestDb, knobs: &Knobs) -> Daemon {
+        Daemon::start_with(db, &knobs.toml(), free_port(), &[]).await
+    }
+
+    /// `dialer serve` with this configuration file, on `port`, with extra environment.
+    pub async fn start_with(db: &TestDb, toml: &str, port: u16, env: &[(&str, String)]) -> Daemon {
+        Daemon::launch(
+            db,
+            "serve",
+            &["--listen", &format!("127.0.0.1:{port}")],
+            toml,
+            port,
+            env,
+        )
+        .await
+    }
+
+    /// Any `dialer` subcommand that serves HTTP on `port`, with `--config` written from `toml`.
+    pub async fn launch(
+        db: &TestDb,
+        subcommand: &str,
+        args: &[&str],
+        toml: &str,
+        port: u16,
+        env: &[(&str, String)],
+    ) -> Daemon {
         let dir = std::env::temp_dir().join("dialer-engine-tests");
         std::fs::create_dir_all(&dir).unwrap();
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stem = format!(
-            "{}-{}-{n}",
+            "{}-{}-{n}-{subcommand}",
             db.connect.get_database().unwrap_or("db"),
             std::process::id()
         );
         let config = dir.join(format!("{stem}.toml"));
-        std::fs::write(&config, knobs.toml()).unwrap();
+        std::fs::write(&config, toml).unwrap();
         let log = dir.join(format!("{stem}.log"));
-        let port = free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dialer"))
-            .arg("serve")
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dialer"));
+        command
+            .arg(subcommand)
             .arg("--config")
             .arg(&config)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .args(args)
             .env("DATABASE_URL", &db.url)
             .env_remove("RUST_LOG")
             .env_remove("DIALER_ACCESS_KEYS")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(std::fs::File::create(log.with_extension("err")).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the dialer binary");
+            .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("start the dialer binary");
         let mut daemon = Daemon {
             child,
             client: Client::new(format!("http://127.0.0.1:{port}")),
@@ -371,7 +397,7 @@ impl Daemon {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }

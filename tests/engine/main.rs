@@ -7,6 +7,7 @@ mod agentless;
 mod checker;
 #[path = "../common/mod.rs"]
 mod common;
+mod connect;
 mod control;
 mod duplicates;
 mod events;
