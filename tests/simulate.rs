@@ -192,13 +192,26 @@ fn a_scenario_file_runs_with_a_table_and_a_chart() {
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 6, "header, 4 rows, summary:\n{stdout}");
+    assert_eq!(
+        lines.len(),
+        10,
+        "header, 4 rows, summary, 4 lines of notes:\n{stdout}"
+    );
     assert!(lines[1].starts_with("0:00-0:15") && lines[1].trim_end().ends_with("12"));
     assert!(lines[4].starts_with("0:45-1:00") && lines[4].trim_end().ends_with("16"));
     assert!(
         lines[5].starts_with("progressive, 12 agents, 1 h, seed 1:"),
         "{}",
         lines[5]
+    );
+    // The columns people misread are explained under the table.
+    assert!(
+        lines[6].starts_with("dial ratio: calls ringing per logged-in agent, free or busy"),
+        "{stdout}"
+    );
+    assert!(
+        lines[9].contains("cap over its window (30 days) and the last 2 h, not in every row"),
+        "{stdout}"
     );
     let svg = std::fs::read_to_string(&chart).unwrap_or_else(|e| panic!("{e}"));
     assert!(svg.starts_with("<svg") && svg.contains("cap 3.0%"));
