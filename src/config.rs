@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::accounts::{AccessKey, AccountId, KeyStore};
 
@@ -44,7 +44,7 @@ pub const SWEEP_INTERVAL_SECS_DEFAULT: f64 = 1.0;
 pub const SWEEP_BATCH_DEFAULT: i64 = 1000;
 
 /// Where the daemon listens and how much it accepts.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     /// `HOST:PORT` of the API, `/metrics`, `/healthz` and `/readyz`.
@@ -86,7 +86,7 @@ impl ServerConfig {
 }
 
 /// The AWS identity this endpoint presents, used in ARNs.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AwsConfig {
     /// Region in campaign ARNs, and the one requests must be signed for.
@@ -105,8 +105,9 @@ impl Default for AwsConfig {
     }
 }
 
-/// SigV4 request authentication.
-#[derive(Clone, Deserialize, PartialEq)]
+/// SigV4 request authentication. Serializing it writes the secrets: it is there so tests can
+/// list every config key (see `the_shipped_file_documents_every_key`), not for output.
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Turning this off accepts unsigned requests; the daemon logs a warning at start.
@@ -140,7 +141,7 @@ impl std::fmt::Debug for AuthConfig {
 }
 
 /// The Postgres database.
-#[derive(Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `postgres://` URL; empty means the daemon starts its own embedded cluster.
@@ -174,7 +175,7 @@ impl std::fmt::Debug for DatabaseConfig {
 }
 
 /// A token-bucket rate: sustained requests per second and burst size.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Rate {
     /// Sustained requests per second.
@@ -184,7 +185,7 @@ pub struct Rate {
 }
 
 /// API rate limits, applied per operation and caller (access key id).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ThrottlingConfig {
     /// Rate of any operation not listed in `operations`.
@@ -212,7 +213,7 @@ impl Default for ThrottlingConfig {
 }
 
 /// The dial-request queue.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
     /// Pending requests a campaign may hold; items beyond fail with `RequestThrottled`.
@@ -234,7 +235,7 @@ impl Default for QueueConfig {
 }
 
 /// Log output.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// A `tracing` filter such as `info` or `dialer=debug,info`; `RUST_LOG` replaces it.
@@ -253,7 +254,7 @@ impl Default for LogConfig {
 }
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -263,7 +264,7 @@ pub enum LogFormat {
 }
 
 /// The whole daemon configuration.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Listener settings.
@@ -289,7 +290,7 @@ pub struct Config {
 }
 
 /// The contact center (`[contact_center]`): which backend, and the settings of each.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContactCenterConfig {
     /// `"simulated"` (the default) or `"amazon-connect"`.
@@ -1007,6 +1008,117 @@ mod tests {
             .any(|p| p.contains("auth.access_keys")));
         config.auth.enabled = false;
         assert!(config.validate().is_empty());
+    }
+
+    /// The shipped, documented config file.
+    const SHIPPED: &str = include_str!("../config/dialer.toml");
+
+    /// Every dotted key of `value` under `prefix` (`engine.tick_secs`,
+    /// `contact_center.sim.queues.staffing.delta`): arrays of tables add their elements'
+    /// keys under the array's own key, without an index.
+    fn dotted_keys(
+        prefix: &str,
+        value: &toml::Value,
+        keys: &mut std::collections::BTreeSet<String>,
+    ) {
+        let join = |key: &str| {
+            if prefix.is_empty() {
+                key.to_string()
+            } else {
+                format!("{prefix}.{key}")
+            }
+        };
+        match value {
+            toml::Value::Table(table) => {
+                for (key, value) in table {
+                    let key = join(key);
+                    if !matches!(value, toml::Value::Table(_)) {
+                        keys.insert(key.clone());
+                    }
+                    dotted_keys(&key, value, keys);
+                }
+            }
+            toml::Value::Array(items) => {
+                for item in items.iter().filter(|item| item.is_table()) {
+                    dotted_keys(prefix, item, keys);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The file with its commented-out settings switched on: a comment line whose text is a
+    /// `key = value` or a `[table]` header is a setting, any other comment is prose.
+    fn uncommented(text: &str) -> String {
+        let is_setting = |line: &str| {
+            let key: String = line
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            (!key.is_empty() && line[key.len()..].trim_start().starts_with('='))
+                || (line.starts_with('[') && !line.contains(' '))
+        };
+        text.lines()
+            .map(|line| match line.trim_start().strip_prefix('#') {
+                Some(rest) if is_setting(rest.trim_start()) => rest.trim_start(),
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_shipped_file_documents_every_key() {
+        use crate::contact_center::sim::model::{AnswerRateChange, StaffingChange};
+
+        // The defaults, with one entry in each list whose entries have keys of their own,
+        // so that their keys are listed too.
+        let mut config = Config::default();
+        let sim = &mut config.contact_center.sim;
+        sim.queues[0].staffing.push(StaffingChange {
+            at_secs: 0.0,
+            delta: 1,
+        });
+        sim.customers.answer_rate_changes.push(AnswerRateChange {
+            at_secs: 0.0,
+            probability: 0.1,
+        });
+        let mut want = std::collections::BTreeSet::new();
+        let value = toml::Value::try_from(&config).unwrap_or_else(|e| panic!("{e}"));
+        dotted_keys("", &value, &mut want);
+
+        let all = uncommented(SHIPPED);
+        // Commented-out settings are read like the others: a stale or misspelled one fails.
+        let parsed = Config::from_toml(&all, Path::new("config/dialer.toml (uncommented)"));
+        if let Err(e) = &parsed {
+            panic!("{e}\n--- uncommented file:\n{all}");
+        }
+        let document: toml::Value = toml::from_str(&all).unwrap_or_else(|e| panic!("{e}"));
+        let mut documented = std::collections::BTreeSet::new();
+        dotted_keys("", &document, &mut documented);
+        let missing: Vec<&String> = want.difference(&documented).collect();
+        assert!(
+            missing.is_empty(),
+            "config/dialer.toml does not mention these keys (set or commented out): {missing:?}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_file_shows_the_defaults() {
+        let mut shipped = Config::from_toml(SHIPPED, Path::new("config/dialer.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            shipped.auth.access_keys,
+            vec![format!(
+                "{}:{}",
+                crate::app::LOCAL_ACCESS_KEY.0,
+                crate::app::LOCAL_ACCESS_KEY.1
+            )]
+        );
+        // The one value that is not the default: the well-known local key, so the README's
+        // examples work from a fresh clone.
+        shipped.auth.access_keys.clear();
+        assert_eq!(shipped, Config::default());
     }
 
     #[test]

@@ -192,13 +192,26 @@ fn a_scenario_file_runs_with_a_table_and_a_chart() {
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 6, "header, 4 rows, summary:\n{stdout}");
+    assert_eq!(
+        lines.len(),
+        10,
+        "header, 4 rows, summary, 4 lines of notes:\n{stdout}"
+    );
     assert!(lines[1].starts_with("0:00-0:15") && lines[1].trim_end().ends_with("12"));
     assert!(lines[4].starts_with("0:45-1:00") && lines[4].trim_end().ends_with("16"));
     assert!(
         lines[5].starts_with("progressive, 12 agents, 1 h, seed 1:"),
         "{}",
         lines[5]
+    );
+    // The columns people misread are explained under the table.
+    assert!(
+        lines[6].starts_with("dial ratio: calls ringing per logged-in agent, free or busy"),
+        "{stdout}"
+    );
+    assert!(
+        lines[9].contains("cap over its window (30 days) and the last 2 h, not in every row"),
+        "{stdout}"
     );
     let svg = std::fs::read_to_string(&chart).unwrap_or_else(|e| panic!("{e}"));
     assert!(svg.starts_with("<svg") && svg.contains("cap 3.0%"));
@@ -220,4 +233,89 @@ fn a_bad_scenario_key_is_named() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("answer_prob"), "{stderr}");
+}
+
+/// The repository's root, where README.md, BENCHMARKS.md and examples/ live.
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The scenario files under examples/.
+fn examples() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo("examples"))
+        .unwrap_or_else(|e| panic!("examples/: {e}"))
+        .map(|entry| entry.unwrap_or_else(|e| panic!("{e}")).path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_example_scenario_runs() {
+    let files = examples();
+    assert!(files.len() >= 2, "examples/ holds {files:?}");
+    for file in files {
+        // A quarter hour: enough to load, validate and dial, short enough for the suite.
+        let out = dialer(&[
+            "--scenario",
+            file.to_str().unwrap_or_default(),
+            "--hours",
+            "0.25",
+            "--json",
+            "--no-chart",
+        ]);
+        assert!(out.status.success(), "{}: {out:?}", file.display());
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(json["dials"].as_u64() > Some(0), "{}", file.display());
+    }
+}
+
+/// The scenario paths a document names after `--scenario`, with `$f` expanded from the
+/// words of the nearest `for f in WORDS;` before it (BENCHMARKS.md loops over scenarios).
+fn scenarios_named_in(text: &str) -> Vec<String> {
+    let mut named = Vec::new();
+    for (at, _) in text.match_indices("--scenario ") {
+        let path = text[at + "--scenario ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(['`', ',', ')']);
+        if path == "FILE" {
+            continue; // the flag's description, not an example
+        }
+        if !path.contains("$f") {
+            named.push(path.to_string());
+            continue;
+        }
+        let words = text[..at]
+            .rfind("for f in ")
+            .map(|start| &text[start + "for f in ".len()..at])
+            .and_then(|rest| rest.split(';').next())
+            .unwrap_or_else(|| panic!("{path}: no `for f in` before it"));
+        named.extend(
+            words
+                .split_whitespace()
+                .map(|word| path.replace("$f", word)),
+        );
+    }
+    named
+}
+
+#[test]
+fn every_scenario_the_docs_name_is_in_examples() {
+    let mut named = Vec::new();
+    for doc in ["README.md", "BENCHMARKS.md"] {
+        let text = std::fs::read_to_string(repo(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        named.extend(scenarios_named_in(&text).into_iter().map(|p| (doc, p)));
+    }
+    // README's example and BENCHMARKS.md's two loops (2 and 4 files).
+    assert!(named.len() >= 7, "{named:?}");
+    for (doc, path) in named {
+        assert!(
+            path.starts_with("examples/") && repo(&path).is_file(),
+            "{doc} names --scenario {path}, which is not a file in examples/"
+        );
+    }
 }

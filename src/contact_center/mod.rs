@@ -42,7 +42,7 @@ pub struct Backend {
 }
 
 /// Which contact center `[contact_center] backend` names.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
     /// The built-in simulated center (`[contact_center.sim]`), in this process.

@@ -33,7 +33,7 @@ pub mod store;
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::contact_center::ContactCenter;
@@ -49,7 +49,7 @@ pub const LEASE_TTL_SECS_DEFAULT: f64 = 5.0;
 pub const CLAIM_EXPIRY_MARGIN_SECS_MIN: f64 = 0.1;
 
 /// Engine settings (`[engine]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// Whether this daemon dials at all (an API-only daemon sets false).

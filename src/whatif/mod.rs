@@ -155,6 +155,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", render::table(&intervals));
         println!("{}", render::summary(&report));
+        print!("{}", render::notes(&report, &scenario.pacing));
     }
     if !args.no_chart {
         std::fs::write(&args.chart, render::chart(&report))

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::shift::{Minute, Report};
+use crate::pacing::PacingConfig;
 
 /// Figures of a stretch of the shift.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -118,6 +119,33 @@ pub fn summary(report: &Report) -> String {
         dials = report.dials,
         ratio = report.mean_dial_ratio,
         idle = report.mean_agent_idle_secs,
+    )
+}
+
+/// A length of time as people say it: `30 days`, `2 h`, `90 s`.
+fn span(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s => format!("{s} s"),
+    }
+}
+
+/// What the table's dial ratio and abandonment columns mean, printed under it: both are
+/// easily misread (a ratio under 1 looks like too little dialing, a row over the cap like
+/// a breach).
+pub fn notes(report: &Report, pacing: &PacingConfig) -> String {
+    let recent = match pacing.recent_window_secs {
+        0 => String::new(),
+        secs => format!(" and the last {}", span(secs)),
+    };
+    format!(
+        "dial ratio: calls ringing per logged-in agent, free or busy (not per free agent), \
+         averaged;\n  under 1 while most agents are on a call as the next dials ring.\n\
+         abandonment: abandons / person answers of the calls answered in that row. Predictive \
+         pacing\n  holds the {cap:.1}% cap over its window ({window}){recent}, not in every row.\n",
+        cap = report.abandonment_target * 100.0,
+        window = span(pacing.evaluation_window_secs),
     )
 }
 
@@ -250,7 +278,7 @@ pub fn chart(report: &Report) -> String {
     frame(
         &mut out,
         &abandonment,
-        "abandonment (thin: per stretch, thick: shift to date)",
+        "abandonment (thin: per stretch, thick: shift to date; the cap binds the window, not a stretch)",
         &steps,
     );
     let points: Vec<(f64, f64)> = stretches
@@ -283,7 +311,7 @@ pub fn chart(report: &Report) -> String {
     frame(
         &mut out,
         &dial_ratio,
-        "dial ratio (lines per agent)",
+        "dial ratio (calls ringing per logged-in agent, free or busy)",
         &steps,
     );
     let points: Vec<(f64, f64)> = stretches
@@ -419,6 +447,26 @@ mod tests {
         let first = svg.split("points=\"").nth(1).unwrap_or_default();
         let points = first.split('"').next().unwrap_or_default();
         assert_eq!(points.split(' ').count(), 120);
+    }
+
+    #[test]
+    fn the_notes_explain_the_dial_ratio_and_the_cap_window() {
+        let text = notes(&report(Vec::new()), &PacingConfig::default());
+        assert!(
+            text.starts_with("dial ratio: calls ringing per logged-in agent"),
+            "{text}"
+        );
+        assert!(
+            text.contains("holds the 3.0% cap over its window (30 days) and the last 2 h, not"),
+            "{text}"
+        );
+        let off = PacingConfig {
+            recent_window_secs: 0,
+            evaluation_window_secs: 3_600,
+            ..PacingConfig::default()
+        };
+        assert!(notes(&report(Vec::new()), &off).contains("over its window (1 h), not"));
+        assert_eq!(span(90), "90 s");
     }
 
     #[test]

@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The environment variable that sets (and overrides) [`AmazonConnectConfig::events_key`]:
 /// a secret belongs in the environment, not in a file under version control.
 pub const EVENTS_KEY_ENV: &str = "DIALER_CONNECT_EVENTS_KEY";
 
 /// Settings of the Amazon Connect backend.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AmazonConnectConfig {
     /// The Amazon Connect instance id the campaigns dial through (their

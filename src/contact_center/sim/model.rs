@@ -85,7 +85,7 @@ pub const SAMPLE_SECS_MAX: f64 = 7.0 * 86_400.0;
 pub const LOG_NORMAL_SIGMA_MAX: f64 = 4.0;
 
 /// Settings of the simulated contact center (`[contact_center.sim]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
     /// Seed of every random draw ([`SEED_DEFAULT`]).
@@ -117,7 +117,7 @@ impl Default for SimConfig {
 }
 
 /// A queue and the agents who serve it (`[[contact_center.sim.queues]]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueConfig {
     /// The `QueueId` contacts name.
@@ -151,7 +151,7 @@ impl QueueConfig {
 }
 
 /// A change in the number of logged-in agents.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaffingChange {
     /// Seconds after the model's epoch.
@@ -161,7 +161,7 @@ pub struct StaffingChange {
 }
 
 /// How long an agent spends on a contact.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "model", rename_all = "snake_case", deny_unknown_fields)]
 pub enum HandleTime {
     /// One draw of the whole handle time, split at a fixed share. Keeps the total's
@@ -237,7 +237,7 @@ impl HandleTime {
 }
 
 /// A distribution of durations, in seconds.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Dist {
     /// Always `secs`.
@@ -328,7 +328,7 @@ impl Dist {
 
 /// How customers respond to dials (`[contact_center.sim.customers]`). Outcome shares are of
 /// all dials: fail fast, else person, else machine, else no answer.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CustomerConfig {
     /// Probability that a person answers ([`ANSWER_PROBABILITY_DEFAULT`]).
@@ -378,7 +378,7 @@ impl Default for CustomerConfig {
 }
 
 /// A new person-answer probability from `at_secs` on.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerRateChange {
     /// Seconds after the model's epoch.
@@ -388,7 +388,7 @@ pub struct AnswerRateChange {
 }
 
 /// Injected failures (`[contact_center.sim.faults]`); all off by default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultConfig {
     /// Per `BatchPutContact` call: the whole call is throttled, nothing happens.
