@@ -39,6 +39,11 @@ fail_fast_probability = 0.0
 """
 
 
+class _Server(ThreadingHTTPServer):
+    # Python's default listen backlog (5) overflows when a dozen events come at once.
+    request_queue_size = 128
+
+
 class Receiver:
     """A webhook: records every POST; refuses each event's first delivery to force a retry."""
 
@@ -64,7 +69,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
 
@@ -123,8 +128,8 @@ def receiver():
 def start_emulator(pg, workdir):
     started: list[Emulator] = []
 
-    def _start(name: str, *extra: str, db_url: str | None = None) -> Emulator:
-        emulator = Emulator(name, db_url or pg.create(), config_toml(extra=SIM), workdir, list(extra))
+    def _start(name: str, *extra: str, db_url: str | None = None, sim: str = SIM) -> Emulator:
+        emulator = Emulator(name, db_url or pg.create(), config_toml(extra=sim), workdir, list(extra))
         started.append(emulator)
         return emulator.start()
 
@@ -391,3 +396,22 @@ def test_api_faults_throttle_delay_and_fail(start_emulator, receiver):
     with pytest.raises(ClientError) as excinfo:
         failing.connect().describe_contact(InstanceId=INSTANCE, ContactId=cid)
     assert error_of(excinfo)[:2] == ("InternalServiceException", 500)
+
+
+def test_a_busy_line_ends_with_its_sit_tone_status(start_emulator, receiver):
+    busy_sim = SIM.replace("answer_probability = 1.0", "answer_probability = 0.0").replace(
+        "fail_fast_probability = 0.0", "fail_fast_probability = 1.0\nfail_fast_busy_share = 1.0"
+    )
+    busy = start_emulator("busy", "--webhook", receiver.url, sim=busy_sim)
+    out = busy.connect().batch_put_contact(
+        InstanceId=INSTANCE, ClientToken="busy-1", ContactDataRequestList=contacts("busy", amd=False)
+    )
+    cid = out["SuccessfulRequestList"][0]["ContactId"]
+    receiver.wait(lambda: {e["detail"]["eventType"] for e in receiver.events(cid)} == {"INITIATED", "DISCONNECTED"})
+    last = next(e["detail"] for e in receiver.events(cid) if e["detail"]["eventType"] == "DISCONNECTED")
+    assert last["answeringMachineDetectionStatus"] == "SIT_TONE_BUSY"
+    assert "connectedToSystemTimestamp" not in last
+    assert last["disconnectTimestamp"] > last["initiationTimestamp"]
+    contact = busy.connect().describe_contact(InstanceId=INSTANCE, ContactId=cid)["Contact"]
+    assert contact["AnsweringMachineDetectionStatus"] == "SIT_TONE_BUSY"
+    assert contact.get("DisconnectReason") == "TELECOM_PROBLEM", (contact, last)

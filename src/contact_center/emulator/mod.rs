@@ -407,6 +407,7 @@ pub async fn run(args: EmulatorArgs, config: crate::config::Config) -> anyhow::R
         rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed)),
         webhooks,
     });
+    let emulator_sim = Arc::clone(&emulator.sim);
     tokio::spawn(pump(Arc::clone(&emulator), events, cancel.clone()));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -421,6 +422,10 @@ pub async fn run(args: EmulatorArgs, config: crate::config::Config) -> anyhow::R
         .await
         .context("the Connect emulator's server failed")?;
     cancel.cancel();
+    // Its calls died with it: a successor on the same database reports them ended at once.
+    if let Err(error) = emulator_sim.retire().await {
+        tracing::warn!(%error, "simulated center not retired; its calls look alive until its heartbeat lapses");
+    }
     db.close().await;
     tracing::info!("Connect emulator stopped");
     Ok(())
