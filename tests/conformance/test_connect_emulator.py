@@ -276,6 +276,9 @@ def test_batch_put_contact_errors_follow_the_model(emulator):
             InstanceId=INSTANCE, ClientToken="e-2", ContactDataRequestList=contacts(*[f"r{i}" for i in range(26)])
         )
     assert error_of(excinfo)[:2] == ("InvalidRequestException", 400)
+    with pytest.raises(ClientError) as excinfo:
+        loose.batch_put_contact(InstanceId=INSTANCE, ClientToken="e-4", ContactDataRequestList=contacts("c", campaign=""))
+    assert error_of(excinfo)[:2] == ("InvalidRequestException", 400)
     # The same token with other contacts creates nothing.
     client.batch_put_contact(InstanceId=INSTANCE, ClientToken="e-3", ContactDataRequestList=contacts("y"))
     out = client.batch_put_contact(InstanceId=INSTANCE, ClientToken="e-3", ContactDataRequestList=contacts("z"))

@@ -604,6 +604,7 @@ async fn batch_put_contact(
     let bytes = e.admit(op, request).await?;
     e.check_instance(op, &instance)?;
     let mut req: BatchPutContactRequest = parse(&bytes)?;
+    validate::batch_put_contact(&req).map_err(|m| op.invalid_parameter(m))?;
     req.instance_id = instance;
     {
         let mut pending = lock(&e.pending);

@@ -12,7 +12,7 @@ use crate::contact_center::connect::wire::{
     SegmentAttributeValue, StartOutboundChatContactRequest, Unit, CHAT_DURATION_MINUTES,
     CONTACT_ID_MAX_LEN, FILTER_QUEUES_MAX, INSTANCE_ID_MAX_LEN, SEGMENT_SUBTYPE, SUBTYPE_SMS,
 };
-use crate::contact_center::CLIENT_TOKEN_MAX_LEN;
+use crate::contact_center::{BatchPutContactRequest, CLIENT_TOKEN_MAX_LEN};
 
 /// Every broken rule of one request, each naming its member.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -71,6 +71,40 @@ pub fn instance_id(value: &str) -> Result<(), String> {
 /// `ContactId` as a path label.
 pub fn contact_id(value: &str) -> Result<(), String> {
     path_label("ContactId", value, CONTACT_ID_MAX_LEN)
+}
+
+/// `BatchPutContact`, what the simulated center does not check itself: it already refuses
+/// a batch of 0 or more than 25 items, a missing or long `ClientToken` or
+/// `RequestIdentifier`, and fails single items for bad endpoints, queues and attribute keys.
+/// Here: the lengths the model gives `Campaign.CampaignId` (1-100), endpoint addresses
+/// (0-256) and attributes (keys 1-32767, values 0-32767).
+pub fn batch_put_contact(req: &BatchPutContactRequest) -> Result<(), String> {
+    let mut v = Violations::default();
+    for (i, item) in req.contacts.iter().enumerate() {
+        if let Some(campaign) = &item.campaign_id {
+            v.length(
+                &format!("ContactDataRequestList[{i}].Campaign.CampaignId"),
+                campaign,
+                1,
+                100,
+            );
+        }
+        for (member, endpoint) in [
+            ("CustomerEndpoint", &item.customer_endpoint),
+            ("SystemEndpoint", &item.system_endpoint),
+        ] {
+            if let Some(endpoint) = endpoint {
+                v.length(
+                    &format!("ContactDataRequestList[{i}].{member}.Address"),
+                    &endpoint.address,
+                    0,
+                    256,
+                );
+            }
+        }
+        attributes_rules(&mut v, &item.attributes);
+    }
+    v.finish()
 }
 
 const CHANNELS: [&str; 4] = ["VOICE", "CHAT", "TASK", "EMAIL"];
@@ -414,6 +448,45 @@ mod tests {
                 "{member}: {all}"
             );
         }
+    }
+
+    #[test]
+    fn batch_items_follow_the_models_lengths() {
+        use crate::contact_center::{ContactDataRequest, Endpoint};
+        let item = |campaign: &str, address: &str, value: String| ContactDataRequest {
+            request_identifier: "r".into(),
+            customer_endpoint: Some(Endpoint::telephone(address)),
+            system_endpoint: None,
+            queue_id: Some("q".into()),
+            attributes: BTreeMap::from([("k".to_string(), value)]),
+            campaign_id: Some(campaign.into()),
+        };
+        let batch = |contacts| BatchPutContactRequest {
+            client_token: "t".into(),
+            instance_id: "i".into(),
+            contacts,
+        };
+        assert_eq!(
+            batch_put_contact(&batch(vec![item("c", "+14155550123", "v".into())])),
+            Ok(())
+        );
+        let bad = batch_put_contact(&batch(vec![
+            item("", "+14155550123", "v".into()),
+            item("c", &"9".repeat(257), "secret".repeat(6000)),
+        ]))
+        .unwrap_err();
+        assert!(
+            bad.contains("ContactDataRequestList[0].Campaign.CampaignId"),
+            "{bad}"
+        );
+        assert!(
+            bad.contains("ContactDataRequestList[1].CustomerEndpoint.Address"),
+            "{bad}"
+        );
+        assert!(
+            bad.contains("Attributes value") && !bad.contains("secret"),
+            "{bad}"
+        );
     }
 
     #[test]
