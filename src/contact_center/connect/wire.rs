@@ -1069,6 +1069,12 @@ impl ContactTimeline {
         self.disconnected.is_some()
     }
 
+    /// Whether nothing more will happen to the contact: completed, or disconnected without
+    /// an agent (only a contact an agent took has wrap-up, and `COMPLETED`, to come).
+    pub fn is_over(&self) -> bool {
+        self.completed.is_some() || (self.disconnected.is_some() && self.agent.is_none())
+    }
+
     /// Applies one sim event; returns the Connect event it emits, if any. Outcome kinds that
     /// Connect reports only with the disconnect (`Busy`, `Invalid`, `NoAnswer`, `Abandoned`)
     /// emit nothing themselves.
@@ -1639,6 +1645,18 @@ mod tests {
             types(&all[6].3, true, true).last().unwrap().2.as_deref(),
             Some(REASON_FLOW)
         );
+    }
+
+    #[test]
+    fn a_contact_is_over_when_no_event_can_follow() {
+        for (name, queue, amd, path) in paths() {
+            let mut timeline = ContactTimeline::new(facts(queue, amd));
+            for (i, (at, kind)) in path.iter().enumerate() {
+                assert!(!timeline.is_over(), "{name} before step {i}");
+                timeline.apply(kind, t(*at));
+            }
+            assert!(timeline.is_over(), "{name}");
+        }
     }
 
     #[test]

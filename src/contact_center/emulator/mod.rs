@@ -326,6 +326,27 @@ struct Emulator {
     webhooks: Arc<Webhooks>,
 }
 
+/// Contacts whose timelines the emulator keeps. Past it, ended contacts are forgotten
+/// (`DescribeContact` then answers for them from the ledger, without their details), so a
+/// long run does not grow without bound.
+const CONTACTS_MAX: usize = 200_000;
+
+/// Forgets contacts that are over until a tenth of [`CONTACTS_MAX`] is free again (or none is left
+/// to forget: running contacts are kept whatever their number).
+fn forget_ended(contacts: &mut HashMap<String, ContactTimeline>) {
+    let target = CONTACTS_MAX - CONTACTS_MAX / 10;
+    let excess = contacts.len().saturating_sub(target);
+    let ended: Vec<String> = contacts
+        .iter()
+        .filter(|(_, t)| t.is_over())
+        .map(|(id, _)| id.clone())
+        .take(excess)
+        .collect();
+    for id in ended {
+        contacts.remove(&id);
+    }
+}
+
 /// A poisoned lock only means a panic elsewhere; the maps are still usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -507,6 +528,9 @@ impl Emulator {
                 queue_id: pending.queue_id,
                 amd: pending.amd,
             };
+            if contacts.len() >= CONTACTS_MAX {
+                forget_ended(&mut contacts);
+            }
             contacts.insert(event.contact_id.clone(), ContactTimeline::new(facts));
         }
         let timeline = contacts.get_mut(&event.contact_id)?;
@@ -757,16 +781,22 @@ impl Emulator {
                 }],
             )
             .await?;
-        let ended = !matches!(states.get(contact_id), Some(ContactState::Running));
+        // The ledger keeps no call times: whether it ended is all that is known, as of now.
+        // A contact this run forgot (see CONTACTS_MAX) ended here, for a reason no longer
+        // known; one an earlier run placed was lost with it.
+        let (ended, reason) = match states.get(contact_id) {
+            Some(ContactState::Running) => (false, None),
+            Some(ContactState::Ended) => (true, None),
+            Some(ContactState::Gone(_)) | None => (true, Some(REASON_LOST.to_string())),
+        };
         Ok(wire::Contact {
             arn: Some(format!("{}/contact/{contact_id}", self.instance_arn)),
             id: Some(contact_id.to_string()),
             initial_contact_id: Some(contact_id.to_string()),
             initiation_method: Some(wire::INITIATION_API.to_string()),
             channel: Some(wire::CHANNEL_VOICE.to_string()),
-            // The ledger keeps no call times: "ended" is all that is known, as of now.
             disconnect_timestamp: ended.then(|| self.sim.now()),
-            disconnect_reason: ended.then(|| REASON_LOST.to_string()),
+            disconnect_reason: reason,
             ..wire::Contact::default()
         })
     }
@@ -841,6 +871,39 @@ fn chat_fingerprint(req: &StartOutboundChatContactRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_contacts_that_are_over_are_forgotten() {
+        use crate::contact_center::ContactEventKind as K;
+        let mut contacts = HashMap::new();
+        for i in 0..CONTACTS_MAX {
+            let mut timeline = ContactTimeline::new(ContactFacts {
+                contact_id: i.to_string(),
+                instance_arn: "arn".into(),
+                campaign_id: None,
+                queue_id: Some("q".into()),
+                amd: false,
+            });
+            let at = chrono::Utc::now();
+            timeline.apply(&K::Initiated, at);
+            // Every other contact waits for its wrap-up: not over.
+            let agent = K::ConnectedToAgent {
+                agent_id: "a".into(),
+            };
+            let tail: &[K] = if i % 2 == 0 {
+                &[K::NoAnswer, K::Disconnected]
+            } else {
+                &[K::PersonAnswered, K::Queued, agent, K::Disconnected]
+            };
+            for kind in tail {
+                timeline.apply(kind, at);
+            }
+            contacts.insert(i.to_string(), timeline);
+        }
+        forget_ended(&mut contacts);
+        assert_eq!(contacts.len(), CONTACTS_MAX - CONTACTS_MAX / 10);
+        assert!(contacts.values().filter(|t| !t.is_over()).count() == CONTACTS_MAX / 2);
+    }
 
     #[test]
     fn shares_and_rates_parse() {
