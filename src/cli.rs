@@ -1,5 +1,6 @@
-//! The command line: `serve`, `migrate`, `check-config`, `demo`, `simulate`, `bench`, and
-//! the operator's look at a running daemon (`campaigns`, `progress`, `request`).
+//! The command line: `serve`, `migrate`, `check-config`, `demo`, `simulate`, `bench`,
+//! `connect-emulator`, and the operator's look at a running daemon (`campaigns`, `progress`,
+//! `request`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,10 @@ enum Command {
         #[command(subcommand)]
         bench: crate::bench::BenchCommand,
     },
+    /// Serve an emulated Amazon Connect instance (BatchPutContact, GetCurrentMetricData,
+    /// DescribeContact, StartOutboundChatContact) on the simulated contact center, posting
+    /// contact events to webhooks as EventBridge would.
+    ConnectEmulator(crate::contact_center::emulator::EmulatorArgs),
     #[command(flatten)]
     Inspect(crate::inspect::InspectCommand),
 }
@@ -147,6 +152,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench { bench } => runtime.block_on(crate::bench::run(bench)),
         Command::Simulate(args) => crate::whatif::run(args),
+        Command::ConnectEmulator(args) => {
+            let config = load(&ConfigArg {
+                config: args.config.clone(),
+            })?;
+            init_logging(&config);
+            runtime.block_on(crate::contact_center::emulator::run(args, config))
+        }
         Command::Inspect(command) => runtime.block_on(crate::inspect::run(command)),
         Command::Demo(args) => {
             let quiet = Config {

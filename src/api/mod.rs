@@ -347,13 +347,7 @@ async fn admit(edge: &Edge, req: Request) -> Result<Request, ApiError> {
         .map_err(|_| too_large())?;
 
     let (caller, account) = if app.config.auth.enabled {
-        let headers: Vec<(String, String)> = parts
-            .headers
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
-            })
-            .collect();
+        let headers = sigv4::header_pairs(&parts.headers);
         let signed = sigv4::SignedRequest {
             method: parts.method.as_str(),
             raw_path: parts.uri.path(),

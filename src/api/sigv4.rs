@@ -225,6 +225,18 @@ impl VerifiedCaller {
     }
 }
 
+/// The headers of an HTTP request as [`SignedRequest::headers`] wants them: every value, in
+/// the order received; a value that is not visible ASCII cannot have been signed and is
+/// left out.
+pub fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
+        })
+        .collect()
+}
+
 /// Checks a request's SigV4 `Authorization` header.
 ///
 /// `lookup` maps an access key id to its secret; it is called at most once. `max_skew` is the

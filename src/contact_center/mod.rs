@@ -17,6 +17,7 @@
 //!   error, and backends must not log them.
 
 pub mod connect;
+pub mod emulator;
 pub mod sim;
 
 use std::collections::BTreeMap;

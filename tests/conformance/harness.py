@@ -154,14 +154,7 @@ class Daemon:
         env["NO_COLOR"] = "1"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [
-                    str(binary),
-                    "serve",
-                    "--config",
-                    str(self.config_path),
-                    "--listen",
-                    f"127.0.0.1:{self.port}",
-                ],
+                [str(binary), *self.arguments()],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -185,6 +178,10 @@ class Daemon:
                     raise RuntimeError(f"daemon {self.name}: {path} not 200 after {timeout}s\n" + self.tail())
                 time.sleep(0.05)
         return self
+
+    def arguments(self) -> list[str]:
+        """The command line after the binary; other processes of the binary override it."""
+        return ["serve", "--config", str(self.config_path), "--listen", f"127.0.0.1:{self.port}"]
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -998,6 +998,16 @@ pub fn arn_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
+/// The agent id of an agent ARN (`…/agent/ID`): everything after `/agent/`, so that an id
+/// holding a slash (the simulated center's `queue/agent-n`) survives; the last segment of
+/// any other ARN.
+pub fn agent_id(arn: &str) -> &str {
+    match arn.split_once("/agent/") {
+        Some((_, id)) if !id.is_empty() => id,
+        _ => arn_id(arn),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Emulator side: sim lifecycle → Connect events.
 
@@ -1057,6 +1067,12 @@ impl ContactTimeline {
     /// Whether the contact is over (disconnected; completion may follow after wrap-up).
     pub fn is_disconnected(&self) -> bool {
         self.disconnected.is_some()
+    }
+
+    /// Whether nothing more will happen to the contact: completed, or disconnected without
+    /// an agent (only a contact an agent took has wrap-up, and `COMPLETED`, to come).
+    pub fn is_over(&self) -> bool {
+        self.completed.is_some() || (self.disconnected.is_some() && self.agent.is_none())
     }
 
     /// Applies one sim event; returns the Connect event it emits, if any. Outcome kinds that
@@ -1317,7 +1333,7 @@ pub fn engine_events(
         push(Some(at), K::Queued);
     }
     if let Some(agent) = agent {
-        let agent_id = agent.agent_arn.as_deref().map(arn_id).unwrap_or_default();
+        let agent_id = agent.agent_arn.as_deref().map(agent_id).unwrap_or_default();
         push(
             agent.connected_to_agent_timestamp,
             K::ConnectedToAgent {
@@ -1343,6 +1359,37 @@ pub fn engine_events(
         push(Some(completed_at), K::Completed);
     }
     out
+}
+
+/// A valid SMS `StartOutboundChatContact` request, for tests here and in the emulator.
+#[cfg(test)]
+pub(crate) fn sample_sms() -> StartOutboundChatContactRequest {
+    StartOutboundChatContactRequest {
+        source_endpoint: Some(ChatEndpoint {
+            endpoint_type: Some("CONNECT_PHONENUMBER_ARN".into()),
+            address: Some("arn:aws:connect:us-east-1:111122223333:phone-number/p".into()),
+        }),
+        destination_endpoint: Some(ChatEndpoint {
+            endpoint_type: Some("TELEPHONE_NUMBER".into()),
+            address: Some("+14155550123".into()),
+        }),
+        instance_id: Some("inst-1".into()),
+        segment_attributes: Some(BTreeMap::from([(
+            SEGMENT_SUBTYPE.to_string(),
+            SegmentAttributeValue::string(SUBTYPE_SMS),
+        )])),
+        contact_flow_id: Some("flow".into()),
+        chat_duration_in_minutes: Some(60),
+        participant_details: Some(ParticipantDetails {
+            display_name: Some("Acme".into()),
+        }),
+        initial_system_message: Some(ChatMessage {
+            content_type: Some("text/plain".into()),
+            content: Some("hello".into()),
+        }),
+        client_token: Some("t".into()),
+        ..StartOutboundChatContactRequest::default()
+    }
 }
 
 #[cfg(test)]
@@ -1375,7 +1422,7 @@ mod tests {
     /// Every sim path, as the sim emits it.
     fn paths() -> Vec<Path> {
         let agent = || K::ConnectedToAgent {
-            agent_id: "agent-3".into(),
+            agent_id: "q-1/agent-3".into(),
         };
         vec![
             (
@@ -1601,6 +1648,18 @@ mod tests {
     }
 
     #[test]
+    fn a_contact_is_over_when_no_event_can_follow() {
+        for (name, queue, amd, path) in paths() {
+            let mut timeline = ContactTimeline::new(facts(queue, amd));
+            for (i, (at, kind)) in path.iter().enumerate() {
+                assert!(!timeline.is_over(), "{name} before step {i}");
+                timeline.apply(kind, t(*at));
+            }
+            assert!(timeline.is_over(), "{name}");
+        }
+    }
+
+    #[test]
     fn event_json_has_the_documented_shape_and_iso_timestamps() {
         let path = &paths()[4].3;
         let events = emit(true, true, path);
@@ -1635,7 +1694,7 @@ mod tests {
                         "enqueueTimestamp": "2023-11-14T22:13:26.000Z"
                     },
                     "agentInfo": {
-                        "agentArn": "arn:aws:connect:us-east-1:111122223333:instance/inst-1/agent/agent-3",
+                        "agentArn": "arn:aws:connect:us-east-1:111122223333:instance/inst-1/agent/q-1/agent-3",
                         "connectedToAgentTimestamp": "2023-11-14T22:13:27.000Z",
                         "afterContactWorkStartTimestamp": "2023-11-14T22:14:20.000Z",
                         "afterContactWorkEndTimestamp": "2023-11-14T22:14:35.000Z"
@@ -1978,36 +2037,23 @@ mod tests {
 
     #[test]
     fn outbound_chat_request_uses_the_model_names() {
-        let request = StartOutboundChatContactRequest {
-            source_endpoint: Some(ChatEndpoint {
-                endpoint_type: Some("CONNECT_PHONENUMBER_ARN".into()),
-                address: Some("arn:x".into()),
-            }),
-            destination_endpoint: Some(ChatEndpoint {
-                endpoint_type: Some("TELEPHONE_NUMBER".into()),
-                address: Some("+15550100".into()),
-            }),
-            instance_id: Some("inst-1".into()),
-            segment_attributes: Some(BTreeMap::from([(
-                SEGMENT_SUBTYPE.to_string(),
-                SegmentAttributeValue::string(SUBTYPE_SMS),
-            )])),
-            contact_flow_id: Some("flow".into()),
-            chat_duration_in_minutes: Some(60),
-            client_token: Some("tok".into()),
-            ..StartOutboundChatContactRequest::default()
-        };
+        let request = sample_sms();
         let json = serde_json::to_value(&request).unwrap();
         assert_eq!(
             json,
             json!({
-                "SourceEndpoint": {"Type": "CONNECT_PHONENUMBER_ARN", "Address": "arn:x"},
-                "DestinationEndpoint": {"Type": "TELEPHONE_NUMBER", "Address": "+15550100"},
+                "SourceEndpoint": {
+                    "Type": "CONNECT_PHONENUMBER_ARN",
+                    "Address": "arn:aws:connect:us-east-1:111122223333:phone-number/p"
+                },
+                "DestinationEndpoint": {"Type": "TELEPHONE_NUMBER", "Address": "+14155550123"},
                 "InstanceId": "inst-1",
                 "SegmentAttributes": {"connect:Subtype": {"ValueString": "connect:SMS"}},
                 "ContactFlowId": "flow",
                 "ChatDurationInMinutes": 60,
-                "ClientToken": "tok"
+                "ParticipantDetails": {"DisplayName": "Acme"},
+                "InitialSystemMessage": {"ContentType": "text/plain", "Content": "hello"},
+                "ClientToken": "t"
             })
         );
         let response: StartOutboundChatContactResponse =

@@ -280,6 +280,13 @@ impl SimContactCenter {
         Ok(Self { shared })
     }
 
+    /// Records in the ledger that this center stopped, and waits for it: its calls are then
+    /// reported gone at once. The heartbeat task does the same on cancellation, but a process
+    /// about to exit cannot count on a background task finishing.
+    pub async fn retire(&self) -> Result<(), LedgerError> {
+        self.shared.ledger.retire(self.shared.center).await
+    }
+
     /// Totals so far, e.g. dials per run for crash tests and occupancy for reports.
     pub fn counters(&self) -> SimCounters {
         self.shared

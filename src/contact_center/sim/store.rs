@@ -43,6 +43,27 @@ impl PgSimLedger {
     }
 }
 
+impl PgSimLedger {
+    /// The `ClientToken` of the batch that created `contact_id`, if the ledger has it.
+    ///
+    /// Amazon Connect's `DescribeContact` names a contact by its id alone; the Connect
+    /// emulator answers for contacts of its earlier runs from here. The ledger keeps the
+    /// answer it gave each token, so the contact ids sit in that JSON: a scan, acceptable for
+    /// an emulator's ledger, not for a daemon's hot path.
+    pub async fn client_token_of(&self, contact_id: &str) -> Result<Option<String>, LedgerError> {
+        sqlx::query_scalar(
+            "select client_token from sim_ledger
+             where entry -> 'response' -> 'SuccessfulRequestList'
+                   @> jsonb_build_array(jsonb_build_object('ContactId', $1::text))
+             limit 1",
+        )
+        .bind(contact_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)
+    }
+}
+
 fn backend(e: sqlx::Error) -> LedgerError {
     LedgerError::Backend(Box::new(e))
 }
