@@ -3,6 +3,7 @@
 mod accounts;
 mod campaigns;
 mod cli;
+mod connect_events;
 mod demo;
 mod dial_requests;
 mod edge;

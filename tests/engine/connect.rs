@@ -46,8 +46,6 @@ fn daemon_env() -> Vec<(&'static str, String)> {
         ("AWS_SECRET_ACCESS_KEY", SECRET.to_string()),
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-        ("AWS_CONFIG_FILE", "/nonexistent".to_string()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".to_string()),
         ("DIALER_CONNECT_EVENTS_KEY", EVENTS_KEY.to_string()),
     ]
 }

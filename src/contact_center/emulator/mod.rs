@@ -785,7 +785,8 @@ impl Emulator {
         // A contact this run forgot (see CONTACTS_MAX) ended here, for a reason no longer
         // known; one an earlier run placed was lost with it.
         let (ended, reason) = match states.get(contact_id) {
-            Some(ContactState::Running) => (false, None),
+            // The simulated center answers at once; it never leaves an answer pending.
+            Some(ContactState::Running | ContactState::Pending) => (false, None),
             Some(ContactState::Ended) => (true, None),
             Some(ContactState::Gone(_)) | None => (true, Some(REASON_LOST.to_string())),
         };
