@@ -25,6 +25,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use clap::Parser;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, Notify};
@@ -36,8 +39,8 @@ use super::{create_campaign, insert_pending, percentiles_ms, set_campaign_state,
 use crate::campaigns::{AgentDialerConfig, CampaignState, DialerConfig};
 use crate::clock::WallClock;
 use crate::config::{Config, EnvOverrides};
+use crate::contact_center::connect::{AmazonConnect, AmazonConnectConfig};
 use crate::contact_center::sim::model::{CustomerConfig, Dist, HandleTime, QueueConfig, SimConfig};
-use crate::contact_center::sim::SimContactCenter;
 use crate::contact_center::{Backend, ContactCenter, ContactEventKind, BATCH_MAX_CONTACTS};
 use crate::db::scratch::ScratchDatabase;
 use crate::metrics as m;
@@ -61,6 +64,11 @@ pub struct DispatchArgs {
     /// Config file; database, engine and pacing settings are taken from it.
     #[arg(long, default_value = "config/dialer.toml")]
     config: PathBuf,
+    /// Also measure the engine over the wire: the Amazon Connect backend against an
+    /// emulator (in this process, over loopback HTTP) answering every call this many
+    /// milliseconds late.
+    #[arg(long, value_name = "MS")]
+    wire_latency_ms: Option<u64>,
 }
 
 /// Lines the engine may use in the throughput phase: more than it can fill in a run, so
@@ -71,6 +79,8 @@ const UNLIMITED_AGENTS: u32 = 100_000;
 /// Requests preloaded for the latency phase; far more than a few agents use in a run.
 const LATENCY_BACKLOG: i64 = 20_000;
 const THROUGHPUT_QUEUE: &str = "bench-unlimited";
+/// The instance the benchmark's campaigns name (see [`super::create_campaign`]).
+const BENCH_INSTANCE: &str = "bench";
 const LATENCY_QUEUE: &str = "bench-few";
 /// Database connections of the benchmark's pool.
 const BENCH_CONNECTIONS: u32 = 48;
@@ -105,8 +115,14 @@ pub async fn run(args: DispatchArgs) -> anyhow::Result<()> {
     );
     let measured = phases(&args, &config, scratch.pool(), &metrics).await;
     let dropped = scratch.drop().await;
-    let (engine, raw) = measured?;
+    let (engine, raw, wire) = measured?;
     dropped?;
+    if let (Some(wire), Some(latency_ms)) = (wire, args.wire_latency_ms) {
+        println!(
+            "wire ratio {:.2} ({wire:.0}/s over the wire with {latency_ms} ms per call vs {engine:.0}/s in process)",
+            wire / engine.max(1e-9)
+        );
+    }
     println!(
         "dispatch ratio {:.2} ({engine:.0}/s engine vs {raw:.0}/s raw claim)",
         engine / raw.max(1e-9)
@@ -114,13 +130,13 @@ pub async fn run(args: DispatchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the phases; returns (engine contacts/s, raw claims/s).
+/// Runs the phases; returns (engine contacts/s, raw claims/s, over-the-wire contacts/s).
 async fn phases(
     args: &DispatchArgs,
     config: &Config,
     pool: &PgPool,
     metrics: &PrometheusHandle,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<(f64, f64, Option<f64>)> {
     let progressive = || {
         DialerConfig::ProgressiveDialerConfig(AgentDialerConfig {
             bandwidth_allocation: 1.0,
@@ -156,9 +172,114 @@ async fn phases(
     insert_pending(pool, &latency_campaign, 0, LATENCY_BACKLOG, valid).await?;
     insert_pending(pool, &engine_campaign, 0, args.backlog, valid).await?;
     insert_pending(pool, &raw_campaign, 0, args.backlog, valid).await?;
+    let wire_campaign = match args.wire_latency_ms {
+        Some(_) => {
+            let campaign = create_campaign(
+                pool,
+                "bench-wire",
+                progressive(),
+                Some(THROUGHPUT_QUEUE),
+                stopped,
+            )
+            .await?;
+            insert_pending(pool, &campaign, 0, args.backlog, valid).await?;
+            Some(campaign)
+        }
+        None => None,
+    };
     settle(pool).await?;
     latency(args, config, pool, metrics, &latency_campaign).await?;
-    throughput(args, config, pool, metrics, &engine_campaign, &raw_campaign).await
+    let (engine, raw) =
+        throughput(args, config, pool, metrics, &engine_campaign, &raw_campaign).await?;
+    let wire = match (wire_campaign, args.wire_latency_ms) {
+        (Some(campaign), Some(latency_ms)) => {
+            Some(over_the_wire(args, config, pool, &campaign, latency_ms).await?)
+        }
+        _ => None,
+    };
+    Ok((engine, raw, wire))
+}
+
+/// The throughput phase's engine on the Amazon Connect backend, against an emulator that
+/// answers each call `latency_ms` late: the engine must keep several calls in flight to
+/// stay near its in-process rate. Returns contacts/s.
+async fn over_the_wire(
+    args: &DispatchArgs,
+    config: &Config,
+    pool: &PgPool,
+    campaign: &str,
+    latency_ms: u64,
+) -> anyhow::Result<f64> {
+    const KEY: (&str, &str) = ("AKIDBENCHWIRE", "bench-wire-secret");
+    let mut emulated = config.clone();
+    emulated.contact_center.sim = sim_config(THROUGHPUT_QUEUE, UNLIMITED_AGENTS, 0.0);
+    emulated.auth.enabled = true;
+    emulated.auth.access_keys = vec![format!("{}:{}", KEY.0, KEY.1)];
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let emulator_args = EmulatorCli::try_parse_from([
+        "connect-emulator",
+        "--instance-id",
+        BENCH_INSTANCE,
+        "--latency-ms",
+        &latency_ms.to_string(),
+    ])?
+    .args;
+    let stop_emulator = CancellationToken::new();
+    let emulator = tokio::spawn(crate::contact_center::emulator::serve(
+        emulator_args,
+        emulated,
+        pool.clone(),
+        listener,
+        stop_emulator.clone(),
+    ));
+    let connect_config = AmazonConnectConfig {
+        instance_id: BENCH_INSTANCE.to_string(),
+        endpoint,
+        // The emulator is unthrottled: the engine's own pace is measured, not a quota.
+        api_rate_per_sec: 100_000.0,
+        api_burst: 1000,
+        metrics_interval_secs: 0.2,
+        metrics_rate_per_sec: 100.0,
+        ..AmazonConnectConfig::default()
+    };
+    let credentials =
+        SharedCredentialsProvider::new(Credentials::new(KEY.0, KEY.1, None, None, "bench"));
+    let connect = AmazonConnect::with_credentials(
+        &connect_config,
+        &config.aws.region,
+        pool.clone(),
+        credentials,
+    )?;
+    let backend = Backend {
+        center: connect.clone(),
+        clock: Arc::new(WallClock),
+        sim: None,
+        connect: Some(connect),
+    };
+    let engine = Engine::start_with(pool, config, backend, CancellationToken::new());
+    let window = engine
+        .window(pool, campaign, Duration::from_secs(args.seconds))
+        .await;
+    engine.stop().await;
+    stop_emulator.cancel();
+    emulator.await??;
+    let tally = window?;
+    println!(
+        "wire       {:>10} contacts in {:>5.1}s  {:>9.0} contacts/s  (Amazon Connect backend, emulator answering {latency_ms} ms late, {} calls at once)",
+        tally.rows,
+        tally.secs,
+        tally.rate(),
+        config.engine.max_concurrent_calls,
+    );
+    Ok(tally.rate())
+}
+
+/// `connect-emulator`'s options, parsed as its command line would be.
+#[derive(clap::Parser)]
+struct EmulatorCli {
+    #[command(flatten)]
+    args: crate::contact_center::emulator::EmulatorArgs,
 }
 
 /// Customers who answer at once and are never busy, invalid or machines.
@@ -431,7 +552,7 @@ async fn raw_claim(
 /// The engine's services, built as the daemon builds them (unsupervised: a failure here
 /// fails the benchmark's measurement anyway).
 struct Engine {
-    center: Arc<SimContactCenter>,
+    center: Arc<dyn ContactCenter>,
     wake: Arc<Notify>,
     cancel: CancellationToken,
     tasks: JoinSet<crate::supervisor::ServiceResult>,
@@ -442,9 +563,6 @@ impl Engine {
         let mut config = config.clone();
         config.contact_center.sim = sim;
         let cancel = CancellationToken::new();
-        let mut tasks = JoinSet::new();
-        let pacing = Arc::new(RwLock::new(Arc::new(config.pacing.clone())));
-        let wake = Arc::new(Notify::new());
         let backend = Backend::from_config(
             &config.contact_center,
             &config.aws.region,
@@ -452,28 +570,41 @@ impl Engine {
             cancel.child_token(),
         )
         .await?;
-        let center = backend
-            .sim
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("the benchmark needs the simulated contact center"))?;
+        Ok(Self::start_with(pool, &config, backend, cancel))
+    }
+
+    /// The engine on `backend`, with the backend's own services, until `cancel` fires.
+    fn start_with(
+        pool: &PgPool,
+        config: &Config,
+        backend: Backend,
+        cancel: CancellationToken,
+    ) -> Self {
+        let mut tasks = JoinSet::new();
+        let pacing = Arc::new(RwLock::new(Arc::new(config.pacing.clone())));
+        let wake = Arc::new(Notify::new());
         let engine = crate::engine::Engine::new(
             pool.clone(),
-            backend.center,
-            backend.clock,
+            backend.center.clone(),
+            backend.clock.clone(),
             Arc::new(WallClock),
             &config.engine,
             pacing,
             wake.clone(),
         );
-        for mut service in engine.services() {
+        for mut service in engine
+            .services()
+            .into_iter()
+            .chain(backend.services(engine.owner()))
+        {
             tasks.spawn((service.start)(cancel.child_token()));
         }
-        Ok(Self {
-            center,
+        Self {
+            center: backend.center,
             wake,
             cancel,
             tasks,
-        })
+        }
     }
 
     /// Runs `campaign` for `length` from its first contact on, then pauses it and waits for

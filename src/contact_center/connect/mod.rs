@@ -67,7 +67,7 @@ impl AmazonConnect {
     ) -> Result<Arc<Self>, FatalError> {
         let region = config.region(default_region).to_string();
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.clone()))
+            .region(aws_config::Region::new(region))
             .http_client(
                 aws_smithy_http_client::Builder::new()
                     .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
@@ -82,9 +82,21 @@ impl AmazonConnect {
                 "no AWS credentials source: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with a role".into(),
             )
         })?;
+        Self::with_credentials(config, default_region, pool, credentials)
+    }
+
+    /// The backend with credentials of the caller's choosing (a benchmark signing for an
+    /// emulator it runs itself).
+    pub fn with_credentials(
+        config: &AmazonConnectConfig,
+        default_region: &str,
+        pool: sqlx::PgPool,
+        credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    ) -> Result<Arc<Self>, FatalError> {
+        let region = config.region(default_region);
         let client = Arc::new(ConnectClient::new(
             &config.endpoint(default_region),
-            &region,
+            region,
             credentials,
             Duration::from_secs_f64(config.request_timeout_secs),
         )?);

@@ -354,13 +354,32 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Runs the emulator until SIGINT/SIGTERM.
 pub async fn run(args: EmulatorArgs, config: crate::config::Config) -> anyhow::Result<()> {
+    let db = crate::db::Database::open(&config.database).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let cancel = CancellationToken::new();
+    tokio::spawn(crate::cli::shutdown_on_signal(cancel.clone()));
+    let served = serve(args, config, db.pool.clone(), listener, cancel).await;
+    db.close().await;
+    tracing::info!("Connect emulator stopped");
+    served
+}
+
+/// Serves the emulator on `listener`, its ledger in `pool`, until `cancel` fires (the
+/// dispatch benchmark runs one in-process this way).
+pub async fn serve(
+    args: EmulatorArgs,
+    config: crate::config::Config,
+    pool: sqlx::PgPool,
+    listener: tokio::net::TcpListener,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
     let keys = config
         .key_store()
         .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
     validate::instance_id(&args.instance_id).map_err(|m| anyhow::anyhow!("--instance-id: {m}"))?;
-    let db = crate::db::Database::open(&config.database).await?;
-    let cancel = CancellationToken::new();
-    let ledger = PgSimLedger::new(db.pool.clone());
+    let ledger = PgSimLedger::new(pool.clone());
     let sim = Arc::new(
         SimContactCenter::new(
             config.contact_center.sim.clone(),
@@ -401,7 +420,7 @@ pub async fn run(args: EmulatorArgs, config: crate::config::Config) -> anyhow::R
     let emulator = Arc::new(Emulator {
         sim,
         ledger,
-        pool: db.pool.clone(),
+        pool: pool.clone(),
         keys,
         auth_enabled: config.auth.enabled,
         max_skew: chrono::Duration::seconds(config.auth.max_clock_skew_secs as i64),
@@ -431,12 +450,8 @@ pub async fn run(args: EmulatorArgs, config: crate::config::Config) -> anyhow::R
     let emulator_sim = Arc::clone(&emulator.sim);
     tokio::spawn(pump(Arc::clone(&emulator), events, cancel.clone()));
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     tracing::info!(%endpoint, instance = %args.instance_id, webhooks = args.webhooks.len(), "Connect emulator listening");
-    tokio::spawn(crate::cli::shutdown_on_signal(cancel.clone()));
     let shutdown = cancel.clone();
     axum::serve(listener, router(emulator))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -447,8 +462,6 @@ pub async fn run(args: EmulatorArgs, config: crate::config::Config) -> anyhow::R
     if let Err(error) = emulator_sim.retire().await {
         tracing::warn!(%error, "simulated center not retired; its calls look alive until its heartbeat lapses");
     }
-    db.close().await;
-    tracing::info!("Connect emulator stopped");
     Ok(())
 }
 
