@@ -175,5 +175,27 @@ async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
     let message = gone.error(404, "ResourceNotFoundException");
     assert!(message.contains(&old[0].to_string()), "{message}");
     status(kept[0]).await.ok();
+
+    // The deleted request's clientToken names nothing any more: it is admitted anew.
+    let again = put_requests(&app, &dialed, "d", 1, |_| Duration::from_secs(3600)).await;
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0], old[0], "a new request, with a new id");
     app.shutdown().await.unwrap();
+}
+
+/// `dialer bench soak` for a few seconds, retention at three: it ingests, dials and deletes.
+#[tokio::test]
+async fn the_soak_benchmark_ingests_dials_and_deletes() {
+    let report = dialer::bench::soak::soak(dialer::bench::soak::SoakArgs {
+        minutes: 0.15,
+        retention_minutes: 0.05,
+        rate: 100.0,
+        agents: 50,
+        report_secs: 3.0,
+        config: "config/dialer.toml".into(),
+    })
+    .await
+    .unwrap();
+    assert!(report.accepted > 0 && report.dials > 0, "{report:?}");
+    assert!(report.deleted > 0.0, "{report:?}");
 }
