@@ -2,9 +2,9 @@
 //!
 //! The new file is loaded and validated like at start; an invalid file is refused with a
 //! log line naming every problem, and the running config stays in force. What changes in
-//! place: pacing (`[pacing]`), rate limits (`[throttling]`), the log level and
-//! `queue.retention_days`. In-flight
-//! calls are untouched. Other sections take effect at the next restart, which is logged.
+//! place: pacing (`[pacing]`), rate limits (`[throttling]`), the log level and the retention
+//! (`queue.retention_days`). In-flight calls are untouched. Other sections take effect at the
+//! next restart, which is logged.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
