@@ -193,6 +193,7 @@ pub async fn run_with(
         clock,
         interval: Duration::from_secs_f64(config.queue.sweep_interval_secs),
         batch: config.queue.sweep_batch,
+        retention: reloadable.retention.clone(),
     };
     supervisor.spawn(
         Service::new("sweeper", move |cancel| sweeper.clone().run(cancel)),

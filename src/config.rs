@@ -42,6 +42,12 @@ pub const MAX_PENDING_PER_CAMPAIGN_DEFAULT: i64 = 1_000_000;
 pub const SWEEP_INTERVAL_SECS_DEFAULT: f64 = 1.0;
 /// Rows the sweeper expires per statement, to keep each transaction short.
 pub const SWEEP_BATCH_DEFAULT: i64 = 1000;
+/// Days a finished dial request (with its batch and the simulated center's ledger row) is
+/// kept before the sweeper deletes it.
+pub const RETENTION_DAYS_DEFAULT: f64 = 30.0;
+/// Longest accepted retention: a century, which is "forever" while keeping the cutoff
+/// (now minus the retention) a representable time.
+pub const RETENTION_DAYS_MAX: f64 = 36_500.0;
 
 /// Where the daemon listens and how much it accepts.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -222,6 +228,9 @@ pub struct QueueConfig {
     pub sweep_interval_secs: f64,
     /// Requests expired per sweep statement.
     pub sweep_batch: i64,
+    /// Days finished requests are kept; fractional, so that a soak test can use minutes.
+    /// Reloadable.
+    pub retention_days: f64,
 }
 
 impl Default for QueueConfig {
@@ -230,6 +239,7 @@ impl Default for QueueConfig {
             max_pending_per_campaign: MAX_PENDING_PER_CAMPAIGN_DEFAULT,
             sweep_interval_secs: SWEEP_INTERVAL_SECS_DEFAULT,
             sweep_batch: SWEEP_BATCH_DEFAULT,
+            retention_days: RETENTION_DAYS_DEFAULT,
         }
     }
 }
@@ -557,6 +567,12 @@ impl Config {
             problems.push(format!(
                 "queue.sweep_batch must be between 1 and 100000, got {}",
                 self.queue.sweep_batch
+            ));
+        }
+        let days = self.queue.retention_days;
+        if !(days.is_finite() && days > 0.0 && days <= RETENTION_DAYS_MAX) {
+            problems.push(format!(
+                "queue.retention_days must be greater than 0 and at most {RETENTION_DAYS_MAX}, got {days}"
             ));
         }
         problems.extend(self.engine.validate());
@@ -914,7 +930,7 @@ mod tests {
     #[test]
     fn every_bad_value_is_reported_with_its_key() {
         let mut config = parse(
-            "[server]\nlisten = \"nowhere\"\nheader_read_timeout_secs = 0.0\nbody_read_timeout_secs = -1.0\nmax_connections = 0\n[aws]\naccount_id = \"12\"\n[queue]\nmax_pending_per_campaign = 0\n[throttling.operations.Nope]\nper_second = 1.0\nburst = 1\n",
+            "[server]\nlisten = \"nowhere\"\nheader_read_timeout_secs = 0.0\nbody_read_timeout_secs = -1.0\nmax_connections = 0\n[aws]\naccount_id = \"12\"\n[queue]\nmax_pending_per_campaign = 0\nretention_days = 0.0\n[throttling.operations.Nope]\nper_second = 1.0\nburst = 1\n",
         )
         .unwrap();
         config.apply_env(&EnvOverrides {
@@ -930,6 +946,7 @@ mod tests {
             "server.max_connections",
             "aws.account_id",
             "queue.max_pending_per_campaign",
+            "queue.retention_days",
             "throttling.operations.Nope",
             "auth.access_keys[0]",
             "database.url",

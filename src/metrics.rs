@@ -33,6 +33,8 @@ pub const QUEUE_DEPTH: &str = "dialer_queue_depth";
 pub const DIAL_REQUESTS_EXPIRED: &str = "dialer_dial_requests_expired_total";
 /// Counter: requests cancelled because their campaign stopped.
 pub const DIAL_REQUESTS_CANCELLED: &str = "dialer_dial_requests_cancelled_total";
+/// Counter: finished requests deleted by retention (`queue.retention_days`).
+pub const DIAL_REQUESTS_DELETED: &str = "dialer_dial_requests_deleted_total";
 
 /// Label: contact outcome (`connected`, `abandoned`, `machine`, `no_answer`, `busy`,
 /// `invalid`, `lost`, ...).
@@ -144,6 +146,7 @@ pub const CATALOGUE: &[(&str, Kind, &str, &str)] = &[
     (QUEUE_DEPTH, Kind::Gauge, "campaign_id, state", "Dial requests by campaign and state (refreshed every 10 s)."),
     (DIAL_REQUESTS_EXPIRED, Kind::Counter, "campaign_id", "Dial requests that reached their expiration time before being dialed."),
     (DIAL_REQUESTS_CANCELLED, Kind::Counter, "campaign_id", "Pending dial requests cancelled because their campaign was stopped."),
+    (DIAL_REQUESTS_DELETED, Kind::Counter, "campaign_id", "Finished dial requests deleted by retention (older than queue.retention_days)."),
     (DIALS, Kind::Counter, "campaign_id", "Contacts created (dials launched)."),
     (CONTACTS_COMPLETED, Kind::Counter, "campaign_id, outcome", "Contacts that reached their end, by outcome (connected, abandoned, machine, answered, no_answer, busy, invalid, lost)."),
     (CONTACT_EVENTS, Kind::Counter, "campaign_id, kind", "Contact lifecycle events received from the contact center."),

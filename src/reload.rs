@@ -2,8 +2,9 @@
 //!
 //! The new file is loaded and validated like at start; an invalid file is refused with a
 //! log line naming every problem, and the running config stays in force. What changes in
-//! place: pacing (`[pacing]`), rate limits (`[throttling]`) and the log level. In-flight
-//! calls are untouched. Other sections take effect at the next restart, which is logged.
+//! place: pacing (`[pacing]`), rate limits (`[throttling]`), the log level and the retention
+//! (`queue.retention_days`). In-flight calls are untouched. Other sections take effect at the
+//! next restart, which is logged.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ pub struct Reloadable {
     pub throttle: Arc<RwLock<Arc<Throttle>>>,
     /// Pacing settings read by the scheduler at every decision.
     pub pacing: Arc<RwLock<Arc<PacingConfig>>>,
+    /// How long finished requests are kept, read by the sweeper at every pass.
+    pub retention: Arc<RwLock<Arc<Duration>>>,
 }
 
 impl Reloadable {
@@ -35,8 +38,14 @@ impl Reloadable {
         Self {
             throttle: Arc::new(RwLock::new(Arc::new(Throttle::new(&config.throttling)))),
             pacing: Arc::new(RwLock::new(Arc::new(config.pacing.clone()))),
+            retention: Arc::new(RwLock::new(Arc::new(retention(&config.queue)))),
         }
     }
+}
+
+/// `queue.retention_days` as a duration (validation keeps it positive and finite).
+pub fn retention(queue: &crate::config::QueueConfig) -> Duration {
+    Duration::try_from_secs_f64(queue.retention_days * 86_400.0).unwrap_or(Duration::MAX)
 }
 
 /// Reads the current value of a swappable setting.
@@ -228,13 +237,22 @@ impl Reloader {
                 Err(error) => tracing::warn!(%error, "log.level not applied"),
             }
         }
+        if new.queue.retention_days != self.current.queue.retention_days {
+            replace(&self.targets.retention, retention(&new.queue));
+            changed.push("queue.retention_days");
+        }
         let old = &self.current;
+        // Retention is applied above; the rest of [queue] waits for a restart.
+        let queue_rest = crate::config::QueueConfig {
+            retention_days: old.queue.retention_days,
+            ..new.queue.clone()
+        };
         let restart_only: Vec<&str> = [
             ("server", new.server != old.server),
             ("aws", new.aws != old.aws),
             ("auth", new.auth != old.auth),
             ("database", new.database != old.database),
-            ("queue", new.queue != old.queue),
+            ("queue", queue_rest != old.queue),
             ("engine", new.engine != old.engine),
             ("contact_center", new.contact_center != old.contact_center),
             ("log.format", new.log.format != old.log.format),
@@ -321,6 +339,37 @@ mod tests {
         std::fs::write(&path, "[pacing\n").unwrap();
         assert!(!reloader.reload("test"));
         assert_eq!(current(&targets.pacing).abandonment_target, 0.02);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn retention_changes_in_place() {
+        let dir = std::env::temp_dir().join(format!("dialer-reload-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dialer.toml");
+        let keys = "[auth]\naccess_keys = [\"AK:secret\"]\n";
+        std::fs::write(&path, keys).unwrap();
+        let config = Config::load(&path, false, &EnvOverrides::default()).unwrap();
+        let targets = Reloadable::new(&config);
+        assert_eq!(
+            *current(&targets.retention),
+            Duration::from_secs(30 * 86_400)
+        );
+        let source = ConfigSource {
+            path: path.clone(),
+            is_default: false,
+            listen_override: None,
+        };
+        let mut reloader = Reloader::new(source, config, targets.clone());
+        std::fs::write(&path, format!("{keys}[queue]\nretention_days = 0.5\n")).unwrap();
+        assert!(reloader.reload("test"));
+        assert_eq!(*current(&targets.retention), Duration::from_secs(43_200));
+        std::fs::write(&path, format!("{keys}[queue]\nretention_days = -1.0\n")).unwrap();
+        assert!(
+            !reloader.reload("test"),
+            "a retention of zero or less is refused"
+        );
+        assert_eq!(*current(&targets.retention), Duration::from_secs(43_200));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,16 +3,14 @@
 //! the same schema with the same concurrency. The ratio says what the engine's guarantees
 //! cost over the bare database.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use chrono::Utc;
 use sqlx::PgPool;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
-use super::percentiles_ms;
+use super::{percentiles_ms, InProcessDaemon};
 use crate::client::ApiClient;
 use crate::config::{Config, EnvOverrides, Rate};
 use crate::db::Database;
@@ -96,16 +94,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     config.database.max_connections = config.database.max_connections.max(args.clients as u32 + 4);
 
     let db = Database::open(&config.database).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let endpoint = format!("http://{}", listener.local_addr()?);
-    let cancel = CancellationToken::new();
-    let config = Arc::new(config);
-    let server = tokio::spawn(crate::app::run(
-        config.clone(),
-        db.pool.clone(),
-        listener,
-        cancel.clone(),
-    ));
+    let daemon = InProcessDaemon::start(config, db.pool.clone()).await?;
+    let (endpoint, config) = (daemon.endpoint.clone(), daemon.config.clone());
 
     println!(
         "ingest: {} clients, {}s per phase, batches of {BATCH}, engine at {endpoint}",
@@ -132,8 +122,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 
     let e = engine.report("engine");
     let b = baseline.report("raw sql");
-    cancel.cancel();
-    let _ = server.await;
+    // The figures are printed; how the daemon ends does not change them.
+    let _ = daemon.stop().await;
     db.close().await;
     println!(
         "ingest ratio {:.2} ({e:.0}/s engine vs {b:.0}/s raw sql)",

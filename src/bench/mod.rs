@@ -7,7 +7,9 @@
 pub mod backlog;
 pub mod dispatch;
 pub mod ingest;
+pub mod soak;
 
+use anyhow::Context;
 use clap::Subcommand;
 use sqlx::PgPool;
 
@@ -26,6 +28,8 @@ pub enum BenchCommand {
     Dispatch(dispatch::DispatchArgs),
     /// Claim latency with a small versus a large backlog, half of it expired and unswept.
     Backlog(backlog::BacklogArgs),
+    /// Ingest, dialing and retention at once for minutes: do the tables level off?
+    Soak(soak::SoakArgs),
 }
 
 /// Runs a benchmark.
@@ -34,6 +38,47 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Dispatch(args) => dispatch::run(args).await,
         BenchCommand::Backlog(args) => backlog::run(args).await,
+        BenchCommand::Soak(args) => soak::run(args).await,
+    }
+}
+
+/// A daemon served in this process, as `serve` runs it (API, engine, sweeper), on a pool
+/// the benchmark owns.
+pub struct InProcessDaemon {
+    /// `http://HOST:PORT` of its API.
+    pub endpoint: String,
+    /// The config it runs with.
+    pub config: std::sync::Arc<crate::config::Config>,
+    cancel: tokio_util::sync::CancellationToken,
+    server: tokio::task::JoinHandle<Result<(), crate::app::AppError>>,
+}
+
+impl InProcessDaemon {
+    /// Starts it on a free local port (`server.listen` is not used).
+    pub async fn start(config: crate::config::Config, pool: PgPool) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let config = std::sync::Arc::new(config);
+        let server = tokio::spawn(crate::app::run(
+            config.clone(),
+            pool,
+            listener,
+            cancel.clone(),
+        ));
+        Ok(Self {
+            endpoint,
+            config,
+            cancel,
+            server,
+        })
+    }
+
+    /// Stops it gracefully; returns how it ended.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        self.server.await.context("the daemon panicked")??;
+        Ok(())
     }
 }
 

@@ -397,6 +397,37 @@ pub async fn batch_resolve(
     Ok(())
 }
 
+/// Deletes up to `limit` resolved contact batches created before `before` of which no
+/// request is left: none of its requests still names it (deleted by retention, or put back
+/// in the queue for a later batch). Oldest first; returns how many were deleted. An
+/// unresolved batch may be re-sent and is never deleted; a resolved one is never sent again,
+/// and once its requests are gone nothing reads it (their contacts' events find no request).
+pub async fn batch_purge_many(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, EngineError> {
+    // The limit applies after the filter, so batches whose requests are kept are walked past
+    // (on the `contact_batch_resolved` index), not returned again and again.
+    Ok(sqlx::query(
+        "with gone as (
+             select b.id from contact_batch b
+             where b.resolved_at is not null and b.created_at < $1
+               and not exists (select 1 from dial_request d
+                               where d.id = any(b.request_ids) and d.batch_id = b.id)
+             order by b.created_at
+             limit $2
+             for update skip locked
+         )
+         delete from contact_batch b using gone where b.id = gone.id",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 /// Postpones a batch whose call failed as a whole (same ClientToken next time).
 pub async fn batch_postpone(
     db: impl PgExecutor<'_>,

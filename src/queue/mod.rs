@@ -59,6 +59,15 @@ impl DialRequestState {
         DialRequestState::Cancelled,
     ];
 
+    /// The states a request never leaves (but for a late contact completing an expired
+    /// one): the only ones retention deletes.
+    pub const FINISHED: [DialRequestState; 4] = [
+        DialRequestState::Completed,
+        DialRequestState::Expired,
+        DialRequestState::Failed,
+        DialRequestState::Cancelled,
+    ];
+
     /// The lowercase spelling used in metrics and the status API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -168,6 +177,21 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn finished_states_are_all_but_pending_and_in_progress() {
+        for state in DialRequestState::ALL {
+            let live = matches!(
+                state,
+                DialRequestState::Pending | DialRequestState::InProgress
+            );
+            assert_eq!(
+                DialRequestState::FINISHED.contains(&state),
+                !live,
+                "{state:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,35 +1,73 @@
 //! The sweeper: ends pending requests that can never be dialed (expired, or of a stopped
-//! campaign) in short batches. Every daemon runs one; `SKIP LOCKED` keeps them apart.
+//! campaign) in short batches, and applies retention (`queue.retention_days`): finished
+//! requests older than that are deleted, then the contact batches none of whose requests is
+//! left, then the simulated center's ledger rows of batches that are gone. Every daemon runs
+//! one; `SKIP LOCKED` keeps them apart.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use super::store::dial_request_sweep_many;
+use super::store::{dial_request_purge_many, dial_request_sweep_many};
 use crate::clock::Clock;
 use crate::metrics as m;
+
+/// Statements of each kind one retention pass makes at most: with the default 1000 rows per
+/// statement, 50,000 rows per table per pass, far above what a daemon finishes per second;
+/// a backlog (retention just shortened) is worked off over the next passes, and the expiry
+/// sweep between them is not held up.
+const MAX_PURGE_ROUNDS: u32 = 50;
 
 /// Sweeps every `interval` until cancelled.
 #[derive(Clone)]
 pub struct Sweeper {
     /// The database.
     pub pool: PgPool,
-    /// Source of "now" for the expiry comparison.
+    /// Source of "now" for the expiry comparison and the retention cutoff.
     pub clock: Arc<dyn Clock>,
     /// Time between passes.
     pub interval: Duration,
     /// Rows per statement.
     pub batch: i64,
+    /// How long finished requests are kept; read at every pass, so a reload applies at once.
+    pub retention: Arc<RwLock<Arc<Duration>>>,
+}
+
+/// Why a retention pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    /// Deleting dial requests failed.
+    #[error("deleting finished dial requests: {0}")]
+    Queue(#[from] super::QueueError),
+    /// Deleting contact batches failed.
+    #[error("deleting contact batches: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+    /// Deleting the simulated center's ledger rows failed.
+    #[error("deleting simulator ledger rows: {0}")]
+    Ledger(#[from] crate::contact_center::sim::LedgerError),
+}
+
+/// Rows one retention pass deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Finished dial requests (with their timelines).
+    pub requests: u64,
+    /// Contact batches.
+    pub batches: u64,
+    /// Simulated center ledger rows.
+    pub ledger: u64,
 }
 
 impl Sweeper {
     /// Runs until `cancel` fires. Database errors are logged and retried next pass: the
-    /// sweeper is an optimisation of the queue, claims check expiry themselves.
+    /// sweeper is an optimisation of the queue, claims check expiry themselves, and
+    /// retention only needs to keep up on average.
     pub async fn run(self, cancel: CancellationToken) -> crate::supervisor::ServiceResult {
         let mut ticker = tokio::time::interval(self.interval);
         let mut sweeps = crate::supervisor::FailureStreak::default();
+        let mut purges = crate::supervisor::FailureStreak::default();
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -37,6 +75,7 @@ impl Sweeper {
                 _ = ticker.tick() => {}
             }
             sweeps.record("sweep", self.pass().await);
+            purges.record("retention", self.purge().await.map(|_| ()));
         }
     }
 
@@ -66,5 +105,63 @@ impl Sweeper {
                 return Ok(());
             }
         }
+    }
+
+    /// One retention pass: deletes what is older than the retention, in statements of
+    /// `batch` rows, each its own short transaction, yielding between them. Requests go
+    /// first, so that their batches and then the batches' ledger rows become deletable in
+    /// the same pass.
+    pub async fn purge(&self) -> Result<RetentionReport, RetentionError> {
+        let retention = crate::reload::current(&self.retention);
+        let Some(before) = chrono::Duration::from_std(*retention)
+            .ok()
+            .and_then(|kept| self.clock.now().checked_sub_signed(kept))
+        else {
+            // A retention reaching before the calendar's start keeps everything.
+            return Ok(RetentionReport::default());
+        };
+        let mut report = RetentionReport::default();
+        for _ in 0..MAX_PURGE_ROUNDS {
+            let deleted = dial_request_purge_many(&self.pool, before, self.batch).await?;
+            let mut n = 0;
+            for (campaign_id, count) in deleted {
+                ::metrics::counter!(m::DIAL_REQUESTS_DELETED, m::CAMPAIGN_ID => campaign_id)
+                    .increment(count as u64);
+                n += count as u64;
+            }
+            report.requests += n;
+            if n < self.batch as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..MAX_PURGE_ROUNDS {
+            let n = crate::engine::store::batch_purge_many(&self.pool, before, self.batch).await?;
+            report.batches += n;
+            if n < self.batch as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..MAX_PURGE_ROUNDS {
+            let n = crate::contact_center::sim::store::ledger_purge_many(
+                &self.pool, before, self.batch,
+            )
+            .await?;
+            report.ledger += n;
+            if n < self.batch as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        if report != RetentionReport::default() {
+            tracing::debug!(
+                requests = report.requests,
+                batches = report.batches,
+                ledger = report.ledger,
+                "retention deleted old rows"
+            );
+        }
+        Ok(report)
     }
 }

@@ -286,6 +286,7 @@ async fn sweeper_expires_and_cancels(pool: PgPool) {
         clock: Arc::new(WallClock),
         interval: Duration::from_secs(1),
         batch: 1,
+        retention: Default::default(),
     };
     sweeper.pass().await.unwrap();
     assert_eq!(

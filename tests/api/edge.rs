@@ -117,15 +117,7 @@ async fn health_readiness_and_metrics(pool: PgPool) {
             .unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.endpoint))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("dialer_api_requests_total{operation=\"CreateCampaign\",status=\"200\"}"),
         "{metrics}"

@@ -154,6 +154,28 @@ impl Client {
         }
     }
 
+    /// The daemon's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// The sum of a metric's series whose line starts with `series` (name and labels).
+    pub async fn metric_sum(&self, series: &str) -> f64 {
+        self.metrics_text()
+            .await
+            .lines()
+            .filter(|l| l.starts_with(series))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     pub async fn call(&self, method: &str, path_and_query: &str, body: Option<Value>) -> Answer {
         let body = body
             .map(|b| serde_json::to_vec(&b).unwrap())

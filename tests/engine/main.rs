@@ -16,5 +16,6 @@ mod harness;
 mod outage;
 mod pacing;
 mod restart;
+mod retention;
 mod supervision;
 mod takeover;

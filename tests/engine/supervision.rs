@@ -69,19 +69,8 @@ impl ContactCenter for Faulty {
 }
 
 async fn restarts(app: &TestApp) -> f64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.endpoint))
-        .send()
+    app.metric_sum("dialer_service_restarts_total{service=\"scheduler\"}")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("dialer_service_restarts_total{service=\"scheduler\"}"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 async fn readyz(app: &TestApp) -> (u16, String) {

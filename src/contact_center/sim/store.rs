@@ -64,6 +64,34 @@ impl PgSimLedger {
     }
 }
 
+/// Deletes up to `limit` ledger rows recorded before `before` whose batch is gone: no
+/// `contact_batch` carries the token any more (retention deleted it). A batch that still
+/// exists may be re-sent, and its replay must be answered from here, so its row is kept
+/// whatever its age. Oldest first; returns how many were deleted.
+pub async fn ledger_purge_many(
+    pool: &PgPool,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<u64, LedgerError> {
+    Ok(sqlx::query(
+        "with gone as (
+             select l.client_token from sim_ledger l
+             where l.created_at < $1
+               and not exists (select 1 from contact_batch b where b.client_token = l.client_token)
+             order by l.created_at
+             limit $2
+             for update skip locked
+         )
+         delete from sim_ledger l using gone where l.client_token = gone.client_token",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(pool)
+    .await
+    .map_err(backend)?
+    .rows_affected())
+}
+
 fn backend(e: sqlx::Error) -> LedgerError {
     LedgerError::Backend(Box::new(e))
 }
