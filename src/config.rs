@@ -1030,6 +1030,25 @@ mod tests {
     /// The shipped, documented config file.
     const SHIPPED: &str = include_str!("../config/dialer.toml");
 
+    #[test]
+    fn the_amazon_connect_example_holds_once_its_secrets_are_set() {
+        let text = include_str!("../config/dialer.amazon-connect.toml");
+        let mut config = Config::from_toml(text, Path::new("config/dialer.amazon-connect.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let problems = config.validate().join("\n");
+        assert!(problems.contains("DIALER_CONNECT_EVENTS_KEY"), "{problems}");
+        config.apply_env(&EnvOverrides {
+            database_url: None,
+            access_keys: Some("AK:secret".into()),
+            connect_events_key: Some("events".into()),
+        });
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        assert_eq!(
+            config.contact_center.backend,
+            crate::contact_center::BackendKind::AmazonConnect
+        );
+    }
+
     /// Every dotted key of `value` under `prefix` (`engine.tick_secs`,
     /// `contact_center.sim.queues.staffing.delta`): arrays of tables add their elements'
     /// keys under the array's own key, without an index.
