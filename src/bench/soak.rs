@@ -23,11 +23,11 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::InProcessDaemon;
-use crate::db::scratch::ScratchDatabase;
 use crate::client::ApiClient;
 use crate::config::{Config, EnvOverrides, Rate};
 use crate::contact_center::sim::model::{CustomerConfig, Dist, HandleTime, QueueConfig, SimConfig};
 use crate::contact_center::BATCH_MAX_CONTACTS;
+use crate::db::scratch::ScratchDatabase;
 use crate::metrics as m;
 
 /// Options of `dialer bench soak`.

@@ -57,6 +57,31 @@ fn check_config_reports_every_problem_of_a_file_at_once() {
 }
 
 #[test]
+fn check_config_validates_the_amazon_connect_backend() {
+    let path = temp_file(
+        "connect.toml",
+        "[auth]\naccess_keys = [\"AK:secret\"]\n[contact_center]\nbackend = \"amazon-connect\"\n[contact_center.amazon_connect]\nendpoint = \"connect.example\"\napi_rate_per_sec = 0.0\n",
+    );
+    let out = dialer(&["check-config", path.to_str().unwrap()], &[]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    for key in [
+        "instance_id is required",
+        "endpoint must start",
+        "api_rate_per_sec",
+        "DIALER_CONNECT_EVENTS_KEY",
+    ] {
+        assert!(said.contains(key), "{key:?} not in:\n{said}");
+    }
+    let typo = temp_file(
+        "connect-typo.toml",
+        "[contact_center]\nbackend = \"amazon_connect\"\n",
+    );
+    let said = text(&dialer(&["check-config", typo.to_str().unwrap()], &[]));
+    assert!(said.contains("amazon-connect"), "{said}");
+}
+
+#[test]
 fn a_missing_file_is_named_once() {
     let out = dialer(&["check-config", "/nonexistent/dialer.toml"], &[]);
     let said = text(&out);

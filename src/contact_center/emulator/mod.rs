@@ -33,7 +33,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::de::DeserializeOwned;
@@ -319,7 +319,7 @@ struct Emulator {
     /// Facts of contacts being placed, by `RequestIdentifier`: their first events may come
     /// before `BatchPutContact` returns their ids.
     pending: Mutex<HashMap<String, Pending>>,
-    limiters: Option<HashMap<Op, DefaultDirectRateLimiter>>,
+    limiters: Option<HashMap<Op, Arc<DefaultDirectRateLimiter>>>,
     latency: Duration,
     internal_error_rate: f64,
     rng: Mutex<StdRng>,
@@ -393,10 +393,10 @@ pub async fn serve(
         Op::ALL
             .into_iter()
             .map(|op| {
-                (
-                    op,
-                    limiter(args.throttle_rate.unwrap_or(op.default_quota())),
-                )
+                (op, {
+                    let (per_second, burst) = args.throttle_rate.unwrap_or(op.default_quota());
+                    crate::contact_center::connect::client::limiter(per_second, burst)
+                })
             })
             .collect()
     });
@@ -463,15 +463,6 @@ pub async fn serve(
         tracing::warn!(%error, "simulated center not retired; its calls look alive until its heartbeat lapses");
     }
     Ok(())
-}
-
-fn limiter((per_second, burst): (f64, u32)) -> DefaultDirectRateLimiter {
-    let period = Duration::from_secs_f64(1.0 / per_second).max(Duration::from_nanos(1));
-    let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
-    let quota = Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MIN))
-        .allow_burst(burst);
-    RateLimiter::direct(quota)
 }
 
 fn router(emulator: Arc<Emulator>) -> Router {
