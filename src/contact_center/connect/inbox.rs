@@ -18,6 +18,11 @@ use sqlx::PgPool;
 /// How long an event of a campaign no daemon holds waits for a holder.
 pub const ORPHAN_AFTER: Duration = Duration::from_secs(10);
 
+/// How long an event of a contact whose creation is not recorded yet waits for it. A fast
+/// contact's events can come before the `BatchPutContact` answer that names it is stored,
+/// and the engine cannot place them until it is; past this the contact is not one of ours.
+pub const UNKNOWN_CONTACT_AFTER: Duration = Duration::from_secs(60);
+
 /// How long a delivered event is kept to turn duplicates away: EventBridge retries a
 /// delivery for up to 24 hours.
 pub const KEEP: Duration = Duration::from_secs(25 * 3600);
@@ -56,7 +61,8 @@ pub async fn store(pool: &PgPool, event: &StoredEvent) -> Result<bool, sqlx::Err
 }
 
 /// Takes up to `limit` waiting events for the daemon `owner`: those of campaigns whose live
-/// lease it holds, and those nobody has held for [`ORPHAN_AFTER`]. Oldest first, so each
+/// lease it holds, and those nobody has held for [`ORPHAN_AFTER`]; each only once its
+/// contact's creation is recorded (or after [`UNKNOWN_CONTACT_AFTER`]). Oldest first, so each
 /// contact's events come in the order they arrived (the engine copes with any order).
 pub async fn take(
     pool: &PgPool,
@@ -72,6 +78,9 @@ pub async fn take(
              where e.delivered_at is null
                and (l.owner = $1
                     or (l.owner is null and e.received_at < now() - make_interval(secs => $2)))
+               and (exists (select 1 from contact_batch b
+                            where b.contact_ids && array[e.contact_id])
+                    or e.received_at < now() - make_interval(secs => $4))
              order by e.received_at
              limit $3
              for update of e skip locked
@@ -83,6 +92,7 @@ pub async fn take(
     .bind(owner)
     .bind(ORPHAN_AFTER.as_secs_f64())
     .bind(limit)
+    .bind(UNKNOWN_CONTACT_AFTER.as_secs_f64())
     .fetch_all(pool)
     .await
 }

@@ -26,8 +26,9 @@ use crate::supervisor::{FailureStreak, ServiceResult};
 const STALE_AFTER: u32 = 5;
 /// A queue not asked about for this long is no longer polled.
 const FORGET_AFTER: Duration = Duration::from_secs(300);
-/// How long a first ask waits for the poll it triggered.
-const FIRST_POLL_WAIT: Duration = Duration::from_secs(5);
+/// How long a first ask waits for the poll it triggered: short, as the planning pass that
+/// asks also renews the campaign leases.
+const FIRST_POLL_WAIT: Duration = Duration::from_secs(1);
 
 /// The latest agent counts, by Connect queue id, and what to poll.
 pub struct MetricsCache {
@@ -49,7 +50,7 @@ struct Snapshot {
     watched: BTreeMap<String, Instant>,
     /// Connect queue id -> its counts at the last poll that included it.
     latest: BTreeMap<String, QueueMetrics>,
-    /// Queues polled at least once (known or not to the instance).
+    /// Queues a poll was attempted for (known or not to the instance).
     polled: BTreeSet<String>,
     /// When the last poll succeeded.
     fresh_at: Option<Instant>,
@@ -155,12 +156,15 @@ impl MetricsCache {
             if !queues.is_empty() {
                 let polled = self.poll(&client, &queues).await;
                 polls.record("polling GetCurrentMetricData", polled.as_ref().map(|_| ()));
+                let mut state = self.lock();
+                // Polled, well or not: an asker no longer waits for a first answer, it
+                // gets the snapshot, or the error of a stale one, at once.
+                state.polled.extend(queues.iter().cloned());
                 if let Ok(counts) = polled {
-                    let mut state = self.lock();
-                    state.polled.extend(queues.iter().cloned());
                     state.latest = counts;
                     state.fresh_at = Some(Instant::now());
                 }
+                drop(state);
                 self.polled.notify_waiters();
             }
             tokio::select! {
