@@ -42,6 +42,12 @@ pub const MAX_PENDING_PER_CAMPAIGN_DEFAULT: i64 = 1_000_000;
 pub const SWEEP_INTERVAL_SECS_DEFAULT: f64 = 1.0;
 /// Rows the sweeper expires per statement, to keep each transaction short.
 pub const SWEEP_BATCH_DEFAULT: i64 = 1000;
+/// Default PutDialRequestBatch calls worked on at once (see `dialer bench mixed`).
+pub const INGEST_MAX_CONCURRENT_BATCHES_DEFAULT: usize = 2;
+/// Default PutDialRequestBatch calls waiting for their turn.
+pub const INGEST_MAX_WAITING_BATCHES_DEFAULT: usize = 64;
+/// Most PutDialRequestBatch calls that may wait.
+pub const INGEST_MAX_WAITING_BATCHES_MAX: usize = 100_000;
 
 /// Where the daemon listens and how much it accepts.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -148,8 +154,12 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Data directory of the embedded cluster.
     pub embedded_data_dir: PathBuf,
-    /// Connections in the pool.
+    /// Connections in the API's pool (API calls, the sweeper, the queue-depth gauge).
     pub max_connections: u32,
+    /// Connections in the engine's pool (claims, contact batches, event writes, the
+    /// contact center's bookkeeping), apart from the API's so that uploads never make
+    /// dialing wait for a connection.
+    pub engine_max_connections: u32,
 }
 
 impl Default for DatabaseConfig {
@@ -158,6 +168,7 @@ impl Default for DatabaseConfig {
             url: String::new(),
             embedded_data_dir: PathBuf::from("data/postgres"),
             max_connections: 16,
+            engine_max_connections: 16,
         }
     }
 }
@@ -169,6 +180,7 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("url", &if self.url.is_empty() { "" } else { "<set>" })
             .field("embedded_data_dir", &self.embedded_data_dir)
             .field("max_connections", &self.max_connections)
+            .field("engine_max_connections", &self.engine_max_connections)
             .finish()
     }
 }
@@ -221,6 +233,12 @@ pub struct QueueConfig {
     pub sweep_interval_secs: f64,
     /// Requests expired per sweep statement.
     pub sweep_batch: i64,
+    /// PutDialRequestBatch calls worked on at once: uploads take what dialing leaves of the
+    /// machine and the database, not all of it.
+    pub ingest_max_concurrent_batches: usize,
+    /// PutDialRequestBatch calls that wait for their turn; beyond this a call answers 429
+    /// `ThrottlingException` at once (SDKs retry it with backoff).
+    pub ingest_max_waiting_batches: usize,
 }
 
 impl Default for QueueConfig {
@@ -229,6 +247,8 @@ impl Default for QueueConfig {
             max_pending_per_campaign: MAX_PENDING_PER_CAMPAIGN_DEFAULT,
             sweep_interval_secs: SWEEP_INTERVAL_SECS_DEFAULT,
             sweep_batch: SWEEP_BATCH_DEFAULT,
+            ingest_max_concurrent_batches: INGEST_MAX_CONCURRENT_BATCHES_DEFAULT,
+            ingest_max_waiting_batches: INGEST_MAX_WAITING_BATCHES_DEFAULT,
         }
     }
 }
@@ -515,6 +535,25 @@ impl Config {
             problems.push(format!(
                 "database.max_connections must be at least 2, got {}",
                 self.database.max_connections
+            ));
+        }
+        if self.database.engine_max_connections < 2 {
+            problems.push(format!(
+                "database.engine_max_connections must be at least 2, got {}",
+                self.database.engine_max_connections
+            ));
+        }
+        let batches = self.queue.ingest_max_concurrent_batches;
+        if batches == 0 || batches as u64 >= u64::from(self.database.max_connections) {
+            problems.push(format!(
+                "queue.ingest_max_concurrent_batches must be at least 1 and less than database.max_connections ({}: the other API calls need a connection too), got {batches}",
+                self.database.max_connections
+            ));
+        }
+        if self.queue.ingest_max_waiting_batches > INGEST_MAX_WAITING_BATCHES_MAX {
+            problems.push(format!(
+                "queue.ingest_max_waiting_batches must be at most {INGEST_MAX_WAITING_BATCHES_MAX}, got {}",
+                self.queue.ingest_max_waiting_batches
             ));
         }
         let mut check_rate = |key: &str, rate: &Rate| {
@@ -934,6 +973,43 @@ mod tests {
             "database.url",
         ] {
             assert!(problems.contains(key), "missing {key} in {problems}");
+        }
+    }
+
+    #[test]
+    fn pools_and_ingest_bounds_are_checked() {
+        let config = parse(
+            "[database]\nmax_connections = 8\nengine_max_connections = 24\n[queue]\ningest_max_concurrent_batches = 3\ningest_max_waiting_batches = 10\n",
+        )
+        .unwrap();
+        assert_eq!(config.database.engine_max_connections, 24);
+        assert_eq!(config.queue.ingest_max_concurrent_batches, 3);
+        assert_eq!(config.queue.ingest_max_waiting_batches, 10);
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        let defaults = Config::default();
+        assert!(defaults.validate().is_empty(), "{:?}", defaults.validate());
+
+        for (toml, key) in [
+            (
+                "[database]\nengine_max_connections = 1\n",
+                "database.engine_max_connections",
+            ),
+            (
+                "[queue]\ningest_max_concurrent_batches = 0\n",
+                "queue.ingest_max_concurrent_batches",
+            ),
+            // Every batch holds an API connection: some must be left for the other calls.
+            (
+                "[database]\nmax_connections = 4\n[queue]\ningest_max_concurrent_batches = 4\n",
+                "queue.ingest_max_concurrent_batches",
+            ),
+            (
+                "[queue]\ningest_max_waiting_batches = 100001\n",
+                "queue.ingest_max_waiting_batches",
+            ),
+        ] {
+            let problems = parse(toml).unwrap().validate().join("\n");
+            assert!(problems.contains(key), "{toml}: {problems}");
         }
     }
 

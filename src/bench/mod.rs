@@ -7,6 +7,7 @@
 pub mod backlog;
 pub mod dispatch;
 pub mod ingest;
+pub mod mixed;
 
 use clap::Subcommand;
 use sqlx::PgPool;
@@ -26,6 +27,9 @@ pub enum BenchCommand {
     Dispatch(dispatch::DispatchArgs),
     /// Claim latency with a small versus a large backlog, half of it expired and unswept.
     Backlog(backlog::BacklogArgs),
+    /// Agent-free to contact latency of a progressive campaign, alone and while dial
+    /// requests upload into other campaigns at full speed.
+    Mixed(mixed::MixedArgs),
 }
 
 /// Runs a benchmark.
@@ -34,6 +38,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Dispatch(args) => dispatch::run(args).await,
         BenchCommand::Backlog(args) => backlog::run(args).await,
+        BenchCommand::Mixed(args) => mixed::run(args).await,
     }
 }
 
