@@ -17,6 +17,7 @@ use crate::clock::{Clock, WallClock};
 use crate::config::Config;
 use crate::contact_center::sim::SimContactCenter;
 use crate::contact_center::Backend;
+use crate::db::Pools;
 use crate::engine::Engine;
 use crate::metrics as m;
 use crate::queue::store::dial_request_depth;
@@ -115,6 +116,10 @@ pub fn state(
         metrics: m::install(),
         engine_wake: Arc::new(Notify::new()),
         health: Arc::new(Health::default()),
+        ingest: Arc::new(crate::api::throttle::IngestGate::new(
+            config.queue.ingest_max_concurrent_batches,
+            config.queue.ingest_max_waiting_batches,
+        )),
         pool,
         config,
         clock,
@@ -124,11 +129,11 @@ pub fn state(
 /// Serves the API on `listener` and runs the background services until `cancel` fires.
 pub async fn run(
     config: Arc<Config>,
-    pool: PgPool,
+    pools: impl Into<Pools>,
     listener: TcpListener,
     cancel: CancellationToken,
 ) -> Result<(), AppError> {
-    run_with(config, pool, listener, cancel, Hooks::default()).await
+    run_with(config, pools, listener, cancel, Hooks::default()).await
 }
 
 /// Optional extras of [`run_with`].
@@ -146,11 +151,15 @@ pub struct Hooks {
 /// failing (see [`crate::supervisor`]); the caller then exits non-zero.
 pub async fn run_with(
     config: Arc<Config>,
-    pool: PgPool,
+    pools: impl Into<Pools>,
     listener: TcpListener,
     cancel: CancellationToken,
     hooks: Hooks,
 ) -> Result<(), AppError> {
+    let Pools {
+        api: pool,
+        engine: engine_pool,
+    } = pools.into();
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let reloadable = Reloadable::new(&config);
     let app = state(config.clone(), pool.clone(), clock.clone(), &reloadable)?;
@@ -161,7 +170,7 @@ pub async fn run_with(
             None => Backend::from_config(
                 &config.contact_center,
                 &config.aws.region,
-                pool.clone(),
+                engine_pool.clone(),
                 cancel.child_token(),
             )
             .await
@@ -172,7 +181,7 @@ pub async fn run_with(
             let _ = receiver.send(sim);
         }
         let engine = Engine::new(
-            pool.clone(),
+            engine_pool.clone(),
             backend.center.clone(),
             backend.clock.clone(),
             clock.clone(),

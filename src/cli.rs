@@ -193,8 +193,7 @@ async fn serve(config: Config, source: crate::reload::ConfigSource) -> anyhow::R
         config_source: Some(source),
         ..Default::default()
     };
-    let result =
-        crate::app::run_with(Arc::new(config), db.pool.clone(), listener, cancel, hooks).await;
+    let result = crate::app::run_with(Arc::new(config), db.pools(), listener, cancel, hooks).await;
     db.close().await;
     tracing::info!("dialer stopped");
     Ok(result?)

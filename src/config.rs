@@ -48,6 +48,12 @@ pub const RETENTION_DAYS_DEFAULT: f64 = 30.0;
 /// Longest accepted retention: a century, which is "forever" while keeping the cutoff
 /// (now minus the retention) a representable time.
 pub const RETENTION_DAYS_MAX: f64 = 36_500.0;
+/// Default PutDialRequestBatch calls worked on at once (see `dialer bench mixed`).
+pub const INGEST_MAX_CONCURRENT_BATCHES_DEFAULT: usize = 2;
+/// Default PutDialRequestBatch calls waiting for their turn.
+pub const INGEST_MAX_WAITING_BATCHES_DEFAULT: usize = 64;
+/// Most PutDialRequestBatch calls that may wait.
+pub const INGEST_MAX_WAITING_BATCHES_MAX: usize = 100_000;
 
 /// Where the daemon listens and how much it accepts.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -155,8 +161,12 @@ pub struct DatabaseConfig {
     pub url: String,
     /// Data directory of the embedded cluster.
     pub embedded_data_dir: PathBuf,
-    /// Connections in the pool.
+    /// Connections in the API's pool (API calls, the sweeper, the queue-depth gauge).
     pub max_connections: u32,
+    /// Connections in the engine's pool (claims, contact batches, event writes, the
+    /// contact center's bookkeeping), apart from the API's so that uploads never make
+    /// dialing wait for a connection.
+    pub engine_max_connections: u32,
 }
 
 impl Default for DatabaseConfig {
@@ -165,6 +175,7 @@ impl Default for DatabaseConfig {
             url: String::new(),
             embedded_data_dir: PathBuf::from("data/postgres"),
             max_connections: 16,
+            engine_max_connections: 16,
         }
     }
 }
@@ -176,6 +187,7 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("url", &if self.url.is_empty() { "" } else { "<set>" })
             .field("embedded_data_dir", &self.embedded_data_dir)
             .field("max_connections", &self.max_connections)
+            .field("engine_max_connections", &self.engine_max_connections)
             .finish()
     }
 }
@@ -231,6 +243,12 @@ pub struct QueueConfig {
     /// Days finished requests are kept; fractional, so that a soak test can use minutes.
     /// Reloadable.
     pub retention_days: f64,
+    /// PutDialRequestBatch calls worked on at once: uploads take what dialing leaves of the
+    /// machine and the database, not all of it.
+    pub ingest_max_concurrent_batches: usize,
+    /// PutDialRequestBatch calls that wait for their turn; beyond this a call answers 429
+    /// `ThrottlingException` at once (SDKs retry it with backoff).
+    pub ingest_max_waiting_batches: usize,
 }
 
 impl Default for QueueConfig {
@@ -240,6 +258,8 @@ impl Default for QueueConfig {
             sweep_interval_secs: SWEEP_INTERVAL_SECS_DEFAULT,
             sweep_batch: SWEEP_BATCH_DEFAULT,
             retention_days: RETENTION_DAYS_DEFAULT,
+            ingest_max_concurrent_batches: INGEST_MAX_CONCURRENT_BATCHES_DEFAULT,
+            ingest_max_waiting_batches: INGEST_MAX_WAITING_BATCHES_DEFAULT,
         }
     }
 }
@@ -526,6 +546,25 @@ impl Config {
             problems.push(format!(
                 "database.max_connections must be at least 2, got {}",
                 self.database.max_connections
+            ));
+        }
+        if self.database.engine_max_connections < 2 {
+            problems.push(format!(
+                "database.engine_max_connections must be at least 2, got {}",
+                self.database.engine_max_connections
+            ));
+        }
+        let batches = self.queue.ingest_max_concurrent_batches;
+        if batches == 0 || batches as u64 >= u64::from(self.database.max_connections) {
+            problems.push(format!(
+                "queue.ingest_max_concurrent_batches must be at least 1 and less than database.max_connections ({}: the other API calls need a connection too), got {batches}",
+                self.database.max_connections
+            ));
+        }
+        if self.queue.ingest_max_waiting_batches > INGEST_MAX_WAITING_BATCHES_MAX {
+            problems.push(format!(
+                "queue.ingest_max_waiting_batches must be at most {INGEST_MAX_WAITING_BATCHES_MAX}, got {}",
+                self.queue.ingest_max_waiting_batches
             ));
         }
         let mut check_rate = |key: &str, rate: &Rate| {
@@ -952,6 +991,46 @@ mod tests {
             "database.url",
         ] {
             assert!(problems.contains(key), "missing {key} in {problems}");
+        }
+    }
+
+    #[test]
+    fn pools_and_ingest_bounds_are_checked() {
+        let config = parse(
+            "[auth]\naccess_keys = [\"AK:s\"]\n[database]\nmax_connections = 8\nengine_max_connections = 24\n[queue]\ningest_max_concurrent_batches = 3\ningest_max_waiting_batches = 10\n",
+        )
+        .unwrap();
+        assert_eq!(config.database.engine_max_connections, 24);
+        assert_eq!(config.queue.ingest_max_concurrent_batches, 3);
+        assert_eq!(config.queue.ingest_max_waiting_batches, 10);
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        let defaults = Config::default().validate().join("\n");
+        assert!(
+            !defaults.contains("ingest") && !defaults.contains("engine_max"),
+            "{defaults}"
+        );
+
+        for (toml, key) in [
+            (
+                "[database]\nengine_max_connections = 1\n",
+                "database.engine_max_connections",
+            ),
+            (
+                "[queue]\ningest_max_concurrent_batches = 0\n",
+                "queue.ingest_max_concurrent_batches",
+            ),
+            // Every batch holds an API connection: some must be left for the other calls.
+            (
+                "[database]\nmax_connections = 4\n[queue]\ningest_max_concurrent_batches = 4\n",
+                "queue.ingest_max_concurrent_batches",
+            ),
+            (
+                "[queue]\ningest_max_waiting_batches = 100001\n",
+                "queue.ingest_max_waiting_batches",
+            ),
+        ] {
+            let problems = parse(toml).unwrap().validate().join("\n");
+            assert!(problems.contains(key), "{toml}: {problems}");
         }
     }
 

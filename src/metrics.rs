@@ -92,6 +92,14 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Buckets of [`AGENT_FREE_TO_CONTACT`]: this latency is a few milliseconds when all is
+/// well, so they are fine enough to tell 5 ms from 10 ms and 25 ms from 50 ms (with 2.5 ms
+/// steps up to 10 ms and 5 ms steps up to 50 ms).
+pub const AGENT_FREE_TO_CONTACT_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.035, 0.04,
+    0.045, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder once and returns the handle that renders `/metrics`.
@@ -101,6 +109,13 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_string()), LATENCY_BUCKETS)
+                .and_then(|builder| {
+                    // A full match wins over the suffix.
+                    builder.set_buckets_for_metric(
+                        Matcher::Full(AGENT_FREE_TO_CONTACT.to_string()),
+                        AGENT_FREE_TO_CONTACT_BUCKETS,
+                    )
+                })
                 .map(PrometheusBuilder::build_recorder);
             match recorder {
                 Ok(recorder) => {
@@ -204,6 +219,30 @@ mod tests {
             assert!(
                 readme.contains(&format!("`{name}`")),
                 "README.md does not list {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn agent_free_to_contact_buckets_tell_close_latencies_apart() {
+        let handle = install();
+        metrics::histogram!(AGENT_FREE_TO_CONTACT).record(0.0001);
+        let text = handle.render();
+        let bounds: Vec<f64> = text
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix(AGENT_FREE_TO_CONTACT)?
+                    .strip_prefix("_bucket{le=\"")
+            })
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .filter(|bound: &f64| bound.is_finite())
+            .collect();
+        assert_eq!(bounds, AGENT_FREE_TO_CONTACT_BUCKETS, "{text}");
+        // Some bound falls strictly between 5 and 10 ms, and between 25 and 50 ms.
+        for (low, high) in [(0.005, 0.01), (0.025, 0.05)] {
+            assert!(
+                bounds.iter().any(|&b| b > low && b < high),
+                "{low} and {high} share a bucket"
             );
         }
     }

@@ -124,6 +124,13 @@ pub async fn put_batch(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    // Decoding, checking and storing a batch all wait for a turn: uploads must not crowd
+    // out dialing, on the cores or in the database.
+    let Some(_turn) = app.ingest.enter().await else {
+        return Err(ApiError::Throttling(
+            "Too many PutDialRequestBatch calls in progress; retry with backoff".to_string(),
+        ));
+    };
     let req: PutDialRequestBatchRequest = decode_except(&body, in_item_attributes)?;
     let mut v = Violations::default();
     validate_campaign_id(&mut v, "id", &id);

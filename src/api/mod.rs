@@ -102,6 +102,8 @@ pub struct AppState {
     pub engine_wake: Arc<Notify>,
     /// Which background services run; `/readyz` is unready while one is down.
     pub health: Arc<crate::supervisor::Health>,
+    /// Bounds the PutDialRequestBatch calls worked on at once.
+    pub ingest: Arc<throttle::IngestGate>,
 }
 
 impl AppState {

@@ -1,10 +1,14 @@
-//! API rate limits: one token bucket per (operation, caller), sized from the config.
+//! API rate limits: one token bucket per (operation, caller), sized from the config; and
+//! the ingest gate, which bounds the PutDialRequestBatch calls worked on at once.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Rate, ThrottlingConfig};
 
@@ -49,9 +53,72 @@ impl Throttle {
     }
 }
 
+/// Bounds the PutDialRequestBatch calls worked on at once, so that uploading a list takes
+/// what dialing leaves of the machine and the database. Calls beyond the bound wait their
+/// turn in arrival order; when `max_waiting` already wait, a call is refused at once (429
+/// `ThrottlingException`, which SDKs retry with backoff) rather than left to time out.
+pub struct IngestGate {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+/// Decrements the waiting count however the wait ends (the client may go away).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl IngestGate {
+    /// A gate letting `concurrent` calls through at once (at least one), with up to
+    /// `max_waiting` waiting.
+    pub fn new(concurrent: usize, max_waiting: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrent.max(1))),
+            waiting: AtomicUsize::new(0),
+            max_waiting,
+        }
+    }
+
+    /// A turn to work on one batch, held until dropped; `None` if too many calls wait.
+    pub async fn enter(&self) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        let _waiting = Waiting(&self.waiting);
+        // The semaphore is never closed.
+        self.permits.clone().acquire_owned().await.ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_gate_queues_up_to_its_bound_then_refuses() {
+        let gate = Arc::new(IngestGate::new(1, 1));
+        let first = gate.enter().await.expect("a free turn");
+        let queued = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.enter().await.is_some() }
+        });
+        while gate.waiting.load(Ordering::Relaxed) == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(gate.enter().await.is_none(), "one waits already: refused");
+        drop(first);
+        assert!(queued.await.unwrap(), "the waiting call gets its turn");
+        assert_eq!(gate.waiting.load(Ordering::Relaxed), 0);
+        assert!(gate.enter().await.is_some());
+    }
 
     #[test]
     fn burst_then_refuse_per_caller_and_operation() {

@@ -293,7 +293,7 @@ fn instant_customers() -> CustomerConfig {
     }
 }
 
-fn sim_config(queue_id: &str, agents: u32, handle_secs: f64) -> SimConfig {
+pub(super) fn sim_config(queue_id: &str, agents: u32, handle_secs: f64) -> SimConfig {
     SimConfig {
         time_scale: 1.0,
         queues: vec![QueueConfig {
@@ -320,36 +320,20 @@ async fn latency(
         sim_config(LATENCY_QUEUE, args.agents, handle_secs),
     )
     .await?;
-    let mut events = engine.center.subscribe();
-    let before = Histogram::parse(&metrics.render(), m::AGENT_FREE_TO_CONTACT);
     set_campaign_state(pool, campaign, CampaignState::Running).await?;
-
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.seconds);
-    let mut pairs = FreeToContact::default();
-    let mut samples = Vec::new();
-    let mut lagged = 0;
-    loop {
-        let received = tokio::select! {
-            () = tokio::time::sleep_until(deadline) => break,
-            received = events.recv() => received,
-        };
-        match received {
-            Ok(event) => match event.kind {
-                ContactEventKind::Completed => pairs.agent_freed(Instant::now()),
-                ContactEventKind::Initiated => {
-                    if let Some(latency) = pairs.contact_created(Instant::now()) {
-                        samples.push(latency.as_secs_f64());
-                    }
-                }
-                _ => {}
-            },
-            Err(broadcast::error::RecvError::Lagged(n)) => lagged += n,
-            Err(broadcast::error::RecvError::Closed) => break,
-        }
-    }
+    let measured = free_to_contact(
+        engine.center.as_ref(),
+        metrics,
+        Duration::from_secs(args.seconds),
+    )
+    .await;
     set_campaign_state(pool, campaign, CampaignState::Stopped).await?;
     engine.stop().await;
-    let recorded = Histogram::parse(&metrics.render(), m::AGENT_FREE_TO_CONTACT).since(&before);
+    let FreeToContactRun {
+        mut samples,
+        lagged,
+        recorded,
+    } = measured;
 
     let contacts = samples.len();
     let (p50, p99) = percentiles_ms(&mut samples);
@@ -372,6 +356,58 @@ async fn latency(
         estimate(0.99)
     );
     Ok(())
+}
+
+/// What [`free_to_contact`] measured.
+pub(super) struct FreeToContactRun {
+    /// Seconds from each freed agent to the next contact created.
+    pub samples: Vec<f64>,
+    /// Events of the center missed by the subscriber (it fell behind).
+    pub lagged: u64,
+    /// What the engine's own histogram recorded meanwhile.
+    pub recorded: Histogram,
+}
+
+/// Times, for `length`, each agent's `Completed` event of `center` to the next contact's
+/// `Initiated` event (first freed, first served), and reads the engine's
+/// `dialer_agent_free_to_contact_seconds` histogram over the same time. The campaign must
+/// be running.
+pub(super) async fn free_to_contact(
+    center: &dyn ContactCenter,
+    metrics: &PrometheusHandle,
+    length: Duration,
+) -> FreeToContactRun {
+    let mut events = center.subscribe();
+    let before = Histogram::parse(&metrics.render(), m::AGENT_FREE_TO_CONTACT);
+    let deadline = tokio::time::Instant::now() + length;
+    let mut pairs = FreeToContact::default();
+    let mut samples = Vec::new();
+    let mut lagged = 0;
+    loop {
+        let received = tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break,
+            received = events.recv() => received,
+        };
+        match received {
+            Ok(event) => match event.kind {
+                ContactEventKind::Completed => pairs.agent_freed(Instant::now()),
+                ContactEventKind::Initiated => {
+                    if let Some(latency) = pairs.contact_created(Instant::now()) {
+                        samples.push(latency.as_secs_f64());
+                    }
+                }
+                _ => {}
+            },
+            Err(broadcast::error::RecvError::Lagged(n)) => lagged += n,
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+    let recorded = Histogram::parse(&metrics.render(), m::AGENT_FREE_TO_CONTACT).since(&before);
+    FreeToContactRun {
+        samples,
+        lagged,
+        recorded,
+    }
 }
 
 /// Phases 2 and 3 in alternating rounds, so that both sides meet the same moments of the
@@ -684,7 +720,7 @@ impl FreeToContact {
 /// A Prometheus histogram as rendered: cumulative counts by upper bound (all label sets
 /// added up), sum and count.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Histogram {
+pub(super) struct Histogram {
     buckets: Vec<(f64, f64)>,
     sum: f64,
     count: f64,
@@ -758,7 +794,7 @@ impl Histogram {
 
     /// The `q` quantile, interpolated within its bucket as Prometheus' `histogram_quantile`
     /// does; the highest finite bound if it falls in the `+Inf` bucket.
-    fn quantile(&self, q: f64) -> Option<f64> {
+    pub(super) fn quantile(&self, q: f64) -> Option<f64> {
         let total = self.buckets.last()?.1;
         if total <= 0.0 {
             return None;

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::task::JoinSet;
 
 use super::{percentiles_ms, InProcessDaemon};
-use crate::client::ApiClient;
+use crate::client::{ApiClient, ClientError};
 use crate::config::{Config, EnvOverrides, Rate};
 use crate::db::Database;
 use crate::queue::store::campaign_pending_add;
@@ -35,50 +35,13 @@ const BATCH: usize = 25;
 const ROUNDS: u32 = 4;
 const BENCH_KEY: (&str, &str) = ("AKIDBENCH", "bench-secret");
 
-#[derive(Default)]
-struct Phase {
-    accepted: u64,
-    elapsed: Duration,
-    latencies: Vec<f64>,
-}
-
-impl Phase {
-    fn absorb(&mut self, other: Phase) {
-        self.accepted += other.accepted;
-        self.elapsed += other.elapsed;
-        self.latencies.extend(other.latencies);
-    }
-
-    fn rate(&self) -> f64 {
-        self.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-
-    fn report(&mut self, name: &str) -> f64 {
-        let rate = self.rate();
-        let (p50, p99) = percentiles_ms(&mut self.latencies);
-        println!(
-            "{name:<10} {:>10} requests in {:>5.1}s  {:>9.0} req/s  batch p50 {:>6.2} ms  p99 {:>6.2} ms",
-            self.accepted,
-            self.elapsed.as_secs_f64(),
-            rate,
-            p50,
-            p99
-        );
-        rate
-    }
-}
-
-/// Runs both phases and prints the ratio.
-pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
-    if args.clients == 0 || args.seconds == 0 {
-        bail!("--clients and --seconds must be at least 1");
-    }
-    let is_default = args.config.as_os_str() == "config/dialer.toml";
-    let mut config = Config::load(&args.config, is_default, &EnvOverrides::from_env())?;
+/// Sets up `config` for a daemon the benchmark starts in its own process: on any free port,
+/// the benchmark's key, and no rate limit or pending cap (the benchmarks measure the ingest
+/// path, not the limiter).
+pub(super) fn bench_daemon(config: &mut Config) {
     config.server.listen = "127.0.0.1:0".to_string();
     config.auth.enabled = true;
     config.auth.access_keys = vec![format!("{}:{}", BENCH_KEY.0, BENCH_KEY.1)];
-    // The benchmark measures the ingest path, not the rate limiter.
     config.throttling.operations.insert(
         "PutDialRequestBatch".into(),
         Rate {
@@ -91,19 +54,80 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         burst: u32::MAX,
     };
     config.queue.max_pending_per_campaign = i64::MAX;
+}
+
+/// Requests accepted by a load, and each batch's latency.
+#[derive(Default)]
+pub(super) struct Phase {
+    /// Requests accepted.
+    pub accepted: u64,
+    /// Batches refused whole with ThrottlingException (429), to be sent again.
+    pub throttled: u64,
+    /// How long the load ran.
+    pub elapsed: Duration,
+    /// Seconds each accepted batch took.
+    pub latencies: Vec<f64>,
+}
+
+impl Phase {
+    /// Adds a load that ran at the same time as this one.
+    pub(super) fn absorb_concurrent(&mut self, other: Phase) {
+        self.accepted += other.accepted;
+        self.throttled += other.throttled;
+        self.elapsed = self.elapsed.max(other.elapsed);
+        self.latencies.extend(other.latencies);
+    }
+
+    fn absorb(&mut self, other: Phase) {
+        self.accepted += other.accepted;
+        self.throttled += other.throttled;
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
+    }
+
+    pub(super) fn rate(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub(super) fn report(&mut self, name: &str) -> f64 {
+        let rate = self.rate();
+        let (p50, p99) = percentiles_ms(&mut self.latencies);
+        println!(
+            "{name:<10} {:>10} requests in {:>5.1}s  {:>9.0} req/s  batch p50 {:>6.2} ms  p99 {:>6.2} ms{}",
+            self.accepted,
+            self.elapsed.as_secs_f64(),
+            rate,
+            p50,
+            p99,
+            if self.throttled > 0 {
+                format!("  ({} batches refused with ThrottlingException)", self.throttled)
+            } else {
+                String::new()
+            }
+        );
+        rate
+    }
+}
+
+/// Runs both phases and prints the ratio.
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    if args.clients == 0 || args.seconds == 0 {
+        bail!("--clients and --seconds must be at least 1");
+    }
+    let is_default = args.config.as_os_str() == "config/dialer.toml";
+    let mut config = Config::load(&args.config, is_default, &EnvOverrides::from_env())?;
+    bench_daemon(&mut config);
     config.database.max_connections = config.database.max_connections.max(args.clients as u32 + 4);
 
     let db = Database::open(&config.database).await?;
-    let daemon = InProcessDaemon::start(config, db.pool.clone()).await?;
+    let daemon = InProcessDaemon::start(config, db.pools()).await?;
     let (endpoint, config) = (daemon.endpoint.clone(), daemon.config.clone());
 
     println!(
         "ingest: {} clients, {}s per phase, batches of {BATCH}, engine at {endpoint}",
         args.clients, args.seconds
     );
-    let client = Client {
-        api: ApiClient::new(&endpoint, &config.aws.region, BENCH_KEY.0, BENCH_KEY.1),
-    };
+    let client = Client::new(&endpoint, &config.aws.region);
     // The phases alternate in short rounds so that a noisy neighbour on the machine weighs
     // on both alike.
     let engine_campaign = client.create_campaign().await?;
@@ -132,12 +156,20 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The benchmarks' API client: signs with the benchmark's key.
 #[derive(Clone)]
-struct Client {
+pub(super) struct Client {
     api: ApiClient,
 }
 
 impl Client {
+    /// A client of the daemon at `endpoint`.
+    pub(super) fn new(endpoint: &str, region: &str) -> Self {
+        Self {
+            api: ApiClient::new(endpoint, region, BENCH_KEY.0, BENCH_KEY.1),
+        }
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -147,7 +179,8 @@ impl Client {
         Ok(self.api.call_bytes(method, path, body).await?)
     }
 
-    async fn create_campaign(&self) -> anyhow::Result<String> {
+    /// Creates a progressive campaign (not started) and returns its id.
+    pub(super) async fn create_campaign(&self) -> anyhow::Result<String> {
         let body = serde_json::json!({
             "name": "bench-ingest",
             "connectInstanceId": "bench",
@@ -163,7 +196,9 @@ impl Client {
             .context("CreateCampaign returned no id")
     }
 
-    async fn drive(
+    /// `clients` workers sending batches of 25 into `campaign` for `seconds`; `round` keeps
+    /// the client tokens of successive calls apart.
+    pub(super) async fn drive(
         &self,
         campaign: &str,
         clients: usize,
@@ -187,20 +222,39 @@ impl Client {
                     })
                     .collect();
                 let body = serde_json::to_vec(&serde_json::json!({ "dialRequests": requests }))?;
-                let answer = client.call("PUT", &path, body).await?;
-                Ok(answer["successfulRequests"].as_array().map_or(0, Vec::len) as u64)
+                match client.api.call_bytes("PUT", &path, body).await {
+                    Ok(answer) => Ok(Some(
+                        answer["successfulRequests"].as_array().map_or(0, Vec::len) as u64,
+                    )),
+                    // The daemon is busy with as many batches as it takes at once: back
+                    // off as an SDK does, then send the next batch.
+                    Err(ClientError::Api {
+                        status: 429,
+                        error_type: Some(error_type),
+                        ..
+                    }) if error_type == "ThrottlingException" => {
+                        tokio::time::sleep(THROTTLED_BACKOFF).await;
+                        Ok(None)
+                    }
+                    Err(error) => Err(error.into()),
+                }
             }
         })
         .await
     }
 }
 
+/// How long a client waits after a batch refused with ThrottlingException. Short: the
+/// benchmark measures how much the daemon takes, and a refusal is answered at once.
+const THROTTLED_BACKOFF: Duration = Duration::from_millis(5);
+
 /// Runs `clients` workers for `seconds`; each repeatedly sends one batch with
-/// `send(worker, first request number)` and counts the requests accepted.
+/// `send(worker, first request number)` and counts the requests accepted (`None`: the batch
+/// was refused whole, to be sent again).
 async fn load<F, Fut>(clients: usize, seconds: f64, send: F) -> anyhow::Result<Phase>
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
+    Fut: std::future::Future<Output = anyhow::Result<Option<u64>>> + Send,
 {
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let started = Instant::now();
@@ -208,14 +262,20 @@ where
     for worker in 0..clients {
         let send = send.clone();
         tasks.spawn(async move {
-            let (mut accepted, mut latencies, mut next) = (0u64, Vec::new(), 0u64);
+            let (mut accepted, mut throttled, mut latencies, mut next) =
+                (0u64, 0u64, Vec::new(), 0u64);
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                accepted += send(worker, next).await?;
-                latencies.push(sent.elapsed().as_secs_f64());
-                next += BATCH as u64;
+                match send(worker, next).await? {
+                    Some(n) => {
+                        accepted += n;
+                        latencies.push(sent.elapsed().as_secs_f64());
+                        next += BATCH as u64;
+                    }
+                    None => throttled += 1,
+                }
             }
-            anyhow::Ok((accepted, latencies))
+            anyhow::Ok((accepted, throttled, latencies))
         });
     }
     collect(tasks, started).await
@@ -226,17 +286,14 @@ fn phone(worker: usize, seq: u64) -> String {
 }
 
 async fn collect(
-    mut tasks: JoinSet<anyhow::Result<(u64, Vec<f64>)>>,
+    mut tasks: JoinSet<anyhow::Result<(u64, u64, Vec<f64>)>>,
     started: Instant,
 ) -> anyhow::Result<Phase> {
-    let mut phase = Phase {
-        accepted: 0,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-    };
+    let mut phase = Phase::default();
     while let Some(joined) = tasks.join_next().await {
-        let (accepted, latencies) = joined??;
+        let (accepted, throttled, latencies) = joined??;
         phase.accepted += accepted;
+        phase.throttled += throttled;
         phase.latencies.extend(latencies);
     }
     phase.elapsed = started.elapsed();
@@ -275,7 +332,7 @@ async fn raw_sql(
             .execute(&pool)
             .await?
             .rows_affected();
-            Ok(inserted)
+            Ok(Some(inserted))
         }
     })
     .await?;

@@ -7,6 +7,7 @@
 pub mod backlog;
 pub mod dispatch;
 pub mod ingest;
+pub mod mixed;
 pub mod soak;
 
 use anyhow::Context;
@@ -30,6 +31,9 @@ pub enum BenchCommand {
     Backlog(backlog::BacklogArgs),
     /// Ingest, dialing and retention at once for minutes: do the tables level off?
     Soak(soak::SoakArgs),
+    /// Agent-free to contact latency of a progressive campaign, alone and while dial
+    /// requests upload into other campaigns at full speed.
+    Mixed(mixed::MixedArgs),
 }
 
 /// Runs a benchmark.
@@ -39,6 +43,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Dispatch(args) => dispatch::run(args).await,
         BenchCommand::Backlog(args) => backlog::run(args).await,
         BenchCommand::Soak(args) => soak::run(args).await,
+        BenchCommand::Mixed(args) => mixed::run(args).await,
     }
 }
 
@@ -55,14 +60,17 @@ pub struct InProcessDaemon {
 
 impl InProcessDaemon {
     /// Starts it on a free local port (`server.listen` is not used).
-    pub async fn start(config: crate::config::Config, pool: PgPool) -> anyhow::Result<Self> {
+    pub async fn start(
+        config: crate::config::Config,
+        pools: impl Into<crate::db::Pools>,
+    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let cancel = tokio_util::sync::CancellationToken::new();
         let config = std::sync::Arc::new(config);
         let server = tokio::spawn(crate::app::run(
             config.clone(),
-            pool,
+            pools.into(),
             listener,
             cancel.clone(),
         ));

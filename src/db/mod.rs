@@ -38,10 +38,34 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// The daemon's connection pools. The engine (claims, BatchPutContact's bookkeeping, event
+/// writes) has a pool of its own, so that a burst of API calls (a list uploading) never
+/// leaves it waiting for a connection.
+#[derive(Clone, Debug)]
+pub struct Pools {
+    /// The API's pool (and housekeeping: the sweeper, the queue-depth gauge).
+    pub api: PgPool,
+    /// The engine's pool.
+    pub engine: PgPool,
+}
+
+impl From<PgPool> for Pools {
+    /// One pool for everything (tests, tools).
+    fn from(pool: PgPool) -> Self {
+        Pools {
+            api: pool.clone(),
+            engine: pool,
+        }
+    }
+}
+
 /// An open pool, and the embedded cluster behind it if the daemon started one.
 pub struct Database {
-    /// The pool.
+    /// The API's pool (`database.max_connections`); migrations, tools and benchmarks use it
+    /// too.
     pub pool: PgPool,
+    /// The engine's pool (`database.engine_max_connections`).
+    pub engine_pool: PgPool,
     /// Set when the daemon owns the cluster; stop it after the pool is closed.
     pub embedded: Option<EmbeddedPostgres>,
 }
@@ -57,11 +81,27 @@ impl Database {
         };
         let pool = connect(&url, config.max_connections).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Database { pool, embedded })
+        // Connections are opened as needed (sqlx keeps no minimum), so a daemon that does not
+        // dial holds none here.
+        let engine_pool = connect(&url, config.engine_max_connections).await?;
+        Ok(Database {
+            pool,
+            engine_pool,
+            embedded,
+        })
     }
 
-    /// Closes the pool, then stops the embedded cluster if there is one.
+    /// The pools of the daemon.
+    pub fn pools(&self) -> Pools {
+        Pools {
+            api: self.pool.clone(),
+            engine: self.engine_pool.clone(),
+        }
+    }
+
+    /// Closes the pools, then stops the embedded cluster if there is one.
     pub async fn close(self) {
+        self.engine_pool.close().await;
         self.pool.close().await;
         if let Some(cluster) = self.embedded {
             if let Err(error) = cluster.stop().await {

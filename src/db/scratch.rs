@@ -101,6 +101,11 @@ impl ScratchDatabase {
         &self.db.pool
     }
 
+    /// The daemon's pools on the scratch database.
+    pub fn pools(&self) -> super::Pools {
+        self.db.pools()
+    }
+
     /// The scratch database's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -108,14 +113,14 @@ impl ScratchDatabase {
 
     /// Closes the pool, drops the database, and stops the embedded cluster if this started it.
     pub async fn drop(self) -> Result<(), ScratchError> {
-        let pool = self.db.pool.clone();
+        let pools = self.db.pools();
         self.db.close().await;
         // sqlx 0.8's close can return while connections are still checked out (it waits for
         // free permits, not for every connection), e.g. by tasks of the daemon still winding
         // down; the forced drop would cut them mid-statement and sqlx warns about each. They
         // are given a moment to come back; after that the drop goes ahead regardless.
         let deadline = tokio::time::Instant::now() + CHECKED_OUT_GRACE;
-        while pool.size() > 0 && tokio::time::Instant::now() < deadline {
+        while pools.api.size() + pools.engine.size() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let dropped = sqlx::raw_sql(&format!(

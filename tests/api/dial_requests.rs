@@ -300,3 +300,71 @@ async fn sweeper_expires_and_cancels(pool: PgPool) {
     assert_eq!(campaign_pending_count(&pool, &expiring).await.unwrap(), 1);
     assert_eq!(campaign_pending_count(&pool, &stopping).await.unwrap(), 0);
 }
+
+/// An upload beyond what the daemon works on at once and lets wait is refused at once with
+/// 429 ThrottlingException (which SDKs retry), never left to time out or fail with a 500;
+/// the batch in progress completes.
+#[sqlx::test]
+async fn an_overfull_ingest_is_throttled_not_timed_out(pool: PgPool) {
+    let mut config = test_config();
+    config.queue.ingest_max_concurrent_batches = 1;
+    config.queue.ingest_max_waiting_batches = 0;
+    let app = Arc::new(TestApp::spawn_with(pool.clone(), config).await);
+    let campaign = app.progressive_campaign().await;
+    // An uncommitted row with the first batch's token: that batch's insert waits on it,
+    // holding the only turn.
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query(
+        "insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+         values (gen_random_uuid(), $1, 'held', '+14155550100', now() + interval '1 hour', '{}'::jsonb, '\\x00'::bytea)",
+    )
+    .bind(&campaign)
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    let first = tokio::spawn({
+        let (app, campaign) = (app.clone(), campaign.clone());
+        async move {
+            app.put_dial_requests(&campaign, json!([dial_request("held", "+14155550123")]))
+                .await
+        }
+    });
+    let waiting = "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%insert into dial_request%'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i64>(waiting)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first batch never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let started = tokio::time::Instant::now();
+    let refused = app
+        .put_dial_requests(&campaign, json!([dial_request("second", "+14155550124")]))
+        .await;
+    let message = refused.error(429, "ThrottlingException");
+    assert!(message.contains("PutDialRequestBatch"), "{message}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    // Other operations are not held up by the uploads.
+    app.call("GET", &format!("/campaigns/{campaign}"), None)
+        .await
+        .ok();
+
+    holder.rollback().await.unwrap();
+    let answer = first.await.unwrap();
+    assert_eq!(ids(answer.ok()).len(), 1);
+    // The turn is free again: the refused batch goes through when sent again.
+    let again = app
+        .put_dial_requests(&campaign, json!([dial_request("second", "+14155550124")]))
+        .await;
+    assert_eq!(ids(again.ok()).len(), 1);
+}
