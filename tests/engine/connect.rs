@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::common::{KEY_ID, SECRET};
 use crate::harness::{
-    agentless_campaign, breakdown, check_invariants, command, free_port, lease,
+    agentless_campaign, breakdown, check_invariants, command, free_port, holder,
     progressive_campaign, put_requests, wait_drained, wait_for, Daemon, Knobs, TestDb, SIM_QUEUE,
 };
 
@@ -232,19 +232,9 @@ async fn killing_the_lease_holder_three_times_loses_no_outcome_over_the_wire(
     .await;
     let campaigns = vec![campaign.clone()];
     for kill in 0..3 {
-        let holder = wait_for(
-            "a daemon to hold the lease",
-            Duration::from_secs(30),
-            || async {
-                let (owner, _) = lease(&db.pool, &campaign).await?;
-                daemons
-                    .iter()
-                    .position(|d| owner.starts_with(&format!("{}-", d.pid())))
-            },
-        )
-        .await;
+        let victim = holder(&db.pool, &campaign, &daemons).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        daemons.remove(holder).kill9().await;
+        daemons.remove(victim).kill9().await;
         daemons.push(daemon(&db, &knobs, ports[2 + kill], emulator_port).await);
     }
     wait_drained(&db.pool, &campaigns, Duration::from_secs(180)).await;

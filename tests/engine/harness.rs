@@ -779,3 +779,18 @@ pub async fn lease(pool: &PgPool, campaign: &str) -> Option<(String, i64)> {
         .await
         .unwrap()
 }
+
+/// Which of `daemons` holds the campaign's lease.
+pub async fn holder(pool: &PgPool, campaign: &str, daemons: &[Daemon]) -> usize {
+    wait_for(
+        "a daemon to hold the lease",
+        Duration::from_secs(30),
+        || async {
+            let (owner, _) = lease(pool, campaign).await?;
+            daemons
+                .iter()
+                .position(|d| owner.starts_with(&format!("{}-", d.pid())))
+        },
+    )
+    .await
+}

@@ -10,8 +10,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
 use crate::harness::{
-    agentless_campaign, breakdown, calls_open, check_invariants, command, lease, put_requests,
-    wait_drained, wait_for, Daemon, Knobs, TestDb,
+    agentless_campaign, breakdown, calls_open, check_invariants, command, holder, lease,
+    put_requests, wait_drained, wait_for, Daemon, Knobs, TestDb,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -45,21 +45,6 @@ async fn lost_reasons(pool: &PgPool, campaign: &str) -> Vec<(Option<String>, i64
     .fetch_all(pool)
     .await
     .unwrap()
-}
-
-/// Which of `daemons` holds the campaign's lease.
-async fn holder(pool: &PgPool, campaign: &str, daemons: &[Daemon]) -> usize {
-    wait_for(
-        "a daemon to hold the lease",
-        Duration::from_secs(20),
-        || async {
-            let (owner, _) = lease(pool, campaign).await?;
-            daemons
-                .iter()
-                .position(|d| owner.starts_with(&format!("{}-", d.pid())))
-        },
-    )
-    .await
 }
 
 #[sqlx::test]

@@ -80,7 +80,7 @@ impl MetricsCache {
         let deadline = Instant::now() + FIRST_POLL_WAIT;
         loop {
             let polled = self.polled.notified();
-            let unpolled = {
+            {
                 let mut state = self.lock();
                 let now = Instant::now();
                 let mut unpolled = false;
@@ -92,11 +92,8 @@ impl MetricsCache {
                 if !unpolled {
                     return self.answer(&state, queue_ids);
                 }
-                unpolled
-            };
-            if unpolled {
-                self.new_queue.notify_one();
             }
+            self.new_queue.notify_one();
             if tokio::time::timeout_at(deadline, polled).await.is_err() {
                 return Err(ContactCenterError::Retryable(RetryableError::Server(
                     "no GetCurrentMetricData answer yet for the campaign's queues".into(),
