@@ -208,9 +208,11 @@ pub async fn insert_pending(
 /// write for a while). The checkpoint needs superuser or `pg_checkpoint`; without either
 /// the phase runs as it is.
 pub async fn settle(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::raw_sql("vacuum analyze dial_request, contact_batch, campaign_pending")
-        .execute(pool)
-        .await?;
+    sqlx::raw_sql(
+        "vacuum analyze dial_request, contact_batch, contact_batch_contact, campaign_pending",
+    )
+    .execute(pool)
+    .await?;
     if let Err(error) = sqlx::raw_sql("checkpoint").execute(pool).await {
         tracing::debug!(%error, "no checkpoint before the phase");
     }

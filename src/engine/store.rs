@@ -318,8 +318,9 @@ pub async fn batch_due_many(
 
 /// Records a resolved batch: the batch is closed with the contact created for each of its
 /// requests (the SQL function `dial_request_contact_id` reads it from there until the
-/// contact's events record it on the request), and the requests without one are retried, failed or
-/// expired. One statement, guarded by the lease.
+/// contact's events record it on the request), each contact is entered in
+/// `contact_batch_contact` (where events naming only a contact find its request), and the
+/// requests without one are retried, failed or expired. One statement, guarded by the lease.
 pub async fn batch_resolve(
     db: impl PgExecutor<'_>,
     batch: &Batch,
@@ -371,6 +372,12 @@ pub async fn batch_resolve(
             where b.id = $1 and exists (select 1 from guard)
             returning 1
         ),
+        looked_up as (
+            insert into contact_batch_contact (contact_id, batch_id, request_id)
+            select r.contact_id, $1, r.id from results r
+            where r.contact_id is not null and exists (select 1 from closed)
+            on conflict (contact_id) do nothing
+        ),
         {requests}
         select count(*) from closed
         "#,
@@ -402,6 +409,7 @@ pub async fn batch_resolve(
 /// in the queue for a later batch). Oldest first; returns how many were deleted. An
 /// unresolved batch may be re-sent and is never deleted; a resolved one is never sent again,
 /// and once its requests are gone nothing reads it (their contacts' events find no request).
+/// A trigger deletes its contacts' `contact_batch_contact` rows in the same statement.
 pub async fn batch_purge_many(
     db: impl PgExecutor<'_>,
     before: DateTime<Utc>,
@@ -522,9 +530,9 @@ pub async fn contact_rows(
 ) -> Result<Vec<ContactRow>, EngineError> {
     Ok(sqlx::query_as(
         "with by_contact as (
-             select r.id, r.contact_id
-             from contact_batch b cross join unnest(b.request_ids, b.contact_ids) as r(id, contact_id)
-             where b.contact_ids && $2 and r.contact_id = any($2)
+             select m.request_id as id, m.contact_id
+             from contact_batch_contact m
+             where m.contact_id = any($2)
          ),
          wanted as (
              select unnest($1::uuid[]) as id union select id from by_contact

@@ -48,7 +48,12 @@ async fn two_sinks_given_the_same_events_record_each_once(
                     now(), now()
              from (select gen_random_uuid() as id, array_agg(id order by id) as ids
                    from numbered group by slot) b
-             returning id, request_ids
+             returning id, request_ids, contact_ids
+         ),
+         looked_up as (
+             insert into contact_batch_contact (contact_id, batch_id, request_id)
+             select r.contact_id, b.id, r.id
+             from batches b cross join unnest(b.request_ids, b.contact_ids) as r(id, contact_id)
          )
          update dial_request d set state = 'in_progress', contact_phase = 'creating',
                 batch_id = b.id, dialed_at = now()

@@ -145,6 +145,28 @@ async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
         0 < batches_after && batches_after < batches_before,
         "{batches_before} batches, {batches_after} left"
     );
+    // The contact lookup holds exactly the contacts of the batches left: the deleted
+    // batches' entries went with them.
+    assert_eq!(
+        count(&db.pool, "select count(*) from contact_batch_contact").await,
+        count(
+            &db.pool,
+            "select count(*) from contact_batch b cross join unnest(b.contact_ids) as c(id)
+             where c.id is not null"
+        )
+        .await
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "select count(*) from contact_batch_contact m
+             where not exists (select 1 from contact_batch b where b.id = m.batch_id)"
+        )
+        .await,
+        0,
+        "no contact lookup entry outlives its batch"
+    );
+    assert!(count(&db.pool, "select count(*) from contact_batch_contact").await > 0);
     // The kept requests' ledger rows are there: their batches may be replayed.
     assert_eq!(
         count(&db.pool, "select count(*) from sim_ledger").await,

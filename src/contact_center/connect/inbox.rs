@@ -78,8 +78,8 @@ pub async fn take(
              where e.delivered_at is null
                and (l.owner = $1
                     or (l.owner is null and e.received_at < now() - make_interval(secs => $2)))
-               and (exists (select 1 from contact_batch b
-                            where b.contact_ids && array[e.contact_id])
+               and (exists (select 1 from contact_batch_contact m
+                            where m.contact_id = e.contact_id)
                     or e.received_at < now() - make_interval(secs => $4))
              order by e.received_at
              limit $3
