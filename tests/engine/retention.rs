@@ -37,6 +37,11 @@ async fn deleted_metric(app: &TestApp, campaign: &str) -> f64 {
     .await
 }
 
+/// Batches none of whose requests is left.
+const BATCHES_WITHOUT_REQUESTS: &str = "select count(*) from contact_batch b
+     where not exists (select 1 from dial_request d
+                       where d.id = any(b.request_ids) and d.batch_id = b.id)";
+
 #[sqlx::test]
 async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
     _: PgPoolOptions,
@@ -103,7 +108,10 @@ async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
              where not exists (select 1 from contact_batch b where b.client_token = l.client_token)",
         )
         .await;
-        (left == 0 && orphans == 0).then_some(())
+        // A pass deletes requests, then their batches, then the batches' ledger rows: all
+        // three must be done.
+        let lone_batches = count(&db.pool, BATCHES_WITHOUT_REQUESTS).await;
+        (left == 0 && lone_batches == 0 && orphans == 0).then_some(())
     })
     .await;
 
@@ -130,16 +138,7 @@ async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
         "hourly counts untouched"
     );
     // Every batch left still has a request of its own; every one without was deleted.
-    assert_eq!(
-        count(
-            &db.pool,
-            "select count(*) from contact_batch b
-             where not exists (select 1 from dial_request d
-                               where d.id = any(b.request_ids) and d.batch_id = b.id)",
-        )
-        .await,
-        0
-    );
+    assert_eq!(count(&db.pool, BATCHES_WITHOUT_REQUESTS).await, 0);
     let batches_after = count(&db.pool, "select count(*) from contact_batch").await;
     assert!(
         0 < batches_after && batches_after < batches_before,
