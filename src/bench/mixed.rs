@@ -168,49 +168,25 @@ async fn phases(
         let quiet = free_to_contact(center.as_ref(), metrics, length).await;
         let quiet = report("quiet", quiet);
 
-        // Ingest runs from before the loaded phase to its end, from a runtime of its own
-        // (one thread), as clients elsewhere would: their signing and JSON do not queue
-        // behind the daemon's tasks, nor the daemon's behind theirs.
-        let uploads = {
-            let targets = targets.clone();
-            // A client of their own: connections belong to the runtime that opened them.
-            let client = Client::new(&endpoint, &config.aws.region);
-            let seconds = (WARM_UP + length).as_secs_f64();
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async {
-                    let mut ingest = Phase::default();
-                    let mut uploads = tokio::task::JoinSet::new();
-                    for target in targets {
-                        let client = client.clone();
-                        uploads.spawn(async move { client.drive(&target, 1, seconds, 0).await });
-                    }
-                    while let Some(upload) = uploads.join_next().await {
-                        ingest.absorb_concurrent(upload??);
-                    }
-                    anyhow::Ok(ingest)
-                })
-            })
-        };
+        let upload_secs = (WARM_UP + length).as_secs_f64();
+        let uploads = upload(&endpoint, &config.aws.region, &targets, upload_secs, 0);
         let started = Instant::now();
         tokio::time::sleep(WARM_UP).await;
         let loaded = free_to_contact(center.as_ref(), metrics, length).await;
-        let mut ingest = tokio::task::spawn_blocking(move || uploads.join())
-            .await?
-            .map_err(|_| anyhow::anyhow!("the ingest clients panicked"))??;
-        let elapsed = started.elapsed();
+        let mut loaded_ingest = finish(uploads, started).await?;
         let loaded = report("loaded", loaded);
-        let rate = ingest.accepted as f64 / elapsed.as_secs_f64().max(1e-9);
-        let (p50, p99) = percentiles_ms(&mut ingest.latencies);
-        println!(
-            "ingest     {} requests in {:.1}s  {rate:.0} req/s  batch p50 {p50:.2} ms  p99 {p99:.2} ms  ({} batches refused with ThrottlingException)",
-            ingest.accepted,
-            elapsed.as_secs_f64(),
-            ingest.throttled,
-        );
+        let rate = loaded_ingest.report("ingest");
+
+        // The baseline of the ingest rate: the same clients, same daemon, nothing dialing.
         set_campaign_state(pool, &campaign, CampaignState::Stopped).await?;
+        let uploads = upload(&endpoint, &config.aws.region, &targets, upload_secs, 1);
+        let alone = finish(uploads, Instant::now())
+            .await?
+            .report("ingest alone");
+        println!(
+            "ingest while dialing is {:.0}% of ingest alone ({rate:.0} vs {alone:.0} req/s)",
+            100.0 * rate / alone.max(1e-9)
+        );
         anyhow::Ok((quiet, loaded, rate))
     }
     .await;
@@ -219,6 +195,51 @@ async fn phases(
     let measured = measured?;
     served.context("the benchmark's daemon panicked")??;
     Ok(measured)
+}
+
+/// Clients uploading into `targets` (one client each) for `seconds`, from a runtime of their
+/// own (one thread), as clients elsewhere would: their signing and JSON do not queue behind the
+/// daemon's tasks, nor the daemon's behind theirs. `round` keeps client tokens of successive
+/// uploads apart.
+fn upload(
+    endpoint: &str,
+    region: &str,
+    targets: &[String],
+    seconds: f64,
+    round: u32,
+) -> std::thread::JoinHandle<anyhow::Result<Phase>> {
+    let targets = targets.to_vec();
+    // A client of their own: connections belong to the runtime that opened them.
+    let client = Client::new(endpoint, region);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let mut ingest = Phase::default();
+            let mut uploads = tokio::task::JoinSet::new();
+            for target in targets {
+                let client = client.clone();
+                uploads.spawn(async move { client.drive(&target, 1, seconds, round).await });
+            }
+            while let Some(upload) = uploads.join_next().await {
+                ingest.absorb_concurrent(upload??);
+            }
+            anyhow::Ok(ingest)
+        })
+    })
+}
+
+/// Waits for an upload started at `started`; its `elapsed` is the wall time since then.
+async fn finish(
+    uploads: std::thread::JoinHandle<anyhow::Result<Phase>>,
+    started: Instant,
+) -> anyhow::Result<Phase> {
+    let mut ingest = tokio::task::spawn_blocking(move || uploads.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the ingest clients panicked"))??;
+    ingest.elapsed = started.elapsed();
+    Ok(ingest)
 }
 
 /// Prints a phase's figures; returns its p99 in milliseconds.
