@@ -359,6 +359,7 @@ async fn latency(
 }
 
 /// What [`free_to_contact`] measured.
+#[derive(Default)]
 pub(super) struct FreeToContactRun {
     /// Seconds from each freed agent to the next contact created.
     pub samples: Vec<f64>,
@@ -366,6 +367,15 @@ pub(super) struct FreeToContactRun {
     pub lagged: u64,
     /// What the engine's own histogram recorded meanwhile.
     pub recorded: Histogram,
+}
+
+impl FreeToContactRun {
+    /// Adds a later run of the same phase.
+    pub(super) fn absorb(&mut self, other: FreeToContactRun) {
+        self.samples.extend(other.samples);
+        self.lagged += other.lagged;
+        self.recorded = self.recorded.plus(&other.recorded);
+    }
 }
 
 /// Times, for `length`, each agent's `Completed` event of `center` to the next contact's
@@ -785,6 +795,23 @@ impl Histogram {
                 .collect(),
             sum: self.sum - earlier.sum,
             count: self.count - earlier.count,
+        }
+    }
+
+    /// Both recordings together (bucket bounds of either).
+    fn plus(&self, other: &Histogram) -> Histogram {
+        let mut buckets = self.buckets.clone();
+        for &(bound, n) in &other.buckets {
+            match buckets.iter_mut().find(|(le, _)| *le == bound) {
+                Some((_, mine)) => *mine += n,
+                None => buckets.push((bound, n)),
+            }
+        }
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Histogram {
+            buckets,
+            sum: self.sum + other.sum,
+            count: self.count + other.count,
         }
     }
 

@@ -78,7 +78,7 @@ impl Phase {
         self.latencies.extend(other.latencies);
     }
 
-    fn absorb(&mut self, other: Phase) {
+    pub(super) fn absorb(&mut self, other: Phase) {
         self.accepted += other.accepted;
         self.throttled += other.throttled;
         self.elapsed += other.elapsed;

@@ -1,9 +1,10 @@
 //! `dialer bench mixed`: whether dialing keeps its pace while lists upload. One daemon,
 //! built as `dialer serve` builds it (API, engine, simulated center, its pools), in a scratch
 //! database; a progressive campaign with agents on the simulated center. The agent-free ->
-//! contact latency is measured first with nothing else going on (quiet), then while clients
-//! upload dial requests into other campaigns at full speed (loaded), in the same run. The
-//! ratio of the two p99s says what ingest costs dialing.
+//! contact latency is measured with nothing else going on (quiet) and while clients upload
+//! dial requests into other campaigns at full speed (loaded), in alternating rounds of the
+//! same run. The ratio of the two p99s says what ingest costs dialing; the same uploads with
+//! dialing stopped give the ingest rate it is compared with.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,9 +50,13 @@ pub struct MixedArgs {
 const QUEUE: &str = "bench-mixed";
 /// Requests preloaded for the dialing campaign: far more than its agents use in a run.
 const BACKLOG: i64 = 50_000;
-/// Seconds of dialing before the quiet phase measures, and of ingest before the loaded one
-/// does: the first planning passes and the first uploads are not steady state.
+/// Seconds of dialing before the first quiet segment measures: the first planning passes
+/// are not steady state.
 const WARM_UP: Duration = Duration::from_secs(2);
+/// Uploading before a loaded segment measures, and the pause after it.
+const UPLOAD_WARM_UP: Duration = Duration::from_millis(500);
+/// Quiet and loaded segments of each phase.
+const ROUNDS: u32 = 5;
 
 /// Runs both phases and prints the ratio.
 pub async fn run(args: MixedArgs) -> anyhow::Result<()> {
@@ -165,24 +170,35 @@ async fn phases(
         tokio::time::sleep(WARM_UP).await;
         let length = Duration::from_secs(args.seconds);
 
-        let quiet = free_to_contact(center.as_ref(), metrics, length).await;
+        // Quiet and loaded segments alternate in short rounds, so that the machine's other
+        // load (a shared disk, neighbours on the cores) weighs on both alike.
+        let segment = length / ROUNDS;
+        let mut quiet = FreeToContactRun::default();
+        let mut loaded = FreeToContactRun::default();
+        let mut loaded_ingest = Phase::default();
+        let upload_secs = (UPLOAD_WARM_UP + segment).as_secs_f64();
+        for round in 0..ROUNDS {
+            quiet.absorb(free_to_contact(center.as_ref(), metrics, segment).await);
+            let uploads = upload(&endpoint, &config.aws.region, &targets, upload_secs, round);
+            let started = Instant::now();
+            tokio::time::sleep(UPLOAD_WARM_UP).await;
+            loaded.absorb(free_to_contact(center.as_ref(), metrics, segment).await);
+            loaded_ingest.absorb(finish(uploads, started).await?);
+            // The last batches of the upload drain before the next quiet segment.
+            tokio::time::sleep(UPLOAD_WARM_UP).await;
+        }
         let quiet = report("quiet", quiet);
-
-        let upload_secs = (WARM_UP + length).as_secs_f64();
-        let uploads = upload(&endpoint, &config.aws.region, &targets, upload_secs, 0);
-        let started = Instant::now();
-        tokio::time::sleep(WARM_UP).await;
-        let loaded = free_to_contact(center.as_ref(), metrics, length).await;
-        let mut loaded_ingest = finish(uploads, started).await?;
         let loaded = report("loaded", loaded);
         let rate = loaded_ingest.report("ingest");
 
         // The baseline of the ingest rate: the same clients, same daemon, nothing dialing.
         set_campaign_state(pool, &campaign, CampaignState::Stopped).await?;
-        let uploads = upload(&endpoint, &config.aws.region, &targets, upload_secs, 1);
-        let alone = finish(uploads, Instant::now())
-            .await?
-            .report("ingest alone");
+        let mut alone = Phase::default();
+        for round in ROUNDS..2 * ROUNDS {
+            let uploads = upload(&endpoint, &config.aws.region, &targets, upload_secs, round);
+            alone.absorb(finish(uploads, Instant::now()).await?);
+        }
+        let alone = alone.report("ingest alone");
         println!(
             "ingest while dialing is {:.0}% of ingest alone ({rate:.0} vs {alone:.0} req/s)",
             100.0 * rate / alone.max(1e-9)
