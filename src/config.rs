@@ -317,6 +317,8 @@ pub struct Config {
     pub pacing: crate::pacing::PacingConfig,
     /// The contact center the engine dials through.
     pub contact_center: ContactCenterConfig,
+    /// SMS message templates (`[[templates]]`), by ARN; reloadable.
+    pub templates: Vec<crate::sms::template::TemplateConfig>,
 }
 
 /// The contact center (`[contact_center]`): which backend, and the settings of each.
@@ -615,6 +617,9 @@ impl Config {
             ));
         }
         problems.extend(self.engine.validate());
+        if let Err(bad) = crate::sms::template::Templates::from_config(&self.templates) {
+            problems.extend(bad);
+        }
         problems.extend(self.pacing.validate());
         problems.extend(self.contact_center.sim.validate());
         problems.extend(self.contact_center.amazon_connect.validate(
@@ -1197,6 +1202,10 @@ mod tests {
         sim.customers.answer_rate_changes.push(AnswerRateChange {
             at_secs: 0.0,
             probability: 0.1,
+        });
+        config.templates.push(crate::sms::template::TemplateConfig {
+            arn: "arn".into(),
+            body: "body".into(),
         });
         let mut want = std::collections::BTreeSet::new();
         let value = toml::Value::try_from(&config).unwrap_or_else(|e| panic!("{e}"));

@@ -534,6 +534,7 @@ impl Scheduler {
                     .answer_machine_detection_config
                     .as_ref()
                     .is_some_and(|c| c.enable_answer_machine_detection),
+                sms: None,
             },
         };
         // One statement for all the batches: concurrent claims of one campaign would skip

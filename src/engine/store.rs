@@ -17,7 +17,7 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-use super::batch::{Batch, BatchItem, BatchTemplate};
+use super::batch::{Batch, BatchItem, BatchTemplate, ChannelParameters};
 use super::planner::ActiveCalls;
 use super::EngineError;
 use crate::contact_center::BATCH_MAX_CONTACTS;
@@ -108,6 +108,9 @@ struct BatchItemRow {
     attributes: Json<std::collections::BTreeMap<String, String>>,
     expires_at: DateTime<Utc>,
     attempts: i32,
+    /// Read by the SMS claim and the re-send; a call's claim leaves it out.
+    #[sqlx(default)]
+    channel_parameters: Option<Json<ChannelParameters>>,
 }
 
 impl From<BatchItemRow> for BatchItem {
@@ -118,6 +121,7 @@ impl From<BatchItemRow> for BatchItem {
             attributes: row.attributes.0,
             expires_at: row.expires_at,
             attempts: row.attempts,
+            parameters: row.channel_parameters.map(|p| p.0).unwrap_or_default(),
         }
     }
 }
@@ -334,6 +338,7 @@ pub async fn batch_resolve(
     let mut contact_ids: Vec<Option<&str>> = Vec::with_capacity(results.len());
     let mut reasons: Vec<Option<&str>> = Vec::with_capacity(results.len());
     let mut not_before: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(results.len());
+    let mut outcomes: Vec<Option<&str>> = Vec::with_capacity(results.len());
     for (id, result) in results {
         ids.push(*id);
         // A created contact leaves its request in progress, as claimed.
@@ -342,9 +347,12 @@ pub async fn batch_resolve(
             .map_or(DialRequestState::InProgress, Transition::target);
         let (contact, after) = match result {
             ItemResult::Created { contact_id } => (Some(contact_id.as_str()), None),
+            ItemResult::Sent { contact_id } => (contact_id.as_deref(), None),
             ItemResult::Retry { not_before, .. } => (None, Some(*not_before)),
             ItemResult::Failed { .. } | ItemResult::Expired => (None, None),
         };
+        let outcome = matches!(result, ItemResult::Sent { .. }).then_some(Outcome::Sent.as_str());
+        outcomes.push(outcome);
         states.push(state);
         contact_ids.push(contact);
         reasons.push(result.reason().map(FailureReason::as_str));
@@ -359,8 +367,8 @@ pub async fn batch_resolve(
             where campaign_id = $2 and owner = $3 and fence = $4
         ),
         results as (
-            select * from unnest($5::uuid[], $6::dial_request_state[], $7::text[], $8::text[], $9::timestamptz[])
-                as r(id, state, contact_id, reason, not_before)
+            select * from unnest($5::uuid[], $6::dial_request_state[], $7::text[], $8::text[], $9::timestamptz[], $12::text[])
+                as r(id, state, contact_id, reason, not_before, outcome)
         ),
         closed as (
             update contact_batch b
@@ -396,6 +404,7 @@ pub async fn batch_resolve(
         .bind(&not_before)
         .bind(now)
         .bind(shard)
+        .bind(&outcomes)
         .fetch_optional(db)
         .await?;
     if closed.unwrap_or(0) == 0 {
@@ -687,6 +696,7 @@ mod tests {
                 contact_flow_id: "f".into(),
                 source_phone_number: None,
                 answer_machine_detection: false,
+                sms: None,
             },
         }
     }

@@ -436,38 +436,41 @@ pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str) -> String {
 
 /// The request side of a batch's resolution, as CTEs for the engine's statement. Once the
 /// caller's CTE `closed` has closed batch `batch`, `ended` moves each of its requests that
-/// the caller's CTE `results (id, state, contact_id, reason, not_before)` gives no contact
-/// from in progress to its result's state (an [`ItemResult`]'s transition: back to the
-/// queue, failed or expired); a request given a contact stays in progress, untouched, for
-/// its contact's events to write next. `requeued` puts the retried ones back on the pending
-/// counter of `campaign` (shard `shard`), and `dialed` counts the contacts created as dials
-/// in the hour of `now`.
+/// the caller's CTE `results (id, state, contact_id, reason, not_before, outcome)` moves out
+/// of progress to its result's state (an [`ItemResult`]'s transition: back to the queue,
+/// failed, expired, or completed for a sent SMS, with its contact and outcome); a request
+/// given a call's contact stays in progress, untouched, for its contact's events to write
+/// next. `requeued` puts the retried ones back on the pending counter of `campaign` (shard
+/// `shard`), and `dialed` counts the calls' contacts created as dials in the hour of `now`.
 ///
 /// [`ItemResult`]: super::lifecycle::ItemResult
 pub fn resolve_ctes(batch: &str, campaign: &str, now: &str, shard: &str) -> String {
     let pending = Transition::Retry.target().as_str();
+    let in_progress = DialRequestState::InProgress.as_str();
     format!(
         "ended as (
             update dial_request d
             set state = r.state, contact_phase = null, reason = r.reason,
                 not_before = r.not_before,
+                contact_id = coalesce(r.contact_id, d.contact_id),
+                outcome = coalesce(r.outcome, d.outcome),
                 batch_id = case when r.state = '{pending}' then null else d.batch_id end,
                 updated_at = now()
             from results r
-            where d.id = r.id and r.contact_id is null and d.batch_id = {batch}
+            where d.id = r.id and r.state <> '{in_progress}' and d.batch_id = {batch}
               and d.state = '{in_progress}' and exists (select 1 from closed)
             returning d.state
         ),
         requeued as ({requeued}),
         dialed as ({dialed})",
-        in_progress = DialRequestState::InProgress.as_str(),
         requeued = pending_add(&format!(
             "select {campaign}, {shard}, count(*) from ended where state = '{pending}' having count(*) > 0"
         )),
         dialed = hourly_add(
             &format!(
                 "select {campaign}, date_trunc('hour', {now}::timestamptz), {shard}, count(*) from results
-                 where contact_id is not null and exists (select 1 from closed) having count(*) > 0"
+                 where contact_id is not null and state = '{in_progress}'
+                   and exists (select 1 from closed) having count(*) > 0"
             ),
             &["dials"],
         ),
