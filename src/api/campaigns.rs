@@ -18,19 +18,29 @@ use super::wire::{
 };
 use super::AppState;
 use crate::accounts::AccountId;
-use crate::campaigns::store::{self, CampaignUpdate};
-use crate::campaigns::{Campaign, Command, NewCampaign};
+use crate::campaigns::store;
+use crate::campaigns::CampaignUpdate;
+use crate::campaigns::{Campaign, CampaignSettings, Command, NewCampaign};
 
-fn campaign_json(c: &Campaign) -> Value {
-    json!({
+/// The v1 `Campaign`: the telephony channel seen as dialerConfig and outboundCallConfig,
+/// both required by v1. A campaign without telephony (made through v2) has nothing v1 can
+/// describe: it is not found here, with a message saying why.
+fn campaign_json(c: &Campaign) -> Result<Value, ApiError> {
+    let (Some(dialer), Some(call)) = (c.dialer_config(), c.outbound_call_config()) else {
+        return Err(ApiError::ResourceNotFound(format!(
+            "Campaign {} has no telephony channel, which is all this API describes; use the v2 API (/v2/campaigns/{})",
+            c.id, c.id
+        )));
+    };
+    Ok(json!({
         "id": c.id,
         "arn": c.arn,
         "name": c.name,
         "connectInstanceId": c.connect_instance_id,
-        "dialerConfig": c.dialer_config,
-        "outboundCallConfig": c.outbound_call_config,
+        "dialerConfig": dialer,
+        "outboundCallConfig": call,
         "tags": c.tags,
-    })
+    }))
 }
 
 fn checked_id(id: &str) -> Result<(), ApiError> {
@@ -93,8 +103,7 @@ pub async fn create(
     let new = NewCampaign {
         name,
         connect_instance_id,
-        dialer_config,
-        outbound_call_config,
+        settings: CampaignSettings::v1(&dialer_config, &outbound_call_config),
         tags,
     };
     let campaign = store::campaign_insert(&app.pool, &account, &id, &arn, &new).await?;
@@ -112,7 +121,7 @@ pub async fn describe(
 ) -> Result<Json<Value>, ApiError> {
     checked_id(&id)?;
     let campaign = store::campaign_get(&app.pool, &account, &id).await?;
-    Ok(Json(json!({ "campaign": campaign_json(&campaign) })))
+    Ok(Json(json!({ "campaign": campaign_json(&campaign)? })))
 }
 
 /// DeleteCampaign: `DELETE /campaigns/{id}`.
@@ -241,7 +250,9 @@ async fn command(
     command: Command,
 ) -> Result<Json<Value>, ApiError> {
     checked_id(id)?;
-    let state = store::campaign_command(&app.pool, account, id, command).await?;
+    let state = store::campaign_command(&app.pool, account, id, command)
+        .await
+        .map_err(|e| ApiError::from(e).in_v1())?;
     tracing::info!(campaign_id = %id, ?command, state = state.as_str(), "campaign state changed");
     app.wake_engine();
     Ok(Json(json!({})))
@@ -291,7 +302,7 @@ pub async fn state(
 ) -> Result<Json<Value>, ApiError> {
     checked_id(&id)?;
     let campaign = store::campaign_get(&app.pool, &account, &id).await?;
-    Ok(Json(json!({ "state": campaign.state.as_str() })))
+    Ok(Json(json!({ "state": campaign.state.in_v1().as_str() })))
 }
 
 #[derive(Deserialize)]
@@ -320,7 +331,9 @@ pub async fn state_batch(
     let mut failed = Vec::new();
     for id in &ids {
         match states.get(id) {
-            Some(state) => successful.push(json!({ "campaignId": id, "state": state.as_str() })),
+            Some(state) => {
+                successful.push(json!({ "campaignId": id, "state": state.in_v1().as_str() }))
+            }
             None => failed.push(json!({ "campaignId": id, "failureCode": "ResourceNotFound" })),
         }
     }

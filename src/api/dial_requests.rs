@@ -199,7 +199,7 @@ pub async fn put_batch(
         .await?
         {
             BatchOutcome::Admitted(outcomes) => outcomes,
-            BatchOutcome::CampaignEnded(state) => return Err(ended(state)),
+            BatchOutcome::CampaignEnded(state) => return Err(ended(state.in_v1())),
         }
     };
 

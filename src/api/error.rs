@@ -82,6 +82,17 @@ impl ApiError {
         }
     }
 
+    /// The error as the v1 API tells it: a campaign state in v1's enum.
+    pub fn in_v1(self) -> Self {
+        match self {
+            ApiError::InvalidCampaignState { state, message } => ApiError::InvalidCampaignState {
+                state: state.in_v1(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// The exception name sent in `x-amzn-ErrorType`.
     pub fn error_type(&self) -> &'static str {
         self.status_and_type().1
@@ -138,6 +149,9 @@ impl From<UpdateError> for ApiError {
                 "Campaign {id} is {} and can no longer be changed",
                 state.as_str()
             )),
+            UpdateError::Refused { id, refused } => {
+                ApiError::Conflict(format!("Campaign {id} cannot take this change: {refused}"))
+            }
             UpdateError::Campaign(e) => e.into(),
         }
     }
