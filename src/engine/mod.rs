@@ -174,6 +174,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     pacing: Arc<std::sync::RwLock<Arc<crate::pacing::PacingConfig>>>,
+    templates: Arc<std::sync::RwLock<Arc<crate::sms::template::Templates>>>,
     /// Shared with the API, so new work is planned at once.
     wake: Arc<tokio::sync::Notify>,
     signals: Arc<scheduler::Signals>,
@@ -185,14 +186,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine dialing through `center`, whose clock is `center_clock`.
+    /// An engine dialing through `center`, whose clock is `center_clock`, with the pacing
+    /// and SMS templates `reloadable` holds.
     pub fn new(
         pool: sqlx::PgPool,
         center: Arc<dyn ContactCenter>,
         center_clock: Arc<dyn Clock>,
         clock: Arc<dyn Clock>,
         config: &EngineConfig,
-        pacing: Arc<std::sync::RwLock<Arc<crate::pacing::PacingConfig>>>,
+        reloadable: &crate::reload::Reloadable,
         wake: Arc<tokio::sync::Notify>,
     ) -> Arc<Self> {
         let owner: Arc<str> = format!(
@@ -209,7 +211,8 @@ impl Engine {
             center_clock,
             clock,
             config: Arc::new(config.clone()),
-            pacing,
+            pacing: reloadable.pacing.clone(),
+            templates: reloadable.templates.clone(),
             wake,
             signals: Arc::new(scheduler::Signals::default()),
             owner,
@@ -232,6 +235,7 @@ impl Engine {
                 engine.center_clock.clone(),
                 engine.config.clone(),
                 engine.pacing.clone(),
+                engine.templates.clone(),
                 engine.owner.clone(),
                 engine.wake.clone(),
                 engine.signals.clone(),

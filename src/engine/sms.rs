@@ -19,10 +19,11 @@
 
 use chrono::{DateTime, Utc};
 
-use super::batch::{Batch, BatchItem, SmsTemplate};
+use super::batch::{Batch, BatchItem, BatchTemplate, SmsTemplate};
 use super::dispatch::{call_error_reason, Dispatcher};
 use super::store::{batch_postpone, batch_resolve};
 use super::{secs_to_duration, EngineError};
+use crate::campaigns::Campaign;
 use crate::contact_center::{
     ChatEndpoint, ChatMessage, ContactCenterError, FatalError, RetryableError,
     SegmentAttributeValue, StartOutboundChatContactRequest, SEGMENT_SUBTYPE, SUBTYPE_SMS,
@@ -33,6 +34,36 @@ use crate::sms::template::{FillError, MessageFailure, Templates};
 
 /// The content type of the messages.
 const CONTENT_TYPE: &str = "text/plain";
+
+/// The SMS channel of `campaign`: its capacity (1 when unset) and the fixed parts of its
+/// batches. The contact flow is the campaign's flow (the id that ends
+/// `connectCampaignFlowArn`), else its telephony channel's; an empty one fails each request
+/// rather than the claim.
+pub fn sms_batch_template(campaign: &Campaign) -> Option<(f64, BatchTemplate)> {
+    let sms = campaign.settings.channel_subtype_config.sms.as_ref()?;
+    let flow = match &campaign.settings.connect_campaign_flow_arn {
+        Some(arn) => arn.rsplit('/').next().unwrap_or(arn).to_string(),
+        None => campaign
+            .telephony()
+            .map(|t| t.default_outbound_config.connect_contact_flow_id.clone())
+            .unwrap_or_default(),
+    };
+    let defaults = &sms.default_outbound_config;
+    Some((
+        sms.capacity.unwrap_or(1.0),
+        BatchTemplate {
+            instance_id: campaign.connect_instance_id.clone(),
+            queue_id: None,
+            contact_flow_id: flow,
+            source_phone_number: None,
+            answer_machine_detection: false,
+            sms: Some(SmsTemplate {
+                source_phone_number_arn: defaults.connect_source_phone_number_arn.clone(),
+                template_arn: defaults.wisdom_template_arn.clone(),
+            }),
+        },
+    ))
+}
 
 /// The `StartOutboundChatContact` request of an SMS batch's request: the request's own
 /// source number and template over the campaign's, the template filled from its attributes.

@@ -147,6 +147,37 @@ pub struct ClaimScope {
     pub template: BatchTemplate,
 }
 
+/// The CTEs `lease` and `picked` of a claim on `channel`: the requests of campaign `$1` to
+/// claim, at most `$6`, earliest expiration first, skipping rows other claimers hold, never
+/// one expiring before `$5` (now plus the margin) or in its backoff at `$4` (now), and only
+/// while the campaign runs within its schedule and owner `$2` holds its lease with fence
+/// `$3` (the lease row is share-locked, so a concurrent takeover waits for the claim or
+/// makes it find nothing).
+fn claim_picked(channel: Channel) -> String {
+    format!(
+        r#"lease as (
+            select 1 from campaign_lease
+            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
+              and exists (select 1 from campaign where id = $1 and state = 'Running'
+                          and (schedule is null
+                               or ((schedule ->> 'startTime')::timestamptz <= $4
+                                   and $4 < (schedule ->> 'endTime')::timestamptz)))
+            for share
+        ),
+        picked as (
+            select id, expires_at from dial_request
+            where campaign_id = $1 and channel = '{channel}' and state = '{pending}' and expires_at > $5
+              and (not_before is null or not_before <= $4)
+              and exists (select 1 from lease)
+            order by expires_at
+            limit $6
+            for update skip locked
+        )"#,
+        channel = channel.as_sql(),
+        pending = DialRequestState::Pending.as_str(),
+    )
+}
+
 /// Claims up to `n` pending requests of a campaign into new contact batches of at most
 /// [`BATCH_MAX_CONTACTS`], in one statement: earliest expiration first, skipping rows other
 /// claimers hold, never a request expiring before `now + margin`, only while the campaign
@@ -176,24 +207,7 @@ pub async fn batch_claim(
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
             r#"
-        with lease as (
-            select 1 from campaign_lease
-            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
-              and exists (select 1 from campaign where id = $1 and state = 'Running'
-                          and (schedule is null
-                               or ((schedule ->> 'startTime')::timestamptz <= $4
-                                   and $4 < (schedule ->> 'endTime')::timestamptz)))
-            for share
-        ),
-        picked as (
-            select id, expires_at from dial_request
-            where campaign_id = $1 and channel = '{telephony}' and state = '{pending}' and expires_at > $5
-              and (not_before is null or not_before <= $4)
-              and exists (select 1 from lease)
-            order by expires_at
-            limit $6
-            for update skip locked
-        ),
+        with {picked},
         slotted as (
             select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
             from picked
@@ -207,9 +221,8 @@ pub async fn batch_claim(
         )
         select batch_id, id, phone_number, attributes, expires_at, attempts from claimed order by batch_id, id
         "#,
-            pending = DialRequestState::Pending.as_str(),
-            telephony = Channel::Telephony.as_sql(),
-            claimed = claim_ctes("$1", "$11", "$12"),
+            picked = claim_picked(Channel::Telephony),
+            claimed = claim_ctes("$1", "$11", "$12", Some(Phase::Creating)),
         )
     });
     let rows: Vec<ClaimedRow> = sqlx::query_as(&CLAIM)
@@ -245,6 +258,70 @@ pub async fn batch_claim(
         }
     }
     Ok(batches)
+}
+
+/// Claims up to `n` pending SMS requests of a campaign, as [`batch_claim`] claims calls
+/// (same order, margin, backoff and lease rules), each into a batch of its own whose
+/// ClientToken names the request and the claim: `dialer-sms-{id}-{attempts}`. Every send of
+/// one claim carries it, so the contact center never sends that claim's message twice; a
+/// later claim (after a retryable failure put the request back) is a new send.
+pub async fn sms_claim(
+    db: impl PgExecutor<'_>,
+    scope: &ClaimScope,
+    n: i64,
+) -> Result<Vec<Batch>, EngineError> {
+    static CLAIM: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"
+        with {picked},
+        slotted as (select id, gen_random_uuid() as batch_id from picked),
+        {claimed},
+        tokened as (
+            select c.*, 'dialer-sms-' || c.id || '-' || c.attempts as client_token from claimed c
+        ),
+        batches as (
+            insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
+            select t.batch_id, $1, t.client_token, $3, $7, array[t.id], 1, $8 from tokened t
+        )
+        select batch_id, client_token, id, phone_number, attributes, expires_at, attempts, channel_parameters
+        from tokened order by expires_at, id
+        "#,
+            picked = claim_picked(Channel::Sms),
+            claimed = claim_ctes("$1", "$9", "$10", None),
+        )
+    });
+    let rows: Vec<SmsClaimedRow> = sqlx::query_as(&CLAIM)
+        .bind(&scope.campaign_id)
+        .bind(&*scope.owner)
+        .bind(scope.fence)
+        .bind(scope.now)
+        .bind(scope.now + scope.margin)
+        .bind(n.max(0))
+        .bind(Json(&scope.template))
+        .bind(scope.now + scope.call_timeout)
+        .bind(rand::random_range(0..PENDING_SHARDS))
+        .bind(scope.dialed_at)
+        .fetch_all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Batch {
+            id: row.batch_id,
+            campaign_id: scope.campaign_id.clone(),
+            client_token: row.client_token,
+            template: scope.template.clone(),
+            items: vec![row.item.into()],
+            attempts: 0,
+        })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct SmsClaimedRow {
+    batch_id: Uuid,
+    client_token: String,
+    #[sqlx(flatten)]
+    item: BatchItemRow,
 }
 
 /// The BatchPutContact ClientToken of a batch: derived from its id, so that a re-send of the
@@ -302,7 +379,7 @@ pub async fn batch_due_many(
         // to them since, so a re-send is the same call.
         let items: Vec<BatchItemRow> = sqlx::query_as(
             r#"
-            select d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
+            select d.id, d.phone_number, d.attributes, d.expires_at, d.attempts, d.channel_parameters
             from contact_batch b cross join unnest(b.request_ids) as r(id)
             join dial_request d on d.id = r.id
             where b.id = $1

@@ -432,22 +432,25 @@ fn hourly_add(rows: &str, counts: &[&str]) -> String {
 
 /// The request side of the engine's claim, as CTEs for its statement: `claimed` takes the
 /// requests of the caller's CTE `slotted (id, batch_id)`, which it selected pending and
-/// locked, into their batches, placed at the SQL expression `dialed_at`; `counted` takes them
-/// off the pending counter of `campaign`, on shard `shard`. `claimed` returns each request's
-/// `batch_id, id, phone_number, attributes, expires_at, attempts`.
-pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str) -> String {
+/// locked, into their batches, placed at the SQL expression `dialed_at`, in contact phase
+/// `phase` (a call's `creating`; none for a message, which no pacing counts as a call);
+/// `counted` takes them off the pending counter of `campaign`, on shard `shard`. `claimed`
+/// returns each request's `batch_id, id, phone_number, attributes, expires_at, attempts,
+/// channel_parameters`.
+pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str, phase: Option<Phase>) -> String {
     format!(
         "claimed as (
             update dial_request d
             set state = '{in_progress}', batch_id = s.batch_id, attempts = d.attempts + 1,
-                contact_phase = '{creating}', not_before = null, reason = null,
+                contact_phase = {phase}, not_before = null, reason = null,
                 dialed_at = {dialed_at}, updated_at = now()
             from slotted s where d.id = s.id and {guard}
-            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
+            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts,
+                      d.channel_parameters
         ),
         counted as ({counted})",
         in_progress = Transition::Claim.target().as_str(),
-        creating = Phase::Creating.as_str(),
+        phase = phase.map_or("null".to_string(), |p| format!("'{}'", p.as_str())),
         guard = Transition::Claim.sql_guard("d.state"),
         counted = pending_add(&format!(
             "select {campaign}, {shard}, -count(*) from claimed having count(*) > 0"
