@@ -1246,6 +1246,17 @@ mod tests {
     }
 
     #[test]
+    fn bad_templates_are_named_by_their_entry() {
+        let config = Config::from_toml(
+            "[[templates]]\narn = \"arn:t/1\"\nbody = \"Hi {{name\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let problems = config.validate().join("\n");
+        assert!(problems.contains("templates[0].body"), "{problems}");
+    }
+
+    #[test]
     fn debug_hides_secrets() {
         let mut config = Config::default();
         config.auth.access_keys = vec!["AK:supersecret".into()];

@@ -403,9 +403,11 @@ pub async fn batch_due_many(
 
 /// Records a resolved batch: the batch is closed with the contact created for each of its
 /// requests (the SQL function `dial_request_contact_id` reads it from there until the
-/// contact's events record it on the request), each contact is entered in
-/// `contact_batch_contact` (where events naming only a contact find its request), and the
-/// requests without one are retried, failed or expired. One statement, guarded by the lease.
+/// contact's events record it on the request), each call's contact is entered in
+/// `contact_batch_contact` (where events naming only a contact find its request; a sent
+/// message's chat contact is not, so its events change nothing), and the requests without
+/// one are retried, failed, expired or, for a sent message, completed. One statement,
+/// guarded by the lease.
 pub async fn batch_resolve(
     db: impl PgExecutor<'_>,
     batch: &Batch,
@@ -464,13 +466,14 @@ pub async fn batch_resolve(
         looked_up as (
             insert into contact_batch_contact (contact_id, batch_id, request_id)
             select r.contact_id, $1, r.id from results r
-            where r.contact_id is not null and exists (select 1 from closed)
+            where r.contact_id is not null and r.state = '{in_progress}' and exists (select 1 from closed)
             on conflict (contact_id) do nothing
         ),
         {requests}
         select count(*) from closed
         "#,
             requests = resolve_ctes("$1", "$2", "$10", "$11"),
+            in_progress = DialRequestState::InProgress.as_str(),
         )
     });
     let closed: Option<i64> = sqlx::query_scalar(&RESOLVE)
@@ -581,8 +584,8 @@ pub async fn active_calls_many(
     let mut calls: std::collections::HashMap<String, ActiveCalls> =
         std::collections::HashMap::new();
     for group in groups {
-        // A request in progress without a phase was not claimed by an engine (nothing
-        // else should move requests, but odd rows must not stop the planning).
+        // A request in progress without a phase is a message being sent, which holds no
+        // line (or an odd row, which must not stop the planning).
         let Some(phase) = group.contact_phase else {
             continue;
         };

@@ -45,10 +45,13 @@ body = "Your code is {{{{ code }}}}"
     )
 }
 
+fn config(knobs: &Knobs) -> Config {
+    Config::from_toml(&sms_toml(knobs.toml()), Path::new("sms-test.toml"))
+        .expect("test settings parse")
+}
+
 async fn app(db: &TestDb, knobs: &Knobs) -> TestApp {
-    let config = Config::from_toml(&sms_toml(knobs.toml()), Path::new("sms-test.toml"))
-        .expect("test settings parse");
-    TestApp::spawn_with(db.daemon_pool().await, config).await
+    TestApp::spawn_with(db.daemon_pool().await, config(knobs)).await
 }
 
 /// An SMS campaign sending at `capacity` of the daemon's rate.
@@ -313,6 +316,47 @@ async fn sms_requests_are_filled_from_templates_and_sent_once(
         .await,
         1.0
     );
+    app.shutdown().await.unwrap();
+}
+
+#[sqlx::test]
+async fn the_record_of_a_message_goes_with_its_request(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let db = TestDb::new(connect).await;
+    let requests: Vec<Sms> = (0..5).map(|_| Sms::greeting("Gus")).collect();
+    let (app, _, _) = run(&db, &Knobs::default(), &requests, Duration::from_secs(20)).await;
+    app.shutdown().await.unwrap();
+    let count = |sql: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("select count(*) from sim_sms").await, 5);
+    // Two days old, with a day's retention: the requests, their batches and the messages'
+    // records go.
+    for sql in [
+        "update dial_request set updated_at = now() - interval '2 days'",
+        "update contact_batch set created_at = now() - interval '2 days'",
+        "update sim_sms set created_at = now() - interval '2 days'",
+    ] {
+        sqlx::query(sql).execute(&db.pool).await.unwrap();
+    }
+    let mut config = config(&Knobs::default());
+    config.queue.retention_days = 1.0;
+    let app = TestApp::spawn_with(db.daemon_pool().await, config).await;
+    crate::harness::wait_for(
+        "the messages' records deleted",
+        Duration::from_secs(20),
+        || async { (count("select count(*) from sim_sms").await == 0).then_some(()) },
+    )
+    .await;
+    assert_eq!(count("select count(*) from dial_request").await, 0);
     app.shutdown().await.unwrap();
 }
 
