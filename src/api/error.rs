@@ -177,6 +177,9 @@ impl From<InstanceError> for ApiError {
             InstanceError::JobNotFound(id) => ApiError::ResourceNotFound(format!(
                 "No onboarding job for Amazon Connect instance {id}"
             )),
+            InstanceError::IntegrationNotFound(id) => ApiError::ResourceNotFound(format!(
+                "Amazon Connect instance {id} has no such integration"
+            )),
             InstanceError::InUse(id) => ApiError::InvalidState(format!(
                 "Amazon Connect instance {id} still has active campaigns; stop or delete them first"
             )),

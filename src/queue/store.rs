@@ -709,6 +709,8 @@ pub struct RequestStatus {
     pub client_token: String,
     /// State.
     pub state: DialRequestState,
+    /// Channel, as stored (`telephony`, `sms`, ...).
+    pub channel: String,
     /// Why it failed, expired or was retried.
     pub reason: Option<String>,
     /// Contact id, once created.
@@ -741,7 +743,7 @@ pub async fn dial_request_status(
     id: Uuid,
 ) -> Result<Option<(RequestStatus, Vec<(String, DateTime<Utc>, Option<String>)>)>, QueueError> {
     let row: Option<StatusRow> = sqlx::query_as(
-        "select d.id, client_token, d.state, reason, dial_request_contact_id(d) as contact_id, outcome, attempts,
+        "select d.id, client_token, d.state, d.channel, reason, dial_request_contact_id(d) as contact_id, outcome, attempts,
                 expires_at, d.created_at, d.updated_at, timeline
          from dial_request d join campaign c on c.id = d.campaign_id
          where d.campaign_id = $1 and d.id = $2 and c.account_id = $3",
