@@ -192,9 +192,11 @@ def test_profile_requests_fail_each_item_without_a_profiles_domain(v2, loose_v2)
 
 def test_a_running_campaign_completes_when_its_schedule_ends(v2, client, daemon):
     now = dt.datetime.now(dt.timezone.utc)
+    # The smallest SMS capacity: the campaign's first message is its 50th second's (at the
+    # default 2 messages a second), so the request put stays pending until the end.
     c = new_v2(
         v2,
-        channelSubtypeConfig={"sms": SMS},
+        channelSubtypeConfig={"sms": {**SMS, "capacity": 0.01}},
         schedule={"startTime": now - dt.timedelta(hours=1), "endTime": now + dt.timedelta(seconds=2)},
     )
     pending = v2.put_outbound_request_batch(id=c["id"], outboundRequests=[sms("before-end")])

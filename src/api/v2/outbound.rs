@@ -7,7 +7,8 @@
 //!   campaign's call defaults are stored with it (`channel_parameters`) but calls are placed
 //!   with the campaign's defaults for now;
 //! - `sms` becomes an SMS request: the destination number, the template parameters as its
-//!   attributes, the source number and template overrides in `channel_parameters`;
+//!   attributes, the source number and template overrides in `channel_parameters`; the
+//!   engine sends it ([`crate::engine::sms`]);
 //! - `email` and `whatsApp` fail (`InvalidInput`): no sender exists for them yet, so a
 //!   request would only wait to expire.
 //!
