@@ -153,6 +153,25 @@ async fn run(
     (app, campaign, ids)
 }
 
+/// Settings where a share `timeout` of sends take effect and then time out past the
+/// engine's call timeout, at `rate` messages a second.
+fn timing_out(rate: f64, timeout: f64) -> Knobs {
+    Knobs {
+        sms_messages_per_second: rate,
+        faults: Faults {
+            timeout,
+            timeout_secs: 0.5,
+            ..Faults::default()
+        },
+        call_timeout_secs: 0.3,
+        ..Knobs::default()
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
 /// A message the center recorded: when, and its length.
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct Sent {
@@ -281,11 +300,7 @@ async fn sms_requests_are_filled_from_templates_and_sent_once(
         "each message is its template filled; a failed request sends nothing"
     );
     // Nothing was dialed: the campaign has no telephony channel.
-    let dials: i64 = sqlx::query_scalar("select count(*) from sim_ledger")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    assert_eq!(dials, 0);
+    assert_eq!(count(&db.pool, "select count(*) from sim_ledger").await, 0);
 
     // The status API shows the end and the chat contact, never the number or the message.
     let describe = |id: Uuid| {
@@ -328,16 +343,7 @@ async fn the_record_of_a_message_goes_with_its_request(
     let requests: Vec<Sms> = (0..5).map(|_| Sms::greeting("Gus")).collect();
     let (app, _, _) = run(&db, &Knobs::default(), &requests, Duration::from_secs(20)).await;
     app.shutdown().await.unwrap();
-    let count = |sql: &'static str| {
-        let pool = db.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(count("select count(*) from sim_sms").await, 5);
+    assert_eq!(count(&db.pool, "select count(*) from sim_sms").await, 5);
     // Two days old, with a day's retention: the requests, their batches and the messages'
     // records go.
     for sql in [
@@ -353,10 +359,13 @@ async fn the_record_of_a_message_goes_with_its_request(
     crate::harness::wait_for(
         "the messages' records deleted",
         Duration::from_secs(20),
-        || async { (count("select count(*) from sim_sms").await == 0).then_some(()) },
+        || async { (count(&db.pool, "select count(*) from sim_sms").await == 0).then_some(()) },
     )
     .await;
-    assert_eq!(count("select count(*) from dial_request").await, 0);
+    assert_eq!(
+        count(&db.pool, "select count(*) from dial_request").await,
+        0
+    );
     app.shutdown().await.unwrap();
 }
 
@@ -368,16 +377,14 @@ async fn a_send_that_timed_out_is_retried_without_a_second_message(
     let db = TestDb::new(connect).await;
     // Half the sends take effect and then time out past the engine's call timeout; throttled
     // and failed calls are retried too.
+    let base = timing_out(100.0, 0.5);
     let knobs = Knobs {
         faults: Faults {
-            timeout: 0.5,
-            timeout_secs: 0.5,
             throttle: 0.1,
             internal_error: 0.1,
-            ..Faults::default()
+            ..base.faults
         },
-        call_timeout_secs: 0.3,
-        ..Knobs::default()
+        ..base
     };
     let names: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
     let requests: Vec<Sms> = names.iter().map(|n| Sms::greeting(n)).collect();
@@ -392,12 +399,11 @@ async fn a_send_that_timed_out_is_retried_without_a_second_message(
     let sends = sent(&db.pool, "sim_sms", "created_at").await;
     assert_eq!(sends.len(), ids.len(), "every request has its message");
     assert_once_and_in_time(&db.pool, &sends).await;
-    let resent: i64 = sqlx::query_scalar(
+    let resent = count(
+        &db.pool,
         "select count(*) from contact_batch where client_token like 'dialer-sms-%' and attempts > 1",
     )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    .await;
     assert!(resent > 0, "some sends were retried under their token");
     app.shutdown().await.unwrap();
 }
@@ -408,15 +414,8 @@ async fn nothing_is_sent_after_its_expiration(_: PgPoolOptions, connect: PgConne
     // Ten messages a second, with timeouts near the expirations: many requests expire
     // unsent, the others are sent in time, once.
     let knobs = Knobs {
-        sms_messages_per_second: 10.0,
-        faults: Faults {
-            timeout: 0.3,
-            timeout_secs: 0.4,
-            ..Faults::default()
-        },
-        call_timeout_secs: 0.3,
         claim_expiry_margin_secs: 0.1,
-        ..Knobs::default()
+        ..timing_out(10.0, 0.3)
     };
     let requests: Vec<Sms> = (0..60)
         .map(|i| Sms {
@@ -461,25 +460,65 @@ async fn a_campaign_sends_no_faster_than_its_share_of_the_rate(
     command(&app, &campaign, "start").await;
     // Until a few are out, then count: the bucket starts empty and fills at 2 a second, so
     // however slow the machine, no more than 2 per second elapsed (and one of rounding).
+    let sent = || count(&db.pool, "select count(*) from sim_sms");
     crate::harness::wait_for("a few messages sent", Duration::from_secs(30), || async {
-        let n: i64 = sqlx::query_scalar("select count(*) from sim_sms")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        (n >= 4).then_some(())
+        (sent().await >= 4).then_some(())
     })
     .await;
     command(&app, &campaign, "pause").await;
-    let count: i64 = sqlx::query_scalar("select count(*) from sim_sms")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let n = sent().await;
     let elapsed = started.elapsed().as_secs_f64();
     assert!(
-        (count as f64) <= 2.0 * elapsed + 1.0,
-        "{count} messages in {elapsed:.2} s at 2 per second"
+        (n as f64) <= 2.0 * elapsed + 1.0,
+        "{n} messages in {elapsed:.2} s at 2 per second"
     );
     app.shutdown().await.unwrap();
+}
+
+#[sqlx::test]
+async fn a_lease_holder_killed_mid_send_leaves_no_second_message(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let db = TestDb::new(connect).await;
+    // Sends that take effect and time out keep messages in flight, under their tokens.
+    let knobs = timing_out(20.0, 0.3);
+    let a = Daemon::start_with(&db, &sms_toml(knobs.toml()), free_port(), &[]).await;
+    let b = app(&db, &knobs).await;
+    let campaign = sms_campaign(&a.client, &db.pool, 1.0).await;
+    let requests: Vec<Sms> = (0..120).map(|_| Sms::greeting("Hal")).collect();
+    let ids = put_sms(&a.client, &db.pool, &campaign, "k", &requests).await;
+    command(&a.client, &campaign, "start").await;
+    crate::harness::wait_for(
+        "A to send and hold a send in flight",
+        Duration::from_secs(20),
+        || async {
+            let sent = count(&db.pool, "select count(*) from sim_sms").await;
+            let open = count(
+                &db.pool,
+                "select count(*) from dial_request where state = 'in_progress'",
+            )
+            .await;
+            (sent >= 10 && open > 0).then_some(())
+        },
+    )
+    .await;
+    let holder = crate::harness::holder(&db.pool, &campaign, std::slice::from_ref(&a)).await;
+    assert_eq!(holder, 0, "A holds the lease");
+    a.kill9().await;
+    wait_drained(
+        &db.pool,
+        std::slice::from_ref(&campaign),
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let ends = ends(&db.pool, &ids).await;
+    assert!(ends.iter().all(|e| e == "completed/-/sent"), "{ends:?}");
+    let sends = sent(&db.pool, "sim_sms", "created_at").await;
+    assert_eq!(sends.len(), ids.len());
+    assert_once_and_in_time(&db.pool, &sends).await;
+    b.shutdown().await.unwrap();
 }
 
 #[sqlx::test]
