@@ -186,7 +186,7 @@ pub async fn run_with(
             backend.clock.clone(),
             clock.clone(),
             &config.engine,
-            reloadable.pacing.clone(),
+            &reloadable,
             app.engine_wake.clone(),
         );
         for service in engine

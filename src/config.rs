@@ -317,6 +317,8 @@ pub struct Config {
     pub pacing: crate::pacing::PacingConfig,
     /// The contact center the engine dials through.
     pub contact_center: ContactCenterConfig,
+    /// SMS message templates (`[[templates]]`), by ARN; reloadable.
+    pub templates: Vec<crate::sms::template::TemplateConfig>,
 }
 
 /// The contact center (`[contact_center]`): which backend, and the settings of each.
@@ -583,10 +585,11 @@ impl Config {
             check_rate(&format!("throttling.operations.{operation}"), rate);
         }
         for operation in self.throttling.operations.keys() {
-            if !crate::api::OPERATIONS.contains(&operation.as_str()) {
+            if !crate::api::all_operations().any(|known| known == operation) {
+                let known: Vec<&str> = crate::api::all_operations().collect();
                 problems.push(format!(
                     "throttling.operations.{operation} is not an operation of this API (known: {})",
-                    crate::api::OPERATIONS.join(", ")
+                    known.join(", ")
                 ));
             }
         }
@@ -615,6 +618,9 @@ impl Config {
             ));
         }
         problems.extend(self.engine.validate());
+        if let Err(bad) = crate::sms::template::Templates::from_config(&self.templates) {
+            problems.extend(bad);
+        }
         problems.extend(self.pacing.validate());
         problems.extend(self.contact_center.sim.validate());
         problems.extend(self.contact_center.amazon_connect.validate(
@@ -1198,6 +1204,10 @@ mod tests {
             at_secs: 0.0,
             probability: 0.1,
         });
+        config.templates.push(crate::sms::template::TemplateConfig {
+            arn: "arn".into(),
+            body: "body".into(),
+        });
         let mut want = std::collections::BTreeSet::new();
         let value = toml::Value::try_from(&config).unwrap_or_else(|e| panic!("{e}"));
         dotted_keys("", &value, &mut want);
@@ -1234,6 +1244,17 @@ mod tests {
         // examples work from a fresh clone.
         shipped.auth.access_keys.clear();
         assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn bad_templates_are_named_by_their_entry() {
+        let config = Config::from_toml(
+            "[[templates]]\narn = \"arn:t/1\"\nbody = \"Hi {{name\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let problems = config.validate().join("\n");
+        assert!(problems.contains("templates[0].body"), "{problems}");
     }
 
     #[test]

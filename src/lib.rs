@@ -22,6 +22,7 @@
 //! - [`clock`]: time as an input.
 //! - [`logging`]: log output (text or JSON) and its reloadable filter.
 //! - [`reload`]: config reload on SIGHUP or file change.
+//! - [`sms`]: SMS templates and pacing.
 //! - [`supervisor`]: keeps the background services running, restarting failed ones.
 //! - [`bench`]: the benchmarks behind `dialer bench`.
 //! - [`demo`]: `dialer demo`, a campaign run end to end on the embedded defaults.
@@ -53,5 +54,6 @@ pub mod pacing;
 pub mod queue;
 pub mod reload;
 pub mod server;
+pub mod sms;
 pub mod supervisor;
 pub mod whatif;

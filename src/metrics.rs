@@ -87,6 +87,11 @@ pub const SERVICE: &str = "service";
 /// result (`stored`, `duplicate`, `ignored`, `rejected`).
 pub const CONNECT_EVENTS_RECEIVED: &str = "dialer_connect_events_received_total";
 
+/// Counter: SMS messages the contact center took, by campaign.
+pub const SMS_SENT: &str = "dialer_sms_sent_total";
+/// Counter: SMS requests that ended without a message, by campaign and reason code.
+pub const SMS_FAILED: &str = "dialer_sms_failed_total";
+
 /// Latency buckets for API and database operations, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -178,6 +183,8 @@ pub const CATALOGUE: &[(&str, Kind, &str, &str)] = &[
     (CONTACT_CREATION_FAILURES, Kind::Counter, "campaign_id, reason", "Contact creation failures by BatchPutContact reason code or whole-call error."),
     (CONFIG_RELOADS, Kind::Counter, "result", "Config reloads, applied or rejected."),
     (SERVICE_RESTARTS, Kind::Counter, "service", "Background services restarted after they failed (scheduler, event_sink, sweeper, reloader, queue_depth, connect_metrics, connect_lookups, connect_events)."),
+    (SMS_SENT, Kind::Counter, "campaign_id", "SMS messages sent (StartOutboundChatContact took them; a retried token counts once)."),
+    (SMS_FAILED, Kind::Counter, "campaign_id, reason", "SMS requests failed or expired without a message, by reason (TEMPLATE_NOT_FOUND, TEMPLATE_ATTRIBUTE_MISSING, MESSAGE_TOO_LONG, EXPIRED, CALL_*...)."),
     (CONNECT_EVENTS_RECEIVED, Kind::Counter, "result", "Amazon Connect contact events delivered to POST /events/amazon-connect: stored, duplicate, ignored (not a contact event) or rejected."),
 ];
 

@@ -2,8 +2,8 @@
 //!
 //! The new file is loaded and validated like at start; an invalid file is refused with a
 //! log line naming every problem, and the running config stays in force. What changes in
-//! place: pacing (`[pacing]`), rate limits (`[throttling]`), the log level and the retention
-//! (`queue.retention_days`). In-flight calls are untouched. Other sections take effect at the
+//! place: pacing (`[pacing]`), rate limits (`[throttling]`), the log level, the retention
+//! (`queue.retention_days`) and the SMS templates (`[[templates]]`). In-flight calls are untouched. Other sections take effect at the
 //! next restart, which is logged.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,7 @@ use crate::api::throttle::Throttle;
 use crate::config::{Config, EnvOverrides};
 use crate::metrics as m;
 use crate::pacing::PacingConfig;
+use crate::sms::template::Templates;
 
 /// How often the file's modification time is checked.
 const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -30,6 +31,8 @@ pub struct Reloadable {
     pub pacing: Arc<RwLock<Arc<PacingConfig>>>,
     /// How long finished requests are kept, read by the sweeper at every pass.
     pub retention: Arc<RwLock<Arc<Duration>>>,
+    /// SMS templates, read by the engine for every message.
+    pub templates: Arc<RwLock<Arc<Templates>>>,
 }
 
 impl Reloadable {
@@ -39,6 +42,7 @@ impl Reloadable {
             throttle: Arc::new(RwLock::new(Arc::new(Throttle::new(&config.throttling)))),
             pacing: Arc::new(RwLock::new(Arc::new(config.pacing.clone()))),
             retention: Arc::new(RwLock::new(Arc::new(retention(&config.queue)))),
+            templates: Arc::new(RwLock::new(Arc::new(templates(config)))),
         }
     }
 }
@@ -46,6 +50,11 @@ impl Reloadable {
 /// `queue.retention_days` as a duration (validation keeps it positive and finite).
 pub fn retention(queue: &crate::config::QueueConfig) -> Duration {
     Duration::try_from_secs_f64(queue.retention_days * 86_400.0).unwrap_or(Duration::MAX)
+}
+
+/// `[[templates]]` as a registry; a config that passed validation has none that fails.
+pub fn templates(config: &Config) -> Templates {
+    Templates::from_config(&config.templates).unwrap_or_default()
 }
 
 /// Reads the current value of a swappable setting.
@@ -240,6 +249,10 @@ impl Reloader {
         if new.queue.retention_days != self.current.queue.retention_days {
             replace(&self.targets.retention, retention(&new.queue));
             changed.push("queue.retention_days");
+        }
+        if new.templates != self.current.templates {
+            replace(&self.targets.templates, templates(&new));
+            changed.push("templates");
         }
         let old = &self.current;
         // Retention is applied above; the rest of [queue] waits for a restart.

@@ -57,6 +57,7 @@ pub async fn dial_request(
         "campaignId": campaign_id,
         "clientToken": status.client_token,
         "state": status.state.as_str(),
+        "channel": status.channel,
         "reason": status.reason,
         "outcome": status.outcome,
         "contactId": status.contact_id,

@@ -207,6 +207,7 @@ impl Queue {
                     contact_flow_id: "flow".to_string(),
                     source_phone_number: None,
                     answer_machine_detection: false,
+                    sms: None,
                 },
             },
         })

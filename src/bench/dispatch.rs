@@ -21,7 +21,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -627,7 +627,6 @@ impl Engine {
         cancel: CancellationToken,
     ) -> Self {
         let mut tasks = JoinSet::new();
-        let pacing = Arc::new(RwLock::new(Arc::new(config.pacing.clone())));
         let wake = Arc::new(Notify::new());
         let engine = crate::engine::Engine::new(
             pool.clone(),
@@ -635,7 +634,7 @@ impl Engine {
             backend.clock.clone(),
             Arc::new(WallClock),
             &config.engine,
-            pacing,
+            &crate::reload::Reloadable::new(config),
             wake.clone(),
         );
         for mut service in engine

@@ -3,13 +3,16 @@
 //! The engine talks to a contact center only through [`ContactCenter`]: create contacts with
 //! [`ContactCenter::batch_put_contact`] (Amazon Connect `BatchPutContact`), read agent and queue
 //! state with [`ContactCenter::queue_metrics`] (a subset of `GetCurrentMetricData`), and follow
-//! each contact through [`ContactCenter::subscribe`]. Backends: [`sim`] (a seeded, simulated
+//! each contact through [`ContactCenter::subscribe`]; send an SMS with
+//! [`ContactCenter::start_outbound_chat_contact`]. Backends: [`sim`] (a seeded, simulated
 //! center) and, later, a remote Amazon Connect backend speaking HTTP.
 //!
 //! Invariants:
 //! - The request and response types are wire-shaped: serde names are the AWS PascalCase
 //!   member names, so an HTTP backend can send and parse them unchanged. `InstanceId` travels
 //!   in the URI (`PUT /contact/batch/{InstanceId}`), never in the body.
+//! - `ClientToken` makes `StartOutboundChatContact` idempotent the same way: a retried token
+//!   returns the same contact and sends no second message.
 //! - `ClientToken` makes `BatchPutContact` idempotent: replaying a token with the same items
 //!   returns the same contact ids and places no new call. This is the only thing that keeps
 //!   "at most one call per dial request" true across crashes, so every backend must honour it.
@@ -19,6 +22,11 @@
 pub mod connect;
 pub mod emulator;
 pub mod sim;
+
+pub use connect::wire::{
+    ChatEndpoint, ChatMessage, SegmentAttributeValue, StartOutboundChatContactRequest,
+    StartOutboundChatContactResponse, SEGMENT_SUBTYPE, SUBTYPE_SMS,
+};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -524,6 +532,15 @@ pub trait ContactCenter: Send + Sync {
         instance_id: &str,
         contacts: &[ContactRef],
     ) -> Result<BTreeMap<String, ContactState>, ContactCenterError>;
+
+    /// Sends one SMS (`StartOutboundChatContact`, `connect:Subtype` = `connect:SMS`). `Err`
+    /// means no contact id came back: if retryable, the message may have gone out, and the
+    /// call must be retried with the same request (same `ClientToken`); a token reused with
+    /// other content is refused as [`FatalError::Idempotency`] and sends nothing.
+    async fn start_outbound_chat_contact(
+        &self,
+        req: StartOutboundChatContactRequest,
+    ) -> Result<StartOutboundChatContactResponse, ContactCenterError>;
 }
 
 #[cfg(test)]

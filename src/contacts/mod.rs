@@ -91,11 +91,13 @@ pub enum Outcome {
     Abandoned,
     /// A person talked to an agent.
     Connected,
+    /// An SMS went out: the contact center took the message (SMS requests only).
+    Sent,
 }
 
 impl Outcome {
     /// Every outcome, for reports that list zeros too.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Connected,
         Outcome::Abandoned,
         Outcome::Machine,
@@ -104,6 +106,7 @@ impl Outcome {
         Outcome::Busy,
         Outcome::Invalid,
         Outcome::Lost,
+        Outcome::Sent,
     ];
 
     /// The spelling stored in `dial_request.outcome` and used in metrics.
@@ -117,6 +120,7 @@ impl Outcome {
             Outcome::Machine => "machine",
             Outcome::Abandoned => "abandoned",
             Outcome::Connected => "connected",
+            Outcome::Sent => "sent",
         }
     }
 

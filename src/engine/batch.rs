@@ -1,6 +1,7 @@
 //! Contact batches: one BatchPutContact call's worth of claimed dial requests, as the
-//! dispatcher sends them and the what-if simulator imitates them. Plain data; the engine's
-//! store reads and writes them.
+//! dispatcher sends them and the what-if simulator imitates them, or one SMS request, as
+//! the SMS path ([`super::sms`]) sends it. Plain data; the engine's store reads and writes
+//! them.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,32 @@ pub struct BatchTemplate {
     pub source_phone_number: Option<String>,
     /// Answering-machine detection on.
     pub answer_machine_detection: bool,
+    /// For an SMS batch (one request, one `StartOutboundChatContact`): the campaign's SMS
+    /// defaults. None for calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsTemplate>,
+}
+
+/// A campaign's SMS defaults (`channelSubtypeConfig.sms.defaultOutboundConfig`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SmsTemplate {
+    /// ARN of the instance's number the messages come from.
+    pub source_phone_number_arn: String,
+    /// ARN of the message template ([`crate::sms::template`]).
+    pub template_arn: String,
+}
+
+/// A request's own channel settings over its campaign's (`dial_request.channel_parameters`,
+/// the v2 API's per-request `connectSourcePhoneNumberArn` and `templateArn`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelParameters {
+    /// Source number ARN instead of the campaign's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_source_phone_number_arn: Option<String>,
+    /// Template ARN instead of the campaign's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_arn: Option<String>,
 }
 
 /// A dial request inside a contact batch.
@@ -36,6 +63,8 @@ pub struct BatchItem {
     pub expires_at: DateTime<Utc>,
     /// Times the request was claimed, this claim included.
     pub attempts: i32,
+    /// Its own channel settings.
+    pub parameters: ChannelParameters,
 }
 
 /// A claimed batch, written before the contact center is called.

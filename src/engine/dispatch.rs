@@ -250,6 +250,8 @@ impl Dispatcher {
                         .increment(1);
                 }
                 ItemResult::Expired => report.expired += 1,
+                // Only SMS batches send, and the SMS path reports them itself.
+                ItemResult::Sent { .. } => {}
             }
         }
         if !report.created.is_empty() {
@@ -335,7 +337,7 @@ pub fn retry_or_expire(
 }
 
 /// The reason stored for the items of a call that failed as a whole.
-fn call_error_reason(error: &ContactCenterError) -> FailureReason {
+pub(super) fn call_error_reason(error: &ContactCenterError) -> FailureReason {
     use crate::contact_center::RetryableError;
     match error {
         ContactCenterError::Retryable(RetryableError::Throttled) => FailureReason::CallThrottled,
@@ -370,6 +372,7 @@ mod tests {
             attributes: Default::default(),
             expires_at,
             attempts,
+            parameters: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! - [`dispatch`]: one BatchPutContact call per batch, its retries and its results.
 //! - [`events`]: contact-center events into contact lifecycles and pacing observations.
 //! - [`planner`]: the pure step from campaign, agents and calls to the pacing input.
+//! - [`sms`]: one StartOutboundChatContact per claimed SMS request, its retries and its end.
 //! - [`reconcile`]: contacts whose events may never come, settled with the contact center.
 //! - [`store`]: the SQL of leases and batches, and the reads; requests are written by
 //!   [`crate::queue::store`].
@@ -29,6 +30,7 @@ pub mod events;
 pub mod planner;
 pub mod reconcile;
 pub mod scheduler;
+pub mod sms;
 pub mod store;
 
 use std::sync::Arc;
@@ -43,6 +45,10 @@ use crate::supervisor::Service;
 pub const TICK_SECS_DEFAULT: f64 = 0.25;
 /// Default campaign lease time-to-live.
 pub const LEASE_TTL_SECS_DEFAULT: f64 = 5.0;
+
+/// Default SMS messages per second: conservative, the rate of the account's default quota
+/// for Amazon Connect's contact-creating calls; raise it to what the numbers may send.
+pub const SMS_MESSAGES_PER_SECOND_DEFAULT: f64 = 2.0;
 
 /// Smallest claim expiry margin: the time between the last expiry check and the contact's
 /// creation (two database round trips in the simulated center) must fit in it.
@@ -73,6 +79,9 @@ pub struct EngineConfig {
     pub contact_timeout_secs: f64,
     /// BatchPutContact calls this daemon makes at once.
     pub max_concurrent_calls: usize,
+    /// SMS messages per second this daemon may send; a campaign gets its SMS `capacity`
+    /// share of it.
+    pub sms_messages_per_second: f64,
 }
 
 impl Default for EngineConfig {
@@ -88,6 +97,7 @@ impl Default for EngineConfig {
             retry_max_secs: 30.0,
             contact_timeout_secs: 3600.0,
             max_concurrent_calls: 8,
+            sms_messages_per_second: SMS_MESSAGES_PER_SECOND_DEFAULT,
         }
     }
 }
@@ -116,6 +126,11 @@ impl EngineConfig {
             self.retry_base_secs.max(0.01),
         );
         positive("contact_timeout_secs", self.contact_timeout_secs, 1.0);
+        positive(
+            "sms_messages_per_second",
+            self.sms_messages_per_second,
+            0.01,
+        );
         if self.lease_ttl_secs.is_finite() && self.lease_ttl_secs < 2.0 * self.tick_secs {
             problems.push(format!(
                 "engine.lease_ttl_secs ({}) must be at least twice engine.tick_secs ({}) or leases lapse between renewals",
@@ -159,6 +174,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     config: Arc<EngineConfig>,
     pacing: Arc<std::sync::RwLock<Arc<crate::pacing::PacingConfig>>>,
+    templates: Arc<std::sync::RwLock<Arc<crate::sms::template::Templates>>>,
     /// Shared with the API, so new work is planned at once.
     wake: Arc<tokio::sync::Notify>,
     signals: Arc<scheduler::Signals>,
@@ -170,14 +186,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine dialing through `center`, whose clock is `center_clock`.
+    /// An engine dialing through `center`, whose clock is `center_clock`, with the pacing
+    /// and SMS templates `reloadable` holds.
     pub fn new(
         pool: sqlx::PgPool,
         center: Arc<dyn ContactCenter>,
         center_clock: Arc<dyn Clock>,
         clock: Arc<dyn Clock>,
         config: &EngineConfig,
-        pacing: Arc<std::sync::RwLock<Arc<crate::pacing::PacingConfig>>>,
+        reloadable: &crate::reload::Reloadable,
         wake: Arc<tokio::sync::Notify>,
     ) -> Arc<Self> {
         let owner: Arc<str> = format!(
@@ -194,7 +211,8 @@ impl Engine {
             center_clock,
             clock,
             config: Arc::new(config.clone()),
-            pacing,
+            pacing: reloadable.pacing.clone(),
+            templates: reloadable.templates.clone(),
             wake,
             signals: Arc::new(scheduler::Signals::default()),
             owner,
@@ -217,6 +235,7 @@ impl Engine {
                 engine.center_clock.clone(),
                 engine.config.clone(),
                 engine.pacing.clone(),
+                engine.templates.clone(),
                 engine.owner.clone(),
                 engine.wake.clone(),
                 engine.signals.clone(),

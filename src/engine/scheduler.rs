@@ -18,13 +18,15 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::batch::{Batch, BatchTemplate};
+use super::batch::{Batch, BatchTemplate, SmsTemplate};
 use super::dispatch::Dispatcher;
 use super::planner::{agent_queue, pacing_input, ActiveCalls};
 use super::reconcile::Reconciler;
+use super::sms::sms_batch_template;
 use super::store::{
     active_calls_many, batch_claim, batch_due_many, batch_inherit_many, contact_suspects,
-    lease_acquire_many, lease_release_all, lease_save_pacer, ClaimScope, Suspect, SuspectFilter,
+    lease_acquire_many, lease_release_all, lease_save_pacer, sms_claim, ClaimScope, Suspect,
+    SuspectFilter,
 };
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::campaigns::{Campaign, CampaignState};
@@ -32,6 +34,8 @@ use crate::clock::Clock;
 use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
+use crate::sms::pace::SmsPace;
+use crate::sms::template::Templates;
 use crate::supervisor::{FailureStreak, ServiceError, ServiceResult};
 
 /// How often pacing estimates are saved with the lease for a successor.
@@ -112,6 +116,18 @@ pub fn claim_rows(dials: u32, free_places: usize) -> usize {
     dials.min(batches.saturating_mul(BATCH_MAX_CONTACTS))
 }
 
+/// Whether the engine dials for `campaign` at `now`: it runs, and its schedule, if any, is
+/// open. The claim checks the same in SQL, so a pass that straddles the end dials nothing
+/// past it.
+pub fn dials_at(campaign: &Campaign, now: DateTime<Utc>) -> bool {
+    campaign.state == CampaignState::Running
+        && campaign
+            .settings
+            .schedule
+            .as_ref()
+            .is_none_or(|schedule| schedule.open_at(now))
+}
+
 /// What a pass does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
@@ -124,6 +140,8 @@ pub enum Pass {
 struct Owned {
     fence: i64,
     pacer: PacerState,
+    /// The campaign's SMS allowance.
+    sms: SmsPace,
     /// Contacts of a previous owner may still be in flight: ask the contact center about
     /// them until none is left.
     inherited: bool,
@@ -143,6 +161,8 @@ pub struct Scheduler {
     pub engine: Arc<EngineConfig>,
     /// Pacing settings (swapped by a config reload).
     pub pacing: Arc<std::sync::RwLock<Arc<PacingConfig>>>,
+    /// SMS templates (swapped by a config reload).
+    pub templates: Arc<std::sync::RwLock<Arc<Templates>>>,
     /// This daemon's name as a lease owner.
     pub owner: Arc<str>,
     /// Wakes the loop for a whole pass before its tick (the API: campaigns changed, requests
@@ -173,6 +193,7 @@ impl Scheduler {
         center_clock: Arc<dyn Clock>,
         engine: Arc<EngineConfig>,
         pacing: Arc<std::sync::RwLock<Arc<PacingConfig>>>,
+        templates: Arc<std::sync::RwLock<Arc<Templates>>>,
         owner: Arc<str>,
         wake: Arc<Notify>,
         signals: Arc<Signals>,
@@ -189,6 +210,7 @@ impl Scheduler {
             center_clock,
             engine,
             pacing,
+            templates,
             owner,
             wake,
             signals,
@@ -279,10 +301,7 @@ impl Scheduler {
             self.resend_due(&campaigns, now).await?;
         }
 
-        let running: Vec<&Campaign> = campaigns
-            .iter()
-            .filter(|c| c.state == CampaignState::Running)
-            .collect();
+        let running: Vec<&Campaign> = campaigns.iter().filter(|c| dials_at(c, now)).collect();
         if !running.is_empty() {
             let running_ids: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
             let active = active_calls_many(&self.pool, &running_ids).await?;
@@ -292,6 +311,7 @@ impl Scheduler {
                 let calls = active.get(&campaign.id).cloned().unwrap_or_default();
                 self.plan(campaign, &calls, &agents, now, &mut freed)
                     .await?;
+                self.plan_sms(campaign, now).await?;
             }
         }
 
@@ -327,6 +347,7 @@ impl Scheduler {
                     Owned {
                         fence: lease.fence,
                         pacer,
+                        sms: SmsPace::new(),
                         inherited: true,
                     }
                 }
@@ -434,9 +455,12 @@ impl Scheduler {
     async fn agents(&self, running: &[&Campaign]) -> HashMap<(String, String), QueueMetrics> {
         let mut queues: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for campaign in running {
-            if let Some(queue) =
-                agent_queue(&campaign.dialer_config, &campaign.outbound_call_config)
-            {
+            let (Some(dialer), Some(call)) =
+                (campaign.dialer_config(), campaign.outbound_call_config())
+            else {
+                continue;
+            };
+            if let Some(queue) = agent_queue(&dialer, &call) {
                 let list = queues
                     .entry(campaign.connect_instance_id.clone())
                     .or_default();
@@ -478,12 +502,18 @@ impl Scheduler {
         now: DateTime<Utc>,
         freed: &mut VecDeque<Instant>,
     ) -> Result<(), EngineError> {
-        let agent_queue = agent_queue(&campaign.dialer_config, &campaign.outbound_call_config);
+        // A campaign without a telephony channel has nothing to dial.
+        let (Some(dialer), Some(call)) =
+            (campaign.dialer_config(), campaign.outbound_call_config())
+        else {
+            return Ok(());
+        };
+        let agent_queue = agent_queue(&dialer, &call);
         let queue = agent_queue
             .and_then(|q| agents.get(&(campaign.connect_instance_id.clone(), q.to_string())));
         let center_now = self.center_clock.now();
         let Some(input) = pacing_input(
-            &campaign.dialer_config,
+            &dialer,
             queue,
             calls,
             self.engine.total_lines,
@@ -521,19 +551,13 @@ impl Scheduler {
             template: BatchTemplate {
                 instance_id: campaign.connect_instance_id.clone(),
                 queue_id: agent_queue.map(str::to_string),
-                contact_flow_id: campaign
-                    .outbound_call_config
-                    .connect_contact_flow_id
-                    .clone(),
-                source_phone_number: campaign
-                    .outbound_call_config
-                    .connect_source_phone_number
-                    .clone(),
-                answer_machine_detection: campaign
-                    .outbound_call_config
+                contact_flow_id: call.connect_contact_flow_id.clone(),
+                source_phone_number: call.connect_source_phone_number.clone(),
+                answer_machine_detection: call
                     .answer_machine_detection_config
                     .as_ref()
                     .is_some_and(|c| c.enable_answer_machine_detection),
+                sms: None,
             },
         };
         // One statement for all the batches: concurrent claims of one campaign would skip
@@ -550,6 +574,47 @@ impl Scheduler {
         Ok(())
     }
 
+    /// Claims what the SMS allowance of `campaign` permits now, if it has an SMS channel, and
+    /// sends it.
+    async fn plan_sms(
+        &mut self,
+        campaign: &Campaign,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let Some((capacity, template)) = sms_batch_template(campaign) else {
+            return Ok(());
+        };
+        let rate = SmsPace::rate(self.engine.sms_messages_per_second, capacity);
+        let places = self.claimed.available_permits();
+        let Some(owned) = self.campaigns.get_mut(&campaign.id) else {
+            return Ok(());
+        };
+        let allowed = owned.sms.take(now, rate, places);
+        if allowed == 0 {
+            return Ok(());
+        }
+        let fence = owned.fence;
+        let scope = ClaimScope {
+            campaign_id: campaign.id.clone(),
+            owner: self.owner.clone(),
+            fence,
+            now,
+            dialed_at: self.center_clock.now(),
+            margin: secs_to_duration(self.engine.claim_expiry_margin_secs),
+            call_timeout: self.in_flight_mark(),
+            template,
+        };
+        let batches = sms_claim(&self.pool, &scope, allowed as i64).await?;
+        // What found no request is not spent: it is there when requests arrive.
+        if let Some(owned) = self.campaigns.get_mut(&campaign.id) {
+            owned.sms.refund(allowed - batches.len());
+        }
+        for batch in batches {
+            self.spawn_dispatch(batch, scope.fence, Vec::new()).await;
+        }
+        Ok(())
+    }
+
     /// Sends a batch once a call slot is free. `freed` are the times the agents this batch
     /// dials for became free.
     async fn spawn_dispatch(&mut self, batch: Batch, fence: i64, freed: Vec<Instant>) {
@@ -557,15 +622,11 @@ impl Scheduler {
         let Ok(place) = self.claimed.clone().acquire_owned().await else {
             return;
         };
-        let dispatcher = Dispatcher {
-            pool: self.pool.clone(),
-            center: self.center.clone(),
-            clock: self.clock.clone(),
-            center_clock: self.center_clock.clone(),
-            config: self.engine.clone(),
-            owner: self.owner.clone(),
-            calls: self.calls.clone(),
-        };
+        if let Some(sms) = batch.template.sms.clone() {
+            self.spawn_sms(batch, sms, fence, place);
+            return;
+        }
+        let dispatcher = self.dispatcher();
         let epoch = self.epoch;
         let signals = self.signals.clone();
         let reconciler = self.reconciler();
@@ -606,18 +667,45 @@ impl Scheduler {
                         }
                     }
                 }
-                Err(EngineError::StaleLease(campaign)) => {
-                    tracing::warn!(campaign_id = %campaign, batch_id = %batch.id, "lease lost during a call; the new owner re-sends the batch");
-                }
-                Err(error) => {
-                    tracing::warn!(batch_id = %batch.id, %error, "could not record a batch's outcome; it is re-sent after the call timeout");
-                }
+                Err(error) => unrecorded(&batch, error),
             }
             // The place is free for the next claim, and failed or expired items gave capacity
             // back: plan again rather than wait for the tick.
             drop(place);
             signals.replan.notify_one();
         });
+    }
+
+    /// Sends an SMS batch, holding `place` until its request is resolved or postponed.
+    fn spawn_sms(
+        &mut self,
+        batch: Batch,
+        sms: SmsTemplate,
+        fence: i64,
+        place: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        let dispatcher = self.dispatcher();
+        let templates = crate::reload::current(&self.templates);
+        let signals = self.signals.clone();
+        self.tasks.spawn(async move {
+            if let Err(error) = dispatcher.send_sms(&batch, &sms, fence, &templates).await {
+                unrecorded(&batch, error);
+            }
+            drop(place);
+            signals.replan.notify_one();
+        });
+    }
+
+    fn dispatcher(&self) -> Dispatcher {
+        Dispatcher {
+            pool: self.pool.clone(),
+            center: self.center.clone(),
+            clock: self.clock.clone(),
+            center_clock: self.center_clock.clone(),
+            config: self.engine.clone(),
+            owner: self.owner.clone(),
+            calls: self.calls.clone(),
+        }
     }
 
     async fn save_pacers(&self) {
@@ -630,6 +718,19 @@ impl Scheduler {
             {
                 tracing::debug!(campaign_id = %campaign, %error, "pacer state not saved");
             }
+        }
+    }
+}
+
+/// Logs why the outcome of a batch's call was not recorded; the batch is re-sent with its
+/// token, by the lease's new owner or by this daemon after the call timeout.
+fn unrecorded(batch: &Batch, error: EngineError) {
+    match error {
+        EngineError::StaleLease(campaign) => {
+            tracing::warn!(campaign_id = %campaign, batch_id = %batch.id, "lease lost during a call; the new owner re-sends the batch");
+        }
+        error => {
+            tracing::warn!(batch_id = %batch.id, %error, "could not record a batch's outcome; it is re-sent after the call timeout");
         }
     }
 }

@@ -17,14 +17,14 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-use super::batch::{Batch, BatchItem, BatchTemplate};
+use super::batch::{Batch, BatchItem, BatchTemplate, ChannelParameters};
 use super::planner::ActiveCalls;
 use super::EngineError;
 use crate::contact_center::BATCH_MAX_CONTACTS;
 use crate::contacts::{Outcome, Phase};
 use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
 use crate::queue::store::{claim_ctes, resolve_ctes, StoredStatus, PENDING_SHARDS};
-use crate::queue::DialRequestState;
+use crate::queue::{Channel, DialRequestState};
 
 /// A campaign this daemon holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -108,6 +108,9 @@ struct BatchItemRow {
     attributes: Json<std::collections::BTreeMap<String, String>>,
     expires_at: DateTime<Utc>,
     attempts: i32,
+    /// Read by the SMS claim and the re-send; a call's claim leaves it out.
+    #[sqlx(default)]
+    channel_parameters: Option<Json<ChannelParameters>>,
 }
 
 impl From<BatchItemRow> for BatchItem {
@@ -118,6 +121,7 @@ impl From<BatchItemRow> for BatchItem {
             attributes: row.attributes.0,
             expires_at: row.expires_at,
             attempts: row.attempts,
+            parameters: row.channel_parameters.map(|p| p.0).unwrap_or_default(),
         }
     }
 }
@@ -141,6 +145,37 @@ pub struct ClaimScope {
     pub call_timeout: chrono::Duration,
     /// The calls' fixed parts.
     pub template: BatchTemplate,
+}
+
+/// The CTEs `lease` and `picked` of a claim on `channel`: the requests of campaign `$1` to
+/// claim, at most `$6`, earliest expiration first, skipping rows other claimers hold, never
+/// one expiring before `$5` (now plus the margin) or in its backoff at `$4` (now), and only
+/// while the campaign runs within its schedule and owner `$2` holds its lease with fence
+/// `$3` (the lease row is share-locked, so a concurrent takeover waits for the claim or
+/// makes it find nothing).
+fn claim_picked(channel: Channel) -> String {
+    format!(
+        r#"lease as (
+            select 1 from campaign_lease
+            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
+              and exists (select 1 from campaign where id = $1 and state = 'Running'
+                          and (schedule is null
+                               or ((schedule ->> 'startTime')::timestamptz <= $4
+                                   and $4 < (schedule ->> 'endTime')::timestamptz)))
+            for share
+        ),
+        picked as (
+            select id, expires_at from dial_request
+            where campaign_id = $1 and channel = '{channel}' and state = '{pending}' and expires_at > $5
+              and (not_before is null or not_before <= $4)
+              and exists (select 1 from lease)
+            order by expires_at
+            limit $6
+            for update skip locked
+        )"#,
+        channel = channel.as_sql(),
+        pending = DialRequestState::Pending.as_str(),
+    )
 }
 
 /// Claims up to `n` pending requests of a campaign into new contact batches of at most
@@ -172,21 +207,7 @@ pub async fn batch_claim(
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
             r#"
-        with lease as (
-            select 1 from campaign_lease
-            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
-              and exists (select 1 from campaign where id = $1 and state = 'Running')
-            for share
-        ),
-        picked as (
-            select id, expires_at from dial_request
-            where campaign_id = $1 and state = '{pending}' and expires_at > $5
-              and (not_before is null or not_before <= $4)
-              and exists (select 1 from lease)
-            order by expires_at
-            limit $6
-            for update skip locked
-        ),
+        with {picked},
         slotted as (
             select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
             from picked
@@ -200,8 +221,8 @@ pub async fn batch_claim(
         )
         select batch_id, id, phone_number, attributes, expires_at, attempts from claimed order by batch_id, id
         "#,
-            pending = DialRequestState::Pending.as_str(),
-            claimed = claim_ctes("$1", "$11", "$12"),
+            picked = claim_picked(Channel::Telephony),
+            claimed = claim_ctes("$1", "$11", "$12", Some(Phase::Creating)),
         )
     });
     let rows: Vec<ClaimedRow> = sqlx::query_as(&CLAIM)
@@ -237,6 +258,70 @@ pub async fn batch_claim(
         }
     }
     Ok(batches)
+}
+
+/// Claims up to `n` pending SMS requests of a campaign, as [`batch_claim`] claims calls
+/// (same order, margin, backoff and lease rules), each into a batch of its own whose
+/// ClientToken names the request and the claim: `dialer-sms-{id}-{attempts}`. Every send of
+/// one claim carries it, so the contact center never sends that claim's message twice; a
+/// later claim (after a retryable failure put the request back) is a new send.
+pub async fn sms_claim(
+    db: impl PgExecutor<'_>,
+    scope: &ClaimScope,
+    n: i64,
+) -> Result<Vec<Batch>, EngineError> {
+    static CLAIM: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"
+        with {picked},
+        slotted as (select id, gen_random_uuid() as batch_id from picked),
+        {claimed},
+        tokened as (
+            select c.*, 'dialer-sms-' || c.id || '-' || c.attempts as client_token from claimed c
+        ),
+        batches as (
+            insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
+            select t.batch_id, $1, t.client_token, $3, $7, array[t.id], 1, $8 from tokened t
+        )
+        select batch_id, client_token, id, phone_number, attributes, expires_at, attempts, channel_parameters
+        from tokened order by expires_at, id
+        "#,
+            picked = claim_picked(Channel::Sms),
+            claimed = claim_ctes("$1", "$9", "$10", None),
+        )
+    });
+    let rows: Vec<SmsClaimedRow> = sqlx::query_as(&CLAIM)
+        .bind(&scope.campaign_id)
+        .bind(&*scope.owner)
+        .bind(scope.fence)
+        .bind(scope.now)
+        .bind(scope.now + scope.margin)
+        .bind(n.max(0))
+        .bind(Json(&scope.template))
+        .bind(scope.now + scope.call_timeout)
+        .bind(rand::random_range(0..PENDING_SHARDS))
+        .bind(scope.dialed_at)
+        .fetch_all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Batch {
+            id: row.batch_id,
+            campaign_id: scope.campaign_id.clone(),
+            client_token: row.client_token,
+            template: scope.template.clone(),
+            items: vec![row.item.into()],
+            attempts: 0,
+        })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct SmsClaimedRow {
+    batch_id: Uuid,
+    client_token: String,
+    #[sqlx(flatten)]
+    item: BatchItemRow,
 }
 
 /// The BatchPutContact ClientToken of a batch: derived from its id, so that a re-send of the
@@ -294,7 +379,7 @@ pub async fn batch_due_many(
         // to them since, so a re-send is the same call.
         let items: Vec<BatchItemRow> = sqlx::query_as(
             r#"
-            select d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
+            select d.id, d.phone_number, d.attributes, d.expires_at, d.attempts, d.channel_parameters
             from contact_batch b cross join unnest(b.request_ids) as r(id)
             join dial_request d on d.id = r.id
             where b.id = $1
@@ -318,9 +403,11 @@ pub async fn batch_due_many(
 
 /// Records a resolved batch: the batch is closed with the contact created for each of its
 /// requests (the SQL function `dial_request_contact_id` reads it from there until the
-/// contact's events record it on the request), each contact is entered in
-/// `contact_batch_contact` (where events naming only a contact find its request), and the
-/// requests without one are retried, failed or expired. One statement, guarded by the lease.
+/// contact's events record it on the request), each call's contact is entered in
+/// `contact_batch_contact` (where events naming only a contact find its request; a sent
+/// message's chat contact is not, so its events change nothing), and the requests without
+/// one are retried, failed, expired or, for a sent message, completed. One statement,
+/// guarded by the lease.
 pub async fn batch_resolve(
     db: impl PgExecutor<'_>,
     batch: &Batch,
@@ -334,6 +421,7 @@ pub async fn batch_resolve(
     let mut contact_ids: Vec<Option<&str>> = Vec::with_capacity(results.len());
     let mut reasons: Vec<Option<&str>> = Vec::with_capacity(results.len());
     let mut not_before: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(results.len());
+    let mut outcomes: Vec<Option<&str>> = Vec::with_capacity(results.len());
     for (id, result) in results {
         ids.push(*id);
         // A created contact leaves its request in progress, as claimed.
@@ -342,9 +430,12 @@ pub async fn batch_resolve(
             .map_or(DialRequestState::InProgress, Transition::target);
         let (contact, after) = match result {
             ItemResult::Created { contact_id } => (Some(contact_id.as_str()), None),
+            ItemResult::Sent { contact_id } => (contact_id.as_deref(), None),
             ItemResult::Retry { not_before, .. } => (None, Some(*not_before)),
             ItemResult::Failed { .. } | ItemResult::Expired => (None, None),
         };
+        let outcome = matches!(result, ItemResult::Sent { .. }).then_some(Outcome::Sent.as_str());
+        outcomes.push(outcome);
         states.push(state);
         contact_ids.push(contact);
         reasons.push(result.reason().map(FailureReason::as_str));
@@ -359,8 +450,8 @@ pub async fn batch_resolve(
             where campaign_id = $2 and owner = $3 and fence = $4
         ),
         results as (
-            select * from unnest($5::uuid[], $6::dial_request_state[], $7::text[], $8::text[], $9::timestamptz[])
-                as r(id, state, contact_id, reason, not_before)
+            select * from unnest($5::uuid[], $6::dial_request_state[], $7::text[], $8::text[], $9::timestamptz[], $12::text[])
+                as r(id, state, contact_id, reason, not_before, outcome)
         ),
         closed as (
             update contact_batch b
@@ -375,13 +466,14 @@ pub async fn batch_resolve(
         looked_up as (
             insert into contact_batch_contact (contact_id, batch_id, request_id)
             select r.contact_id, $1, r.id from results r
-            where r.contact_id is not null and exists (select 1 from closed)
+            where r.contact_id is not null and r.state = '{in_progress}' and exists (select 1 from closed)
             on conflict (contact_id) do nothing
         ),
         {requests}
         select count(*) from closed
         "#,
             requests = resolve_ctes("$1", "$2", "$10", "$11"),
+            in_progress = DialRequestState::InProgress.as_str(),
         )
     });
     let closed: Option<i64> = sqlx::query_scalar(&RESOLVE)
@@ -396,6 +488,7 @@ pub async fn batch_resolve(
         .bind(&not_before)
         .bind(now)
         .bind(shard)
+        .bind(&outcomes)
         .fetch_optional(db)
         .await?;
     if closed.unwrap_or(0) == 0 {
@@ -491,8 +584,8 @@ pub async fn active_calls_many(
     let mut calls: std::collections::HashMap<String, ActiveCalls> =
         std::collections::HashMap::new();
     for group in groups {
-        // A request in progress without a phase was not claimed by an engine (nothing
-        // else should move requests, but odd rows must not stop the planning).
+        // A request in progress without a phase is a message being sent, which holds no
+        // line (or an odd row, which must not stop the planning).
         let Some(phase) = group.contact_phase else {
             continue;
         };
@@ -687,6 +780,7 @@ mod tests {
                 contact_flow_id: "f".into(),
                 source_phone_number: None,
                 answer_machine_detection: false,
+                sms: None,
             },
         }
     }

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 
 use super::DialRequestState;
 use crate::contact_center::FailureReasonCode;
+use crate::sms::template::MessageFailure;
 
 /// A move of a dial request from one state to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +131,8 @@ pub enum FailureReason {
     /// The whole call named an instance or resource that does not exist
     /// (`CALL_RESOURCE_NOT_FOUND`).
     CallResourceNotFound,
+    /// An SMS request's message could not be made (its template, its attributes).
+    Message(MessageFailure),
 }
 
 impl FailureReason {
@@ -146,6 +149,7 @@ impl FailureReason {
             FailureReason::CallInvalidRequest => "CALL_INVALID_REQUEST",
             FailureReason::CallAccessDenied => "CALL_ACCESS_DENIED",
             FailureReason::CallResourceNotFound => "CALL_RESOURCE_NOT_FOUND",
+            FailureReason::Message(failure) => failure.as_str(),
         }
     }
 }
@@ -157,6 +161,11 @@ pub enum ItemResult {
     Created {
         /// Contact id from the contact center.
         contact_id: String,
+    },
+    /// The SMS went out: the request completes with outcome `sent`.
+    Sent {
+        /// The chat contact, unless only a refused retry of the token said it was sent.
+        contact_id: Option<String>,
     },
     /// Back to the queue, for a new batch not before the given time.
     Retry {
@@ -179,6 +188,7 @@ impl ItemResult {
     pub fn transition(&self) -> Option<Transition> {
         match self {
             ItemResult::Created { .. } => None,
+            ItemResult::Sent { .. } => Some(Transition::Complete),
             ItemResult::Retry { .. } => Some(Transition::Retry),
             ItemResult::Failed { .. } => Some(Transition::Fail),
             ItemResult::Expired => Some(Transition::Expire),
@@ -188,7 +198,7 @@ impl ItemResult {
     /// The reason stored with the result.
     pub fn reason(&self) -> Option<FailureReason> {
         match self {
-            ItemResult::Created { .. } => None,
+            ItemResult::Created { .. } | ItemResult::Sent { .. } => None,
             ItemResult::Retry { reason, .. } | ItemResult::Failed { reason } => Some(*reason),
             ItemResult::Expired => Some(FailureReason::Expired),
         }
@@ -267,6 +277,10 @@ mod tests {
             FailureReason::CallResourceNotFound.as_str(),
             "CALL_RESOURCE_NOT_FOUND"
         );
+        assert_eq!(
+            FailureReason::Message(MessageFailure::AttributeMissing).as_str(),
+            "TEMPLATE_ATTRIBUTE_MISSING"
+        );
     }
 
     #[test]
@@ -300,6 +314,11 @@ mod tests {
                 ItemResult::Expired,
                 Some(S::Expired),
                 Some(FailureReason::Expired),
+            ),
+            (
+                ItemResult::Sent { contact_id: None },
+                Some(S::Completed),
+                None,
             ),
         ] {
             let moved = result

@@ -18,7 +18,7 @@ use sqlx::{PgExecutor, PgPool, Postgres};
 use uuid::Uuid;
 
 use super::lifecycle::{FailureReason, Transition};
-use super::{BatchOutcome, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
+use super::{BatchOutcome, Channel, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
 use crate::accounts::AccountId;
 use crate::campaigns::CampaignState;
 use crate::contacts::{Outcome, Phase, TimelineEntry};
@@ -106,6 +106,11 @@ pub async fn dial_request_admit_many(
         })
         .collect();
     let digests: Vec<Vec<u8>> = requests.iter().map(NewDialRequest::digest).collect();
+    let channels: Vec<&str> = requests.iter().map(|r| r.channel.as_sql()).collect();
+    let parameters: Vec<Option<&serde_json::Value>> = requests
+        .iter()
+        .map(|r| r.channel_parameters.as_ref())
+        .collect();
     let new_ids: Vec<Uuid> = requests.iter().map(|_| super::new_id()).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
 
@@ -116,17 +121,17 @@ pub async fn dial_request_admit_many(
             select state from campaign where id = $1 and account_id = $10
         ),
         input as (
-            select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::bytea[], $7::uuid[])
-                with ordinality as t(client_token, phone_number, expires_at, attributes, digest, new_id, ord)
+            select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::bytea[], $7::uuid[], $11::text[], $12::jsonb[])
+                with ordinality as t(client_token, phone_number, expires_at, attributes, digest, new_id, channel, channel_parameters, ord)
         ),
         depth as (
             select coalesce(sum(n), 0) as pending from campaign_pending where campaign_id = $1
         ),
         inserted as (
-            insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
-            select i.new_id, $1, i.client_token, i.phone_number, i.expires_at, i.attributes, i.digest
+            insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest, channel, channel_parameters)
+            select i.new_id, $1, i.client_token, i.phone_number, i.expires_at, i.attributes, i.digest, i.channel, i.channel_parameters
             from input i, camp, depth
-            where camp.state not in ('Stopped', 'Failed') and depth.pending + i.ord <= $8
+            where camp.state not in {ended} and depth.pending + i.ord <= $8
             on conflict (campaign_id, client_token) do nothing
             returning id, client_token, digest
         ),
@@ -140,6 +145,7 @@ pub async fn dial_request_admit_many(
         order by i.ord
         "#,
             bump = pending_add("select $1, $9, count(*) from inserted having count(*) > 0"),
+            ended = CampaignState::ended_sql(),
         )
     });
     let mut rows: Vec<AdmitRow> = sqlx::query_as(&ADMIT)
@@ -153,6 +159,8 @@ pub async fn dial_request_admit_many(
         .bind(max_pending)
         .bind(shard)
         .bind(account.as_str())
+        .bind(&channels)
+        .bind(&parameters)
         .fetch_all(pool)
         .await?;
 
@@ -208,6 +216,15 @@ pub async fn dial_request_admit_many(
     Ok(BatchOutcome::Admitted(outcomes))
 }
 
+/// Every channel's spelling as an SQL array literal.
+fn channel_array() -> String {
+    let channels: Vec<String> = Channel::ALL
+        .iter()
+        .map(|c| format!("'{}'", c.as_sql()))
+        .collect();
+    format!("array[{}]", channels.join(", "))
+}
+
 /// Requests the sweeper ended in one pass, per campaign and final state.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
@@ -232,7 +249,7 @@ pub async fn dial_request_sweep_many(
         with stopped as (
             select d.id
             from dial_request d join campaign c on c.id = d.campaign_id
-            where d.state = '{pending}' and c.state in ('Stopped', 'Failed')
+            where d.state = '{pending}' and c.state in {ended}
             limit $2
             for update of d skip locked
         ),
@@ -240,11 +257,13 @@ pub async fn dial_request_sweep_many(
             -- Campaign by campaign, on each one's pending index (the claim's): an index
             -- over every campaign's expirations would also be the claim's, and lead it
             -- through the other campaigns' requests.
+            -- Channel by channel too: the index orders expirations within a channel.
             select l.id
             from campaign c
+            cross join unnest({channels}::text[]) as ch(channel)
             cross join lateral (
                 select id from dial_request
-                where campaign_id = c.id and state = '{pending}' and expires_at <= $1
+                where campaign_id = c.id and channel = ch.channel and state = '{pending}' and expires_at <= $1
                 order by expires_at
                 limit $2
                 for update skip locked
@@ -277,6 +296,8 @@ pub async fn dial_request_sweep_many(
             stopped = FailureReason::CampaignStopped.as_str(),
             expired = Transition::Expire.target().as_str(),
             expired_reason = FailureReason::Expired.as_str(),
+            ended = CampaignState::ended_sql(),
+            channels = channel_array(),
             counted = pending_add(
                 "select campaign_id, $3, -sum(n) from per_campaign group by campaign_id"
             ),
@@ -411,22 +432,25 @@ fn hourly_add(rows: &str, counts: &[&str]) -> String {
 
 /// The request side of the engine's claim, as CTEs for its statement: `claimed` takes the
 /// requests of the caller's CTE `slotted (id, batch_id)`, which it selected pending and
-/// locked, into their batches, placed at the SQL expression `dialed_at`; `counted` takes them
-/// off the pending counter of `campaign`, on shard `shard`. `claimed` returns each request's
-/// `batch_id, id, phone_number, attributes, expires_at, attempts`.
-pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str) -> String {
+/// locked, into their batches, placed at the SQL expression `dialed_at`, in contact phase
+/// `phase` (a call's `creating`; none for a message, which no pacing counts as a call);
+/// `counted` takes them off the pending counter of `campaign`, on shard `shard`. `claimed`
+/// returns each request's `batch_id, id, phone_number, attributes, expires_at, attempts,
+/// channel_parameters`.
+pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str, phase: Option<Phase>) -> String {
     format!(
         "claimed as (
             update dial_request d
             set state = '{in_progress}', batch_id = s.batch_id, attempts = d.attempts + 1,
-                contact_phase = '{creating}', not_before = null, reason = null,
+                contact_phase = {phase}, not_before = null, reason = null,
                 dialed_at = {dialed_at}, updated_at = now()
             from slotted s where d.id = s.id and {guard}
-            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
+            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts,
+                      d.channel_parameters
         ),
         counted as ({counted})",
         in_progress = Transition::Claim.target().as_str(),
-        creating = Phase::Creating.as_str(),
+        phase = phase.map_or("null".to_string(), |p| format!("'{}'", p.as_str())),
         guard = Transition::Claim.sql_guard("d.state"),
         counted = pending_add(&format!(
             "select {campaign}, {shard}, -count(*) from claimed having count(*) > 0"
@@ -436,38 +460,41 @@ pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str) -> String {
 
 /// The request side of a batch's resolution, as CTEs for the engine's statement. Once the
 /// caller's CTE `closed` has closed batch `batch`, `ended` moves each of its requests that
-/// the caller's CTE `results (id, state, contact_id, reason, not_before)` gives no contact
-/// from in progress to its result's state (an [`ItemResult`]'s transition: back to the
-/// queue, failed or expired); a request given a contact stays in progress, untouched, for
-/// its contact's events to write next. `requeued` puts the retried ones back on the pending
-/// counter of `campaign` (shard `shard`), and `dialed` counts the contacts created as dials
-/// in the hour of `now`.
+/// the caller's CTE `results (id, state, contact_id, reason, not_before, outcome)` moves out
+/// of progress to its result's state (an [`ItemResult`]'s transition: back to the queue,
+/// failed, expired, or completed for a sent SMS, with its contact and outcome); a request
+/// given a call's contact stays in progress, untouched, for its contact's events to write
+/// next. `requeued` puts the retried ones back on the pending counter of `campaign` (shard
+/// `shard`), and `dialed` counts the calls' contacts created as dials in the hour of `now`.
 ///
 /// [`ItemResult`]: super::lifecycle::ItemResult
 pub fn resolve_ctes(batch: &str, campaign: &str, now: &str, shard: &str) -> String {
     let pending = Transition::Retry.target().as_str();
+    let in_progress = DialRequestState::InProgress.as_str();
     format!(
         "ended as (
             update dial_request d
             set state = r.state, contact_phase = null, reason = r.reason,
                 not_before = r.not_before,
+                contact_id = coalesce(r.contact_id, d.contact_id),
+                outcome = coalesce(r.outcome, d.outcome),
                 batch_id = case when r.state = '{pending}' then null else d.batch_id end,
                 updated_at = now()
             from results r
-            where d.id = r.id and r.contact_id is null and d.batch_id = {batch}
+            where d.id = r.id and r.state <> '{in_progress}' and d.batch_id = {batch}
               and d.state = '{in_progress}' and exists (select 1 from closed)
             returning d.state
         ),
         requeued as ({requeued}),
         dialed as ({dialed})",
-        in_progress = DialRequestState::InProgress.as_str(),
         requeued = pending_add(&format!(
             "select {campaign}, {shard}, count(*) from ended where state = '{pending}' having count(*) > 0"
         )),
         dialed = hourly_add(
             &format!(
                 "select {campaign}, date_trunc('hour', {now}::timestamptz), {shard}, count(*) from results
-                 where contact_id is not null and exists (select 1 from closed) having count(*) > 0"
+                 where contact_id is not null and state = '{in_progress}'
+                   and exists (select 1 from closed) having count(*) > 0"
             ),
             &["dials"],
         ),
@@ -682,6 +709,8 @@ pub struct RequestStatus {
     pub client_token: String,
     /// State.
     pub state: DialRequestState,
+    /// Channel, as stored (`telephony`, `sms`, ...).
+    pub channel: String,
     /// Why it failed, expired or was retried.
     pub reason: Option<String>,
     /// Contact id, once created.
@@ -714,7 +743,7 @@ pub async fn dial_request_status(
     id: Uuid,
 ) -> Result<Option<(RequestStatus, Vec<(String, DateTime<Utc>, Option<String>)>)>, QueueError> {
     let row: Option<StatusRow> = sqlx::query_as(
-        "select d.id, client_token, d.state, reason, dial_request_contact_id(d) as contact_id, outcome, attempts,
+        "select d.id, client_token, d.state, d.channel, reason, dial_request_contact_id(d) as contact_id, outcome, attempts,
                 expires_at, d.created_at, d.updated_at, timeline
          from dial_request d join campaign c on c.id = d.campaign_id
          where d.campaign_id = $1 and d.id = $2 and c.account_id = $3",

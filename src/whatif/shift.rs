@@ -241,6 +241,7 @@ impl<'a> Shift<'a> {
                 contact_flow_id: "whatif-flow".to_string(),
                 source_phone_number: None,
                 answer_machine_detection: scenario.answer_machine_detection,
+                sms: None,
             },
             queue_ids,
             contacts: BTreeMap::new(),
@@ -439,6 +440,7 @@ impl<'a> Shift<'a> {
                     attributes: BTreeMap::new(),
                     expires_at: DateTime::<Utc>::MAX_UTC,
                     attempts: 1,
+                    parameters: Default::default(),
                 })
                 .collect();
             for seq in self.next_request..self.next_request + size {

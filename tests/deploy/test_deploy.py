@@ -64,6 +64,8 @@ REQUIRED_DASHBOARD_METRICS = {
     "dialer_contact_creation_duration_seconds",
     "dialer_dial_requests_received_total",
     "dialer_dial_requests_expired_total",
+    "dialer_sms_sent_total",
+    "dialer_sms_failed_total",
 }
 
 

@@ -21,7 +21,7 @@ const INSTANCE: &str = "instance-1";
 
 /// A daemon's configuration: the test's settings with the Amazon Connect backend on the
 /// emulator at `emulator_port`, at rates the unthrottled emulator allows.
-fn daemon_toml(knobs: &Knobs, emulator_port: u16) -> String {
+pub fn daemon_toml(knobs: &Knobs, emulator_port: u16) -> String {
     format!(
         r#"{}
 [contact_center]
@@ -40,7 +40,7 @@ metrics_rate_per_sec = 20.0
 }
 
 /// The standard AWS credential chain finds the test key in the environment.
-fn daemon_env() -> Vec<(&'static str, String)> {
+pub fn daemon_env() -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", KEY_ID.to_string()),
         ("AWS_SECRET_ACCESS_KEY", SECRET.to_string()),
@@ -52,7 +52,7 @@ fn daemon_env() -> Vec<(&'static str, String)> {
 
 /// The emulator on `port`, simulating the test's agents and customers, posting events to
 /// the daemons on `daemon_ports`; `faults` are more emulator flags.
-async fn emulator(
+pub async fn emulator(
     db: &TestDb,
     knobs: &Knobs,
     port: u16,

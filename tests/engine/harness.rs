@@ -74,6 +74,7 @@ pub struct Knobs {
     pub contact_timeout_secs: f64,
     pub claim_expiry_margin_secs: f64,
     pub total_lines: u32,
+    pub sms_messages_per_second: f64,
 }
 
 impl Knobs {
@@ -110,6 +111,7 @@ impl Default for Knobs {
             contact_timeout_secs: 4.0,
             claim_expiry_margin_secs: 1.0,
             total_lines: 10,
+            sms_messages_per_second: 100.0,
         }
     }
 }
@@ -150,6 +152,7 @@ retry_max_secs = 0.4
 contact_timeout_secs = {contact_timeout}
 claim_expiry_margin_secs = {margin}
 total_lines = {lines}
+sms_messages_per_second = {sms_rate}
 
 [contact_center.sim]
 seed = {seed}
@@ -181,6 +184,7 @@ item_internal_error_probability = {item_internal}
             contact_timeout = self.contact_timeout_secs,
             margin = self.claim_expiry_margin_secs,
             lines = self.total_lines,
+            sms_rate = self.sms_messages_per_second,
             seed = self.seed,
             scale = self.time_scale,
             agents = self.agents,

@@ -17,5 +17,7 @@ mod outage;
 mod pacing;
 mod restart;
 mod retention;
+mod schedule;
+mod sms;
 mod supervision;
 mod takeover;

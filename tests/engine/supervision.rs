@@ -14,7 +14,8 @@ use dialer::contact_center::sim::store::PgSimLedger;
 use dialer::contact_center::sim::SimContactCenter;
 use dialer::contact_center::{
     Backend, BatchPutContactRequest, BatchPutContactResponse, ContactCenter, ContactCenterError,
-    ContactEvent, ContactRef, ContactState, QueueMetrics,
+    ContactEvent, ContactRef, ContactState, QueueMetrics, StartOutboundChatContactRequest,
+    StartOutboundChatContactResponse,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::broadcast;
@@ -65,6 +66,13 @@ impl ContactCenter for Faulty {
         contacts: &[ContactRef],
     ) -> Result<BTreeMap<String, ContactState>, ContactCenterError> {
         self.sim.describe_contacts(instance_id, contacts).await
+    }
+
+    async fn start_outbound_chat_contact(
+        &self,
+        req: StartOutboundChatContactRequest,
+    ) -> Result<StartOutboundChatContactResponse, ContactCenterError> {
+        self.sim.start_outbound_chat_contact(req).await
     }
 }
 

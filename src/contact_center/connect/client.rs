@@ -266,7 +266,9 @@ pub fn error_of(status: u16, error_type: Option<&str>, body: &[u8]) -> ContactCe
             _,
         )
         | (_, 429) => Retryable(RetryableError::Throttled),
-        (Some("IdempotencyException"), _) | (None, 409) => {
+        // StartOutboundChatContact models no IdempotencyException: a token reused with other
+        // content is its ConflictException.
+        (Some("IdempotencyException" | "ConflictException"), _) | (None, 409) => {
             Fatal(FatalError::Idempotency(described("IdempotencyException")))
         }
         (Some("AccessDeniedException" | "UnrecognizedClientException"), _) | (None, 401 | 403) => {

@@ -33,6 +33,7 @@ pub use self::config::AmazonConnectConfig;
 use super::{
     BatchPutContactRequest, BatchPutContactResponse, ContactCenter, ContactCenterError,
     ContactEvent, ContactRef, ContactState, FatalError, QueueMetrics,
+    StartOutboundChatContactRequest, StartOutboundChatContactResponse,
 };
 use crate::supervisor::{FailureStreak, Service, ServiceResult};
 
@@ -226,6 +227,23 @@ impl ContactCenter for AmazonConnect {
             .send(Call {
                 method: "PUT",
                 path: format!("/contact/batch/{}", client::label(&req.instance_id)),
+                body: Some(&req),
+                limiter: &self.api_limiter,
+            })
+            .await
+    }
+
+    async fn start_outbound_chat_contact(
+        &self,
+        req: StartOutboundChatContactRequest,
+    ) -> Result<StartOutboundChatContactResponse, ContactCenterError> {
+        self.check_instance(req.instance_id.as_deref().unwrap_or_default())?;
+        // Paced with BatchPutContact: both create contacts, under the same account quota
+        // share (`api_rate_per_sec`), and a 429 is retried inside the call the same way.
+        self.client
+            .send(Call {
+                method: "PUT",
+                path: "/contact/outbound-chat".to_string(),
                 body: Some(&req),
                 limiter: &self.api_limiter,
             })

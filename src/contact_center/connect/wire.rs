@@ -790,6 +790,26 @@ pub struct StartOutboundChatContactRequest {
     pub client_token: Option<String>,
 }
 
+impl StartOutboundChatContactRequest {
+    /// SHA-256 (hex) of the request without its token: what a replay of the token must match.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut canonical = self.clone();
+        canonical.client_token = None;
+        // BTreeMaps serialize in key order, so equal requests give equal bytes.
+        let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
+        hex::encode(Sha256::digest(&bytes))
+    }
+
+    /// The message's length in characters (the message itself is personal data).
+    pub fn content_length(&self) -> usize {
+        self.initial_system_message
+            .as_ref()
+            .and_then(|m| m.content.as_ref())
+            .map_or(0, |c| c.chars().count())
+    }
+}
+
 /// `StartOutboundChatContact` output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -38,7 +38,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -820,12 +819,8 @@ async fn start_outbound_chat_contact(
         .client_token
         .clone()
         .unwrap_or_else(|| Uuid::new_v4().to_string());
-    let fingerprint = chat_fingerprint(&req);
-    let content_length = req
-        .initial_system_message
-        .as_ref()
-        .and_then(|m| m.content.as_ref())
-        .map_or(0, |c| c.chars().count()) as i32;
+    let fingerprint = req.fingerprint();
+    let content_length = i32::try_from(req.content_length()).unwrap_or(i32::MAX);
     let contact_id = Uuid::new_v4().to_string();
     // Insert, or read what the token already holds, in one statement.
     let stored: (String, String, bool) = sqlx::query_as(
@@ -862,15 +857,6 @@ async fn start_outbound_chat_contact(
     Ok(ok_json(&StartOutboundChatContactResponse {
         contact_id: stored_id,
     }))
-}
-
-/// SHA-256 of the request without its token: what a replay must match.
-fn chat_fingerprint(req: &StartOutboundChatContactRequest) -> String {
-    let mut canonical = req.clone();
-    canonical.client_token = None;
-    // BTreeMaps serialize in key order, so equal requests give equal bytes.
-    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
 }
 
 #[cfg(test)]
@@ -984,8 +970,8 @@ mod tests {
         };
         let mut b = a.clone();
         b.client_token = Some("2".into());
-        assert_eq!(chat_fingerprint(&a), chat_fingerprint(&b));
+        assert_eq!(a.fingerprint(), b.fingerprint());
         a.contact_flow_id = Some("g".into());
-        assert_ne!(chat_fingerprint(&a), chat_fingerprint(&b));
+        assert_ne!(a.fingerprint(), b.fingerprint());
     }
 }

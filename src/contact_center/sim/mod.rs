@@ -40,7 +40,7 @@ use self::model::{
 use super::{
     BatchPutContactRequest, BatchPutContactResponse, ContactCenter, ContactCenterError,
     ContactEvent, ContactRef, ContactState, FatalError, QueueMetrics, RetryableError,
-    METRICS_MAX_QUEUES,
+    StartOutboundChatContactRequest, StartOutboundChatContactResponse, METRICS_MAX_QUEUES,
 };
 
 /// How often a simulated center renews its heartbeat in the ledger.
@@ -80,6 +80,29 @@ pub trait SimLedger: Send + Sync {
     /// The center that dialed each of `client_tokens` the ledger knows, and whether it is
     /// still alive (not retired, and its heartbeat not older than [`CENTER_LAPSE`]).
     async fn hosts(&self, client_tokens: &[String]) -> Result<HashMap<String, Host>, LedgerError>;
+
+    /// Records an SMS under its `client_token` unless one is recorded there already, in one
+    /// atomic step, as [`SimLedger::record`] does for batches: `None` if `message` was
+    /// recorded (send it), or the message that was there (send nothing).
+    async fn record_message(
+        &self,
+        client_token: &str,
+        message: &SentMessage,
+    ) -> Result<Option<SentMessage>, LedgerError>;
+}
+
+/// What the simulated center remembers of an SMS it took: enough to answer a retry, and
+/// its delivery. Not the message (personal data): its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The chat contact.
+    pub contact_id: String,
+    /// [`StartOutboundChatContactRequest::fingerprint`]: what a retry must match.
+    pub fingerprint: String,
+    /// Whether the message reached the phone (`sms_undelivered_probability`).
+    pub delivered: bool,
+    /// Characters sent.
+    pub content_length: usize,
 }
 
 /// The center that dialed a contact.
@@ -97,6 +120,7 @@ pub struct Host {
 pub struct InMemorySimLedger {
     // A std Mutex: held only for a map operation, never across an await.
     entries: Mutex<HashMap<String, LedgerEntry>>,
+    messages: Mutex<HashMap<String, SentMessage>>,
     /// The center that dialed each token. One process, so a center is alive until retired.
     hosts: Mutex<HashMap<String, Uuid>>,
     retired: Mutex<HashSet<Uuid>>,
@@ -143,6 +167,19 @@ impl SimLedger for InMemorySimLedger {
     async fn retire(&self, center: Uuid) -> Result<(), LedgerError> {
         lock(&self.retired).insert(center);
         Ok(())
+    }
+
+    async fn record_message(
+        &self,
+        client_token: &str,
+        message: &SentMessage,
+    ) -> Result<Option<SentMessage>, LedgerError> {
+        let mut messages = lock(&self.messages);
+        if let Some(existing) = messages.get(client_token) {
+            return Ok(Some(existing.clone()));
+        }
+        messages.insert(client_token.to_string(), message.clone());
+        Ok(None)
     }
 
     async fn hosts(&self, client_tokens: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
@@ -322,12 +359,14 @@ impl SimContactCenter {
     }
 }
 
-#[async_trait]
-impl ContactCenter for SimContactCenter {
-    async fn batch_put_contact(
+impl SimContactCenter {
+    /// Runs `call` under the whole-call fault drawn for it: throttled or a server error
+    /// before any effect, or a timeout after the effect (the case only a replay of the
+    /// token resolves).
+    async fn with_call_fault<R>(
         &self,
-        req: BatchPutContactRequest,
-    ) -> Result<BatchPutContactResponse, ContactCenterError> {
+        call: impl std::future::Future<Output = Result<R, ContactCenterError>>,
+    ) -> Result<R, ContactCenterError> {
         let shared = &self.shared;
         if shared.cancel.is_cancelled() {
             return Err(shut_down());
@@ -344,7 +383,7 @@ impl ContactCenter for SimContactCenter {
             }
             Some(CallFault::Timeout) | None => {}
         }
-        let response = self.put(&req).await?;
+        let response = call.await?;
         if fault == Some(CallFault::Timeout) {
             let secs = lock(&shared.model).config().faults.timeout_secs;
             tokio::select! {
@@ -354,6 +393,65 @@ impl ContactCenter for SimContactCenter {
             return Err(ContactCenterError::Retryable(RetryableError::Timeout));
         }
         Ok(response)
+    }
+
+    /// One SMS: checked as the Connect emulator checks it, recorded under its token before
+    /// it counts as sent, and answered from the record on a retry.
+    async fn send_sms(
+        &self,
+        req: &StartOutboundChatContactRequest,
+    ) -> Result<StartOutboundChatContactResponse, ContactCenterError> {
+        crate::contact_center::emulator::validate::start_outbound_chat_contact(req)
+            .map_err(|m| ContactCenterError::Fatal(FatalError::InvalidRequest(m)))?;
+        let shared = &self.shared;
+        let token = req.client_token.clone().ok_or_else(|| {
+            ContactCenterError::Fatal(FatalError::InvalidRequest(
+                "the simulated center needs a ClientToken on every SMS".to_string(),
+            ))
+        })?;
+        let message = SentMessage {
+            contact_id: Uuid::new_v4().to_string(),
+            fingerprint: req.fingerprint(),
+            delivered: lock(&shared.model).draw_sms_delivered(),
+            content_length: req.content_length(),
+        };
+        let raced = shared
+            .ledger
+            .record_message(&token, &message)
+            .await
+            .map_err(ledger_failed)?;
+        let kept = match raced {
+            Some(earlier) if earlier.fingerprint != message.fingerprint => {
+                return Err(ContactCenterError::Fatal(FatalError::Idempotency(
+                    "ClientToken was already used for a different request".to_string(),
+                )))
+            }
+            Some(earlier) => earlier,
+            None => {
+                lock(&shared.model).count_sms(message.delivered);
+                message
+            }
+        };
+        Ok(StartOutboundChatContactResponse {
+            contact_id: kept.contact_id,
+        })
+    }
+}
+
+#[async_trait]
+impl ContactCenter for SimContactCenter {
+    async fn batch_put_contact(
+        &self,
+        req: BatchPutContactRequest,
+    ) -> Result<BatchPutContactResponse, ContactCenterError> {
+        self.with_call_fault(self.put(&req)).await
+    }
+
+    async fn start_outbound_chat_contact(
+        &self,
+        req: StartOutboundChatContactRequest,
+    ) -> Result<StartOutboundChatContactResponse, ContactCenterError> {
+        self.with_call_fault(self.send_sms(&req)).await
     }
 
     async fn queue_metrics(
@@ -716,6 +814,79 @@ mod tests {
         async fn hosts(&self, _: &[String]) -> Result<HashMap<String, Host>, LedgerError> {
             Ok(HashMap::new())
         }
+
+        // Batches only: the SMS tests below use the in-memory ledger.
+        async fn record_message(
+            &self,
+            _: &str,
+            _: &SentMessage,
+        ) -> Result<Option<SentMessage>, LedgerError> {
+            Ok(None)
+        }
+    }
+
+    fn sms(token: &str, content: &str) -> StartOutboundChatContactRequest {
+        let mut request = crate::contact_center::connect::wire::sample_sms();
+        request.client_token = Some(token.to_string());
+        if let Some(message) = request.initial_system_message.as_mut() {
+            message.content = Some(content.to_string());
+        }
+        request
+    }
+
+    #[tokio::test]
+    async fn an_sms_token_sends_once_and_refuses_other_content() {
+        let (sim, cancel) = start(fast_config(), Arc::new(InMemorySimLedger::new()));
+        let first = sim
+            .start_outbound_chat_contact(sms("t", "hi"))
+            .await
+            .unwrap();
+        let again = sim
+            .start_outbound_chat_contact(sms("t", "hi"))
+            .await
+            .unwrap();
+        assert_eq!(first, again, "a retry is answered with the first contact");
+        let other = sim
+            .start_outbound_chat_contact(sms("t", "bye"))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            other,
+            ContactCenterError::Fatal(FatalError::Idempotency(_))
+        ));
+        let mut invalid = sms("u", "hi");
+        invalid.segment_attributes = None;
+        let refused = sim.start_outbound_chat_contact(invalid).await.unwrap_err();
+        assert!(matches!(
+            refused,
+            ContactCenterError::Fatal(FatalError::InvalidRequest(_))
+        ));
+        let counters = sim.counters();
+        assert_eq!((counters.sms_delivered, counters.sms_undelivered), (1, 0));
+        cancel.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_sms_was_sent_and_its_retry_sends_nothing() {
+        let mut config = fast_config();
+        config.faults.timeout_probability = 1.0;
+        config.faults.timeout_secs = 0.001;
+        config.faults.sms_undelivered_probability = 1.0;
+        let (sim, cancel) = start(config, Arc::new(InMemorySimLedger::new()));
+        for _ in 0..3 {
+            let error = sim
+                .start_outbound_chat_contact(sms("t", "hi"))
+                .await
+                .unwrap_err();
+            assert!(error.is_retryable(), "{error}");
+        }
+        let counters = sim.counters();
+        assert_eq!(
+            (counters.sms_delivered, counters.sms_undelivered),
+            (0, 1),
+            "one message, recorded undelivered"
+        );
+        cancel.cancel();
     }
 
     #[tokio::test]

@@ -406,6 +406,9 @@ pub struct FaultConfig {
     pub item_internal_error_probability: f64,
     /// Per `GetCurrentMetricData` call: throttled.
     pub metrics_throttle_probability: f64,
+    /// Per SMS accepted by `StartOutboundChatContact`: the message is not delivered (the
+    /// center records it undelivered; the sender learns nothing of it, as with a carrier).
+    pub sms_undelivered_probability: f64,
 }
 
 impl SimConfig {
@@ -542,6 +545,11 @@ impl SimConfig {
             f.metrics_throttle_probability,
             &mut errors,
         );
+        check_probability(
+            &fk("sms_undelivered_probability"),
+            f.sms_undelivered_probability,
+            &mut errors,
+        );
         check_positive_secs(&fk("timeout_secs"), f.timeout_secs, &mut errors);
         errors
     }
@@ -557,6 +565,7 @@ impl Default for FaultConfig {
             item_throttle_probability: 0.0,
             item_internal_error_probability: 0.0,
             metrics_throttle_probability: 0.0,
+            sms_undelivered_probability: 0.0,
         }
     }
 }
@@ -703,6 +712,10 @@ pub struct SimCounters {
     pub idempotency_conflicts: u64,
     /// Items of committed batches that were not created.
     pub failed_items: u64,
+    /// SMS delivered (each token once).
+    pub sms_delivered: u64,
+    /// SMS accepted and not delivered (`sms_undelivered_probability`).
+    pub sms_undelivered: u64,
 }
 
 impl SimCounters {
@@ -963,6 +976,20 @@ impl SimModel {
         } else {
             None
         }
+    }
+
+    /// Counts an SMS taken under a new token.
+    pub fn count_sms(&mut self, delivered: bool) {
+        if delivered {
+            self.counters.sms_delivered += 1;
+        } else {
+            self.counters.sms_undelivered += 1;
+        }
+    }
+
+    /// Whether an accepted SMS is delivered.
+    pub fn draw_sms_delivered(&mut self) -> bool {
+        self.fault_rng.random::<f64>() >= self.config.faults.sms_undelivered_probability
     }
 
     /// Whether a `GetCurrentMetricData` call is throttled.

@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::model::LedgerEntry;
-use super::{Host, LedgerError, SimLedger, CENTER_LAPSE};
+use super::{Host, LedgerError, SentMessage, SimLedger, CENTER_LAPSE};
 
 /// A [`SimLedger`] in the `sim_ledger` table.
 #[derive(Debug, Clone)]
@@ -64,32 +64,37 @@ impl PgSimLedger {
     }
 }
 
-/// Deletes up to `limit` ledger rows recorded before `before` whose batch is gone: no
-/// `contact_batch` carries the token any more (retention deleted it). A batch that still
-/// exists may be re-sent, and its replay must be answered from here, so its row is kept
-/// whatever its age. Oldest first; returns how many were deleted.
+/// Deletes up to `limit` ledger rows recorded before `before` whose batch is gone, in each
+/// of the ledger's tables (`sim_ledger`, `sim_sms`): no `contact_batch` carries the token
+/// any more (retention deleted it). A batch that still exists may be re-sent, and its
+/// replay must be answered from here, so its row is kept whatever its age. Oldest first;
+/// returns how many were deleted.
 pub async fn ledger_purge_many(
     pool: &PgPool,
     before: chrono::DateTime<chrono::Utc>,
     limit: i64,
 ) -> Result<u64, LedgerError> {
-    Ok(sqlx::query(
-        "with gone as (
-             select l.client_token from sim_ledger l
-             where l.created_at < $1
-               and not exists (select 1 from contact_batch b where b.client_token = l.client_token)
-             order by l.created_at
-             limit $2
-             for update skip locked
-         )
-         delete from sim_ledger l using gone where l.client_token = gone.client_token",
-    )
-    .bind(before)
-    .bind(limit)
-    .execute(pool)
-    .await
-    .map_err(backend)?
-    .rows_affected())
+    let mut deleted = 0;
+    for table in ["sim_ledger", "sim_sms"] {
+        deleted += sqlx::query(&format!(
+            "with gone as (
+                 select l.client_token from {table} l
+                 where l.created_at < $1
+                   and not exists (select 1 from contact_batch b where b.client_token = l.client_token)
+                 order by l.created_at
+                 limit $2
+                 for update skip locked
+             )
+             delete from {table} l using gone where l.client_token = gone.client_token"
+        ))
+        .bind(before)
+        .bind(limit)
+        .execute(pool)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    }
+    Ok(deleted)
 }
 
 fn backend(e: sqlx::Error) -> LedgerError {
@@ -132,6 +137,58 @@ impl SimLedger for PgSimLedger {
             // its row is visible to a fresh read.
             Some((None, false)) | None => self.lookup(client_token).await,
         }
+    }
+
+    async fn record_message(
+        &self,
+        client_token: &str,
+        message: &SentMessage,
+    ) -> Result<Option<SentMessage>, LedgerError> {
+        // As `record`: insert, or read the row a concurrent recorder won with.
+        type Row = (String, String, bool, i32, bool);
+        let length = i32::try_from(message.content_length).unwrap_or(i32::MAX);
+        let stored: Option<Row> = sqlx::query_as(
+            "with relaxed as (select set_config('synchronous_commit', 'off', true)),
+             ins as (
+                 insert into sim_sms (client_token, contact_id, fingerprint, delivered, content_length)
+                 select $1, $2, $3, $4, $5 from relaxed
+                 on conflict (client_token) do nothing
+                 returning 1
+             )
+             select $2, $3, $4, $5, true from ins
+             union all
+             select contact_id, fingerprint, delivered, content_length, false from sim_sms
+             where client_token = $1 and not exists (select 1 from ins)",
+        )
+        .bind(client_token)
+        .bind(&message.contact_id)
+        .bind(&message.fingerprint)
+        .bind(message.delivered)
+        .bind(length)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let row = match stored {
+            Some(row) => Some(row),
+            // A concurrent recorder committed after this statement's snapshot was taken.
+            None => sqlx::query_as(
+                "select contact_id, fingerprint, delivered, content_length, false
+                 from sim_sms where client_token = $1",
+            )
+            .bind(client_token)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?,
+        };
+        Ok(match row {
+            Some((_, _, _, _, true)) | None => None,
+            Some((contact_id, fingerprint, delivered, length, false)) => Some(SentMessage {
+                contact_id,
+                fingerprint,
+                delivered,
+                content_length: usize::try_from(length).unwrap_or(0),
+            }),
+        })
     }
 
     async fn heartbeat(&self, center: Uuid) -> Result<(), LedgerError> {
