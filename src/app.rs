@@ -115,6 +115,7 @@ pub fn state(
         pacing: reloadable.pacing.clone(),
         metrics: m::install(),
         engine_wake: Arc::new(Notify::new()),
+        connect_event_stored: Arc::new(Notify::new()),
         health: Arc::new(Health::default()),
         ingest: Arc::new(crate::api::throttle::IngestGate::new(
             config.queue.ingest_max_concurrent_batches,
@@ -162,7 +163,7 @@ pub async fn run_with(
     } = pools.into();
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let reloadable = Reloadable::new(&config);
-    let app = state(config.clone(), pool.clone(), clock.clone(), &reloadable)?;
+    let mut app = state(config.clone(), pool.clone(), clock.clone(), &reloadable)?;
     let mut supervisor = Supervisor::new(app.health.clone(), RestartPolicy::default());
     if config.engine.enabled {
         let backend = match hooks.backend {
@@ -176,6 +177,9 @@ pub async fn run_with(
             .await
             .map_err(|e| AppError::ContactCenter(e.to_string()))?,
         };
+        if let Some(connect) = &backend.connect {
+            app.connect_event_stored = connect.event_stored();
+        }
         if let (Some(receiver), Some(sim)) = (hooks.center, backend.sim.clone()) {
             // The receiver may have gone; then nobody wanted it.
             let _ = receiver.send(sim);

@@ -255,7 +255,7 @@ async fn drive(
             count(&progress["abandonment"]["dials"]),
             count(&progress["abandonment"]["personAnswers"]),
             count(&progress["abandonment"]["abandons"]),
-            percent(occupancy_between(&dialing_from, &until)),
+            percent(until.occupancy_since(&dialing_from)),
         );
         if tty {
             print!("\r{line}");
@@ -275,7 +275,7 @@ async fn drive(
     let until = dialing_to.unwrap_or_else(|| center.counters());
     summary(
         &progress,
-        occupancy_between(&dialing_from, &until),
+        until.occupancy_since(&dialing_from),
         started.elapsed(),
         args.time_scale,
     );
@@ -285,13 +285,6 @@ async fn drive(
 /// A count from the progress answer (absent counts are zero).
 fn count(value: &Value) -> i64 {
     value.as_i64().unwrap_or(0)
-}
-
-/// Agent busy time over logged-in time between two snapshots of the simulated center;
-/// `None` when no agent time passed between them.
-fn occupancy_between(from: &SimCounters, to: &SimCounters) -> Option<f64> {
-    let online = to.agent_online_secs - from.agent_online_secs;
-    (online > 0.0).then(|| (to.agent_busy_secs - from.agent_busy_secs) / online)
 }
 
 fn percent(share: Option<f64>) -> String {
@@ -354,9 +347,9 @@ mod tests {
             ..Default::default()
         };
         // Over the whole run this would be 45%; the agents were busy 90% while dialing.
-        let share = occupancy_between(&loading, &dry).unwrap();
+        let share = dry.occupancy_since(&loading).unwrap();
         assert!((share - 0.9).abs() < 1e-9, "{share}");
-        assert_eq!(occupancy_between(&dry, &dry), None);
+        assert_eq!(dry.occupancy_since(&dry), None);
         assert_eq!(percent(None).trim(), "n/a");
         assert_eq!(percent(Some(0.8912)), " 89.1%");
     }

@@ -74,7 +74,10 @@ pub async fn amazon_connect(
         Err(problem) => return answer(Received::Rejected, StatusCode::BAD_REQUEST, &problem),
     };
     match inbox::store(&app.pool, &event).await {
-        Ok(true) => answer(Received::Stored, StatusCode::OK, "stored"),
+        Ok(true) => {
+            app.connect_event_stored.notify_one();
+            answer(Received::Stored, StatusCode::OK, "stored")
+        }
         Ok(false) => answer(Received::Duplicate, StatusCode::OK, "already stored"),
         Err(error) => {
             tracing::warn!(%error, "could not store an Amazon Connect event; EventBridge will retry it");

@@ -106,6 +106,9 @@ pub struct AppState {
     /// Wakes this process's scheduler when new work or a state change arrives, so it need not
     /// wait for its next tick.
     pub engine_wake: Arc<Notify>,
+    /// Wakes this process's Amazon Connect event feed when an event is stored here, so it
+    /// need not wait for its next inbox poll.
+    pub connect_event_stored: Arc<Notify>,
     /// Which background services run; `/readyz` is unready while one is down.
     pub health: Arc<crate::supervisor::Health>,
     /// Bounds the PutDialRequestBatch calls worked on at once.

@@ -25,8 +25,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_credential_types::Credentials;
 use clap::Parser;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -39,7 +37,7 @@ use super::{create_campaign, insert_pending, percentiles_ms, set_campaign_state,
 use crate::campaigns::{AgentDialerConfig, CampaignState, DialerConfig};
 use crate::clock::WallClock;
 use crate::config::{Config, EnvOverrides};
-use crate::contact_center::connect::{AmazonConnect, AmazonConnectConfig};
+use crate::contact_center::connect::AmazonConnectConfig;
 use crate::contact_center::sim::model::{CustomerConfig, Dist, HandleTime, QueueConfig, SimConfig};
 use crate::contact_center::{Backend, ContactCenter, ContactEventKind, BATCH_MAX_CONTACTS};
 use crate::db::scratch::ScratchDatabase;
@@ -243,20 +241,8 @@ async fn over_the_wire(
         metrics_rate_per_sec: 100.0,
         ..AmazonConnectConfig::default()
     };
-    let credentials =
-        SharedCredentialsProvider::new(Credentials::new(KEY.0, KEY.1, None, None, "bench"));
-    let connect = AmazonConnect::with_credentials(
-        &connect_config,
-        &config.aws.region,
-        pool.clone(),
-        credentials,
-    )?;
-    let backend = Backend {
-        center: connect.clone(),
-        clock: Arc::new(WallClock),
-        sim: None,
-        connect: Some(connect),
-    };
+    let connect = super::connect_signed_with(&connect_config, &config.aws.region, pool, KEY)?;
+    let backend = Backend::amazon_connect(connect, Arc::new(WallClock));
     let engine = Engine::start_with(pool, config, backend, CancellationToken::new());
     let window = engine
         .window(pool, campaign, Duration::from_secs(args.seconds))
@@ -277,9 +263,9 @@ async fn over_the_wire(
 
 /// `connect-emulator`'s options, parsed as its command line would be.
 #[derive(clap::Parser)]
-struct EmulatorCli {
+pub(super) struct EmulatorCli {
     #[command(flatten)]
-    args: crate::contact_center::emulator::EmulatorArgs,
+    pub(super) args: crate::contact_center::emulator::EmulatorArgs,
 }
 
 /// Customers who answer at once and are never busy, invalid or machines.

@@ -8,6 +8,7 @@ pub mod backlog;
 pub mod dispatch;
 pub mod ingest;
 pub mod mixed;
+pub mod pacing_wire;
 pub mod soak;
 
 use anyhow::Context;
@@ -36,6 +37,9 @@ pub enum BenchCommand {
     /// Agent-free to contact latency of a progressive campaign, alone and while dial
     /// requests upload into other campaigns at full speed.
     Mixed(mixed::MixedArgs),
+    /// The README's pacing table with the engine driving the Connect emulator over HTTP,
+    /// against `dialer simulate` of the same shift.
+    PacingWire(pacing_wire::PacingWireArgs),
 }
 
 /// Runs a benchmark.
@@ -46,6 +50,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Backlog(args) => backlog::run(args).await,
         BenchCommand::Soak(args) => soak::run(args).await,
         BenchCommand::Mixed(args) => mixed::run(args).await,
+        BenchCommand::PacingWire(args) => pacing_wire::run(args).await,
     }
 }
 
@@ -67,14 +72,26 @@ impl InProcessDaemon {
         pools: impl Into<crate::db::Pools>,
     ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::serve(config, pools, listener, crate::app::Hooks::default())
+    }
+
+    /// Starts it on `listener`, bound beforehand so that others (an emulator's webhooks)
+    /// can be told its address first, with `hooks`.
+    pub fn serve(
+        config: crate::config::Config,
+        pools: impl Into<crate::db::Pools>,
+        listener: tokio::net::TcpListener,
+        hooks: crate::app::Hooks,
+    ) -> anyhow::Result<Self> {
         let endpoint = format!("http://{}", listener.local_addr()?);
         let cancel = tokio_util::sync::CancellationToken::new();
         let config = std::sync::Arc::new(config);
-        let server = tokio::spawn(crate::app::run(
+        let server = tokio::spawn(crate::app::run_with(
             config.clone(),
             pools.into(),
             listener,
             cancel.clone(),
+            hooks,
         ));
         Ok(Self {
             endpoint,
@@ -90,6 +107,27 @@ impl InProcessDaemon {
         self.server.await.context("the daemon panicked")??;
         Ok(())
     }
+}
+
+/// The Amazon Connect backend `config` describes, signing with `key` (id, secret): for an
+/// emulator the benchmark runs itself, which checks that key.
+pub fn connect_signed_with(
+    config: &crate::contact_center::connect::AmazonConnectConfig,
+    region: &str,
+    pool: &PgPool,
+    key: (&str, &str),
+) -> anyhow::Result<std::sync::Arc<crate::contact_center::connect::AmazonConnect>> {
+    let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
+        aws_credential_types::Credentials::new(key.0, key.1, None, None, "bench"),
+    );
+    Ok(
+        crate::contact_center::connect::AmazonConnect::with_credentials(
+            config,
+            region,
+            pool.clone(),
+            credentials,
+        )?,
+    )
 }
 
 /// Latency percentiles of a set of samples, in milliseconds.

@@ -100,13 +100,26 @@ impl Backend {
                 let connect =
                     connect::AmazonConnect::new(&config.amazon_connect, default_region, pool)
                         .await?;
-                Ok(Backend {
-                    center: connect.clone(),
-                    clock: Arc::new(crate::clock::WallClock),
-                    sim: None,
-                    connect: Some(connect),
-                })
+                Ok(Backend::amazon_connect(
+                    connect,
+                    Arc::new(crate::clock::WallClock),
+                ))
             }
+        }
+    }
+
+    /// The Amazon Connect backend `connect`, timing calls on `clock`: the wall for a real
+    /// instance; the emulator's simulated center when one runs in this process faster than
+    /// the wall, as its events are stamped with its model time.
+    pub fn amazon_connect(
+        connect: Arc<connect::AmazonConnect>,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Backend {
+        Backend {
+            center: connect.clone(),
+            clock,
+            sim: None,
+            connect: Some(connect),
         }
     }
 

@@ -242,3 +242,45 @@ async fn killing_the_lease_holder_three_times_loses_no_outcome_over_the_wire(
     findings.assert_clean();
     assert_eq!(lost(&findings), 0, "{:?}", findings.breakdown);
 }
+
+/// `dialer bench pacing-wire` on a tiny shift: a comparison line per mode, and the engine
+/// made contacts over the wire (its figures are not judged here: a few model minutes of
+/// five agents say nothing about pacing).
+#[sqlx::test]
+async fn the_pacing_rehearsal_dials_over_the_wire(_: PgPoolOptions, connect: PgConnectOptions) {
+    let db = TestDb::new(connect).await;
+    let bench = |modes: &str| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dialer"));
+        command
+            .args(["bench", "pacing-wire", "--agents", "5", "--hours", "0.05"])
+            .args(["--time-scale", "60", "--modes", modes])
+            .env("DATABASE_URL", &db.url)
+            .env_remove("RUST_LOG")
+            .env_remove("DIALER_ACCESS_KEYS");
+        command
+    };
+    let output = bench("progressive,predictive").output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for mode in ["progressive", "predictive"] {
+        let compared = format!("{mode}: wire occupancy ");
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&compared))
+            .unwrap_or_else(|| panic!("no {mode} comparison in:\n{stdout}"));
+        for part in ["vs simulate", "points), abandonment ", "% vs "] {
+            assert!(line.contains(part), "{part:?} not in {line}");
+        }
+        let details = format!("{mode}: wire ");
+        let dials: u64 = stdout
+            .lines()
+            .filter(|l| l.starts_with(&details) && !l.starts_with(&compared))
+            .find_map(|l| l[details.len()..].split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {mode} dial count in:\n{stdout}"));
+        assert!(dials > 0, "no contact made over the wire:\n{stdout}");
+    }
+    let refused = bench("vicidial").output().await.unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("vicidial"));
+}

@@ -374,6 +374,20 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
+    serve_with(args, config, pool, listener, cancel, None).await
+}
+
+/// [`serve`], handing the simulated center behind it to `center` once it is up: a
+/// rehearsal in the same process reads its counters and runs the engine on its clock, so
+/// that both sides see one time at any `time_scale`.
+pub async fn serve_with(
+    args: EmulatorArgs,
+    config: crate::config::Config,
+    pool: sqlx::PgPool,
+    listener: tokio::net::TcpListener,
+    cancel: CancellationToken,
+    center: Option<tokio::sync::oneshot::Sender<Arc<SimContactCenter>>>,
+) -> anyhow::Result<()> {
     let keys = config
         .key_store()
         .map_err(|p| anyhow::anyhow!(p.join("; ")))?;
@@ -388,6 +402,10 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("[contact_center.sim]: {}", e.0.join("; ")))?,
     );
     let events = sim.subscribe();
+    if let Some(center) = center {
+        // The receiver may have gone; then nobody wanted it.
+        let _ = center.send(sim.clone());
+    }
     let limiters = (args.throttle || args.throttle_rate.is_some()).then(|| {
         Op::ALL
             .into_iter()

@@ -723,6 +723,14 @@ impl SimCounters {
     pub fn occupancy(&self) -> Option<f64> {
         (self.agent_online_secs > 0.0).then(|| self.agent_busy_secs / self.agent_online_secs)
     }
+
+    /// Agent busy time over logged-in time between `earlier` and these counters (a run's
+    /// dialing period, leaving out the agents' idle time before it); `None` when no agent
+    /// time passed between them.
+    pub fn occupancy_since(&self, earlier: &SimCounters) -> Option<f64> {
+        let online = self.agent_online_secs - earlier.agent_online_secs;
+        (online > 0.0).then(|| (self.agent_busy_secs - earlier.agent_busy_secs) / online)
+    }
 }
 
 /// The simulated contact center.
