@@ -52,6 +52,7 @@ pub mod metrics;
 pub mod pacing;
 pub mod queue;
 pub mod reload;
+pub mod rules;
 pub mod server;
 pub mod supervisor;
 pub mod whatif;

@@ -32,6 +32,7 @@ use crate::clock::Clock;
 use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
+use crate::queue::lifecycle::FailureReason;
 use crate::supervisor::{FailureStreak, ServiceError, ServiceResult};
 
 /// How often pacing estimates are saved with the lease for a successor.
@@ -539,9 +540,16 @@ impl Scheduler {
         // One statement for all the batches: concurrent claims of one campaign would skip
         // each other's rows, which costs more than it saves.
         let started = Instant::now();
-        let batches = batch_claim(&self.pool, &scope, rows as i64).await?;
+        let claimed = batch_claim(&self.pool, &scope, rows as i64).await?;
         metrics::histogram!(m::CLAIM_DURATION).record(started.elapsed().as_secs_f64());
-        for batch in batches {
+        if claimed.refused > 0 {
+            let labels = [
+                (m::CAMPAIGN_ID, campaign.id.clone()),
+                (m::REASON, FailureReason::DoNotCall.as_str().to_string()),
+            ];
+            metrics::counter!(m::DIAL_REQUESTS_REFUSED, &labels).increment(claimed.refused);
+        }
+        for batch in claimed.batches {
             // The agents freed first get the first contacts.
             let agents = freed.len().min(batch.items.len());
             let freed_for_batch = freed.drain(..agents).collect();

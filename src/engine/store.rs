@@ -25,6 +25,7 @@ use crate::contacts::{Outcome, Phase};
 use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
 use crate::queue::store::{claim_ctes, resolve_ctes, StoredStatus, PENDING_SHARDS};
 use crate::queue::DialRequestState;
+use crate::rules::store::{dnc_check_cte, ledger_cte};
 
 /// A campaign this daemon holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -143,17 +144,30 @@ pub struct ClaimScope {
     pub template: BatchTemplate,
 }
 
+/// What a claim took.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// The new contact batches.
+    pub batches: Vec<Batch>,
+    /// Requests a calling rule forbade (do-not-call): ended failed, not dialed.
+    pub refused: u64,
+}
+
 /// Claims up to `n` pending requests of a campaign into new contact batches of at most
 /// [`BATCH_MAX_CONTACTS`], in one statement: earliest expiration first, skipping rows other
 /// claimers hold, never a request expiring before `now + margin`, only while the campaign
 /// runs and the scope's owner holds the lease with its fence (the lease row is
 /// share-locked, so a concurrent takeover waits for the claim or makes it find nothing).
 /// The batches are marked in flight until `now + call_timeout`.
+///
+/// The calling rules are applied to the requests taken, in the same statement: one whose
+/// number is on a do-not-call list ends failed (`DO_NOT_CALL`) instead, and every request
+/// taken gets its decision (dial or refuse) in the ledger, at `now`.
 pub async fn batch_claim(
     db: impl PgExecutor<'_>,
     scope: &ClaimScope,
     n: i64,
-) -> Result<Vec<Batch>, EngineError> {
+) -> Result<Claimed, EngineError> {
     let ClaimScope {
         campaign_id,
         owner,
@@ -179,7 +193,7 @@ pub async fn batch_claim(
             for share
         ),
         picked as (
-            select id, expires_at from dial_request
+            select id, expires_at, phone_number from dial_request
             where campaign_id = $1 and state = '{pending}' and expires_at > $5
               and (not_before is null or not_before <= $4)
               and exists (select 1 from lease)
@@ -187,21 +201,28 @@ pub async fn batch_claim(
             limit $6
             for update skip locked
         ),
+        {checked},
         slotted as (
             select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
-            from picked
+            from checked where not do_not_call
         ),
         {claimed},
+        {decided},
         batches as (
             insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
             select c.batch_id, $1, t.token, $3, $9, array_agg(c.id order by c.id), 1, $10
             from claimed c join unnest($7::uuid[], $8::text[]) as t(batch_id, token) on t.batch_id = c.batch_id
             group by c.batch_id, t.token
         )
-        select batch_id, id, phone_number, attributes, expires_at, attempts from claimed order by batch_id, id
+        select batch_id, id, phone_number, attributes, expires_at, attempts from claimed
+        union all
+        select null, id, '', '{{}}', expires_at, attempt from refused
+        order by batch_id, id
         "#,
             pending = DialRequestState::Pending.as_str(),
+            checked = dnc_check_cte("picked", "$1"),
             claimed = claim_ctes("$1", "$11", "$12"),
+            decided = ledger_cte("$1", "$4"),
         )
     });
     let rows: Vec<ClaimedRow> = sqlx::query_as(&CLAIM)
@@ -221,12 +242,18 @@ pub async fn batch_claim(
         .fetch_all(db)
         .await?;
     let mut batches: Vec<Batch> = Vec::with_capacity(slots);
+    let mut refused = 0;
     for row in rows {
-        if batches.last().is_none_or(|b| b.id != row.batch_id) {
+        // A row without a batch is a refused request.
+        let Some(batch_id) = row.batch_id else {
+            refused += 1;
+            continue;
+        };
+        if batches.last().is_none_or(|b| b.id != batch_id) {
             batches.push(Batch {
-                id: row.batch_id,
+                id: batch_id,
                 campaign_id: campaign_id.clone(),
-                client_token: client_token(row.batch_id),
+                client_token: client_token(batch_id),
                 template: template.clone(),
                 items: Vec::with_capacity(BATCH_MAX_CONTACTS),
                 attempts: 0,
@@ -236,7 +263,7 @@ pub async fn batch_claim(
             batch.items.push(row.item.into());
         }
     }
-    Ok(batches)
+    Ok(Claimed { batches, refused })
 }
 
 /// The BatchPutContact ClientToken of a batch: derived from its id, so that a re-send of the
@@ -247,7 +274,7 @@ fn client_token(batch_id: Uuid) -> String {
 
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
-    batch_id: Uuid,
+    batch_id: Option<Uuid>,
     #[sqlx(flatten)]
     item: BatchItemRow,
 }
@@ -692,9 +719,74 @@ mod tests {
     }
 
     #[sqlx::test]
+    async fn a_listed_number_is_refused_by_the_claim_and_the_ledger_says_why(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        // One request for another number; the others' number is listed after they queued.
+        sqlx::query(
+            "update dial_request set phone_number = '+14155550199' where client_token = 't1'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into do_not_call (account_id, list, number_hash)
+             values ('123456789012', '', number_hash('+14155550123'))",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let claimed = batch_claim(&pool, &scope(), 3).await.unwrap();
+        assert_eq!(claimed.refused, 2);
+        let [batch] = claimed.batches.as_slice() else {
+            panic!("one batch expected, got {}", claimed.batches.len());
+        };
+        assert_eq!(batch.items.len(), 1);
+        assert_eq!(batch.items[0].phone_number, "+14155550199");
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
+        let states: Vec<(DialRequestState, Option<String>)> =
+            sqlx::query_as("select state, reason from dial_request order by state, reason")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            states,
+            [
+                (DialRequestState::InProgress, None),
+                (DialRequestState::Failed, Some("DO_NOT_CALL".into())),
+                (DialRequestState::Failed, Some("DO_NOT_CALL".into())),
+            ]
+        );
+        let ledger: Vec<(String, String, i32, bool)> = sqlx::query_as(
+            "select verdict::text, rule, attempt, number_hash = number_hash(d.phone_number)
+             from rule_decision r join dial_request d on d.id = r.request_id
+             order by verdict, rule",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            ledger,
+            [
+                ("dial".into(), "all_passed".into(), 1, true),
+                ("refuse".into(), "do_not_call".into(), 1, true),
+                ("refuse".into(), "do_not_call".into(), 1, true),
+            ]
+        );
+        // The ledger cannot be rewritten.
+        assert!(sqlx::query("delete from rule_decision")
+            .execute(&pool)
+            .await
+            .is_err());
+        assert!(sqlx::query("update rule_decision set verdict = 'dial'")
+            .execute(&pool)
+            .await
+            .is_err());
+    }
+
+    #[sqlx::test]
     async fn a_claim_and_its_resolution_move_requests_and_their_counters_together(pool: PgPool) {
         running_campaign(&pool, 4).await;
-        let batches = batch_claim(&pool, &scope(), 4).await.unwrap();
+        let batches = batch_claim(&pool, &scope(), 4).await.unwrap().batches;
         let [batch] = batches.as_slice() else {
             panic!("one batch expected, got {}", batches.len());
         };

@@ -7,7 +7,8 @@
 //!            │  │                │  │  └──fail──▶ failed  │
 //!            └──┼─────retry──────┘  └──expire──┐          │
 //!               ├──expire─────────────────────▶ expired ──┘ complete: a late contact
-//!               └──cancel──▶ cancelled                      event proves a contact
+//!               ├──cancel──▶ cancelled                      event proves a contact
+//!               └──refuse──▶ failed   (a calling rule forbids the call, at the claim)
 //! ```
 //!
 //! The queue's store applies these moves in SQL, set-based, with the target state of each
@@ -36,6 +37,8 @@ pub enum Transition {
     Expire,
     /// Its campaign stopped before it was dialed.
     Cancel,
+    /// A calling rule forbids the call (e.g. do-not-call), found when it was to be claimed.
+    Refuse,
 }
 
 /// A move the lifecycle does not allow.
@@ -53,7 +56,7 @@ impl Transition {
     pub fn sources(self) -> &'static [DialRequestState] {
         use DialRequestState as S;
         match self {
-            Transition::Claim | Transition::Cancel => &[S::Pending],
+            Transition::Claim | Transition::Cancel | Transition::Refuse => &[S::Pending],
             Transition::Retry | Transition::Fail => &[S::InProgress],
             Transition::Expire => &[S::Pending, S::InProgress],
             // An expired request whose contact reports an end had a contact after all (made
@@ -68,7 +71,7 @@ impl Transition {
             Transition::Claim => DialRequestState::InProgress,
             Transition::Retry => DialRequestState::Pending,
             Transition::Complete => DialRequestState::Completed,
-            Transition::Fail => DialRequestState::Failed,
+            Transition::Fail | Transition::Refuse => DialRequestState::Failed,
             Transition::Expire => DialRequestState::Expired,
             Transition::Cancel => DialRequestState::Cancelled,
         }
@@ -130,6 +133,8 @@ pub enum FailureReason {
     /// The whole call named an instance or resource that does not exist
     /// (`CALL_RESOURCE_NOT_FOUND`).
     CallResourceNotFound,
+    /// The number is on a do-not-call list (`DO_NOT_CALL`).
+    DoNotCall,
 }
 
 impl FailureReason {
@@ -146,6 +151,7 @@ impl FailureReason {
             FailureReason::CallInvalidRequest => "CALL_INVALID_REQUEST",
             FailureReason::CallAccessDenied => "CALL_ACCESS_DENIED",
             FailureReason::CallResourceNotFound => "CALL_RESOURCE_NOT_FOUND",
+            FailureReason::DoNotCall => "DO_NOT_CALL",
         }
     }
 }
@@ -201,13 +207,14 @@ mod tests {
     use DialRequestState as S;
     use Transition as T;
 
-    const ALL_TRANSITIONS: [Transition; 6] = [
+    const ALL_TRANSITIONS: [Transition; 7] = [
         T::Claim,
         T::Retry,
         T::Complete,
         T::Fail,
         T::Expire,
         T::Cancel,
+        T::Refuse,
     ];
 
     #[test]
@@ -220,6 +227,7 @@ mod tests {
             (S::InProgress, T::Expire, S::Expired),
             (S::Pending, T::Expire, S::Expired),
             (S::Pending, T::Cancel, S::Cancelled),
+            (S::Pending, T::Refuse, S::Failed),
             (S::Expired, T::Complete, S::Completed),
         ];
         for from in S::ALL {
@@ -263,6 +271,7 @@ mod tests {
         assert_eq!(idempotency.as_str(), "IDEMPOTENCY_EXCEPTION");
         assert_eq!(FailureReason::Expired.as_str(), "EXPIRED");
         assert_eq!(FailureReason::CampaignStopped.as_str(), "CAMPAIGN_STOPPED");
+        assert_eq!(FailureReason::DoNotCall.as_str(), "DO_NOT_CALL");
         assert_eq!(
             FailureReason::CallResourceNotFound.as_str(),
             "CALL_RESOURCE_NOT_FOUND"

@@ -411,9 +411,12 @@ fn hourly_add(rows: &str, counts: &[&str]) -> String {
 
 /// The request side of the engine's claim, as CTEs for its statement: `claimed` takes the
 /// requests of the caller's CTE `slotted (id, batch_id)`, which it selected pending and
-/// locked, into their batches, placed at the SQL expression `dialed_at`; `counted` takes them
-/// off the pending counter of `campaign`, on shard `shard`. `claimed` returns each request's
-/// `batch_id, id, phone_number, attributes, expires_at, attempts`.
+/// locked, into their batches, placed at the SQL expression `dialed_at`; `refused` ends the
+/// requests of the caller's CTE `refusals (id, reason)` (selected and locked likewise), which
+/// a calling rule forbids, as failed with their reason; `counted` takes both off the pending
+/// counter of `campaign`, on shard `shard`. `claimed` returns each request's `batch_id, id,
+/// phone_number, attributes, expires_at, attempts`; `refused` its `id, expires_at` and the
+/// `attempt` it would have been.
 pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str) -> String {
     format!(
         "claimed as (
@@ -424,12 +427,21 @@ pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str) -> String {
             from slotted s where d.id = s.id and {guard}
             returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts
         ),
+        refused as (
+            update dial_request d
+            set state = '{failed}', reason = r.reason, not_before = null, updated_at = now()
+            from refusals r where d.id = r.id and {refuse_guard}
+            returning d.id, d.expires_at, d.attempts + 1 as attempt
+        ),
         counted as ({counted})",
         in_progress = Transition::Claim.target().as_str(),
         creating = Phase::Creating.as_str(),
         guard = Transition::Claim.sql_guard("d.state"),
+        failed = Transition::Refuse.target().as_str(),
+        refuse_guard = Transition::Refuse.sql_guard("d.state"),
         counted = pending_add(&format!(
-            "select {campaign}, {shard}, -count(*) from claimed having count(*) > 0"
+            "select {campaign}, {shard}, -((select count(*) from claimed) + (select count(*) from refused))
+             having (select count(*) from claimed) + (select count(*) from refused) > 0"
         )),
     )
 }
