@@ -13,6 +13,7 @@
 
 pub mod campaigns;
 pub mod dial_requests;
+pub mod dnc;
 pub mod error;
 pub mod events;
 pub mod instances;
@@ -71,6 +72,9 @@ pub const OPERATIONS: &[&str] = &[
     // Extensions of this engine, signed like the rest.
     "DescribeDialRequest",
     "GetCampaignProgress",
+    "AddDoNotCallNumbers",
+    "RemoveDoNotCallNumbers",
+    "CheckDoNotCallNumbers",
 ];
 
 /// The SigV4 signing name of the service (`signingName` in the model).
@@ -195,6 +199,15 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/campaigns/{id}/progress",
             op("GetCampaignProgress", get(status::progress)),
+        )
+        .route("/do-not-call", op("AddDoNotCallNumbers", put(dnc::add)))
+        .route(
+            "/do-not-call/remove",
+            op("RemoveDoNotCallNumbers", post(dnc::remove)),
+        )
+        .route(
+            "/do-not-call/check",
+            op("CheckDoNotCallNumbers", post(dnc::check)),
         )
         .route(
             "/tags/{arn}",

@@ -10,6 +10,7 @@
 //! [`store`] holds the SQL of the lists and the ledger; the claim's side of both is spliced
 //! into the engine's claim statement as CTEs.
 
+pub mod cli;
 pub mod dnc;
 pub mod ledger;
 pub mod number_hash;
@@ -20,9 +21,9 @@ use crate::queue::phone::PhoneError;
 /// Failures of the rules' operations.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
-    /// A number that is not E.164 (also after dropping separators); `index` is its place in
-    /// the input, never the number itself.
-    #[error("phone number #{index}: {error}")]
+    /// A number that is not E.164 (also after dropping separators), named by its place in
+    /// the input (counted from 1 in the message), never by the number itself.
+    #[error("phone number #{}: {error}", .index + 1)]
     InvalidNumber {
         /// Zero-based position in the input.
         index: usize,

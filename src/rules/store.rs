@@ -189,10 +189,10 @@ pub fn ledger_cte(campaign: &str, now: &str) -> String {
 pub struct LedgerQuery {
     /// Campaign.
     pub campaign_id: String,
-    /// Decisions at or after.
-    pub from: DateTime<Utc>,
-    /// Decisions before.
-    pub to: DateTime<Utc>,
+    /// Decisions at or after, if given.
+    pub from: Option<DateTime<Utc>>,
+    /// Decisions before, if given.
+    pub to: Option<DateTime<Utc>>,
     /// Numbers in clear (from the requests, while retention keeps them) instead of hashes.
     pub clear_numbers: bool,
 }
@@ -210,7 +210,9 @@ pub async fn ledger_page(
                 case when $5 then coalesce((select phone_number from dial_request d where d.id = r.request_id), '')
                      else encode(r.number_hash, 'hex') end as number
          from rule_decision r
-         where r.campaign_id = $1 and r.decided_at >= $2 and r.decided_at < $3 and r.seq > $4
+         where r.campaign_id = $1 and r.seq > $4
+           and ($2::timestamptz is null or r.decided_at >= $2)
+           and ($3::timestamptz is null or r.decided_at < $3)
          order by r.seq
          limit $6",
     )

@@ -17,5 +17,6 @@ mod outage;
 mod pacing;
 mod restart;
 mod retention;
+mod rules;
 mod supervision;
 mod takeover;

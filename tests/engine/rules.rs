@@ -1,0 +1,136 @@
+//! Calling rules at dial time: numbers put on a do-not-call list after their requests were
+//! queued are never called, with two daemons claiming, and the decision ledger explains
+//! every dial and every refusal of the run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+use crate::harness::{
+    agentless_campaign, check_invariants, command, put_requests, sim_contacts, wait_drained, Knobs,
+    TestDb,
+};
+
+/// The number `put_requests` gives request `i`.
+fn number(i: usize) -> String {
+    format!("+1415555{:04}", i % 10_000)
+}
+
+#[sqlx::test]
+async fn numbers_listed_after_queueing_are_never_called_and_the_ledger_says_why(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let db = TestDb::new(connect).await;
+    let knobs = Knobs::default();
+    let (first, second) = (db.app(&knobs).await, db.app(&knobs).await);
+    let campaign = agentless_campaign(&first).await;
+    let other = agentless_campaign(&first).await;
+    let accepted = put_requests(&first, &campaign, "r", 60, |_| Duration::from_secs(120)).await;
+    let elsewhere = put_requests(&first, &other, "o", 10, |_| Duration::from_secs(120)).await;
+
+    // Queued first, listed after: 0-9 on the account's list (both campaigns), 10-19 on this
+    // campaign's suppression list only, written as people write numbers.
+    let account: Vec<String> = (0..10).map(number).collect();
+    let suppressed: Vec<String> = (10..20)
+        .map(|i| {
+            let n = number(i);
+            format!("{} ({}) {}-{}", &n[..2], &n[2..5], &n[5..8], &n[8..])
+        })
+        .collect();
+    let added = first
+        .call(
+            "PUT",
+            "/do-not-call",
+            Some(json!({ "phoneNumbers": account })),
+        )
+        .await;
+    assert_eq!(added.ok()["added"], 10);
+    let added = first
+        .call(
+            "PUT",
+            "/do-not-call",
+            Some(json!({ "phoneNumbers": suppressed, "campaignId": campaign })),
+        )
+        .await;
+    assert_eq!(added.ok()["added"], 10);
+
+    for c in [&campaign, &other] {
+        command(&first, c, "start").await;
+    }
+    let campaigns = [campaign.clone(), other.clone()];
+    wait_drained(&db.pool, &campaigns, Duration::from_secs(60)).await;
+    let mut all = accepted.clone();
+    all.extend(&elsewhere);
+    check_invariants(&db.pool, &campaigns, &all)
+        .await
+        .assert_clean();
+
+    // Requests by client token: state, reason, attempts.
+    let rows: Vec<(Uuid, String, String, Option<String>, i32)> =
+        sqlx::query_as("select id, client_token, state::text, reason, attempts from dial_request")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let contacted = sim_contacts(&db.pool).await;
+    for (id, token, state, reason, _) in &rows {
+        let i: usize = token[2..].parse().unwrap();
+        let listed = i < 10 || (token.starts_with("r-") && i < 20);
+        if listed {
+            assert_eq!(
+                (state.as_str(), reason.as_deref()),
+                ("failed", Some("DO_NOT_CALL")),
+                "{token}"
+            );
+            assert!(!contacted.contains_key(id), "{token} was called");
+        } else {
+            assert_eq!(state, "completed", "{token}: {reason:?}");
+        }
+    }
+
+    // The ledger: a dial per claim of a request, a refusal per listed one, each with the
+    // request's number hash and the campaign's config version.
+    let ledger: Vec<(Uuid, String, String, i32, bool, String)> = sqlx::query_as(
+        "select r.request_id, r.verdict::text, r.rule, r.attempt,
+                r.number_hash = number_hash(d.phone_number), r.config_version
+         from rule_decision r join dial_request d on d.id = r.request_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut per_request: HashMap<Uuid, Vec<(String, String, i32)>> = HashMap::new();
+    for (id, verdict, rule, attempt, hash_matches, version) in ledger {
+        assert!(hash_matches, "ledger row of {id} names another number");
+        assert_eq!(version.len(), 16);
+        per_request
+            .entry(id)
+            .or_default()
+            .push((verdict, rule, attempt));
+    }
+    for (id, token, state, _, attempts) in &rows {
+        let mut decisions = per_request.remove(id).unwrap_or_default();
+        decisions.sort_by_key(|d| d.2);
+        if state == "failed" {
+            assert_eq!(
+                decisions,
+                [("refuse".to_string(), "do_not_call".to_string(), 1)],
+                "{token}"
+            );
+        } else {
+            let dials: Vec<(String, String, i32)> = (1..=*attempts)
+                .map(|a| ("dial".to_string(), "all_passed".to_string(), a))
+                .collect();
+            assert_eq!(decisions, dials, "{token}");
+        }
+    }
+    assert!(per_request.is_empty(), "ledger rows of unknown requests");
+
+    let refused = format!("dialer_dial_requests_refused_total{{campaign_id=\"{campaign}\"");
+    // Both in-process daemons record into the process's one recorder.
+    assert_eq!(first.metric_sum(&refused).await, 20.0);
+    first.shutdown().await.unwrap();
+    second.shutdown().await.unwrap();
+}
