@@ -48,11 +48,13 @@ create table do_not_call (
 );
 
 -- The fingerprint of the campaign settings a decision was made under: it changes whenever
--- the campaign's configuration does, and two decisions with the same one saw the same rules.
+-- a setting that decides who is called, when and how does (channels, schedule, communication
+-- time and limits, instance), and two decisions with the same one saw the same rules.
 create function campaign_config_version(c campaign) returns text
     language sql immutable parallel safe
-    return left(encode(sha256(convert_to(c.dialer_config::text || c.outbound_call_config::text,
-                                         'UTF8')), 'hex'), 16);
+    return left(encode(sha256(convert_to(jsonb_build_array(
+        c.connect_instance_id, c.channel_subtype_config, c.schedule,
+        c.communication_time_config, c.communication_limits_override)::text, 'UTF8')), 'hex'), 16);
 
 create type rule_verdict as enum ('dial', 'wait', 'refuse', 'retry');
 

@@ -18,19 +18,29 @@ use super::wire::{
 };
 use super::AppState;
 use crate::accounts::AccountId;
-use crate::campaigns::store::{self, CampaignUpdate};
-use crate::campaigns::{Campaign, Command, NewCampaign};
+use crate::campaigns::store;
+use crate::campaigns::CampaignUpdate;
+use crate::campaigns::{Campaign, CampaignSettings, CampaignState, Command, NewCampaign};
 
-fn campaign_json(c: &Campaign) -> Value {
-    json!({
+/// The v1 `Campaign`: the telephony channel seen as dialerConfig and outboundCallConfig,
+/// both required by v1. A campaign without telephony (made through v2) has nothing v1 can
+/// describe: it is not found here, with a message saying why.
+fn campaign_json(c: &Campaign) -> Result<Value, ApiError> {
+    let (Some(dialer), Some(call)) = (c.dialer_config(), c.outbound_call_config()) else {
+        return Err(ApiError::ResourceNotFound(format!(
+            "Campaign {} has no telephony channel, which is all this API describes; use the v2 API (/v2/campaigns/{})",
+            c.id, c.id
+        )));
+    };
+    Ok(json!({
         "id": c.id,
         "arn": c.arn,
         "name": c.name,
         "connectInstanceId": c.connect_instance_id,
-        "dialerConfig": c.dialer_config,
-        "outboundCallConfig": c.outbound_call_config,
+        "dialerConfig": dialer,
+        "outboundCallConfig": call,
         "tags": c.tags,
-    })
+    }))
 }
 
 fn checked_id(id: &str) -> Result<(), ApiError> {
@@ -93,8 +103,7 @@ pub async fn create(
     let new = NewCampaign {
         name,
         connect_instance_id,
-        dialer_config,
-        outbound_call_config,
+        settings: CampaignSettings::v1(&dialer_config, &outbound_call_config),
         tags,
     };
     let campaign = store::campaign_insert(&app.pool, &account, &id, &arn, &new).await?;
@@ -112,7 +121,7 @@ pub async fn describe(
 ) -> Result<Json<Value>, ApiError> {
     checked_id(&id)?;
     let campaign = store::campaign_get(&app.pool, &account, &id).await?;
-    Ok(Json(json!({ "campaign": campaign_json(&campaign) })))
+    Ok(Json(json!({ "campaign": campaign_json(&campaign)? })))
 }
 
 /// DeleteCampaign: `DELETE /campaigns/{id}`.
@@ -122,28 +131,38 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_id(&id)?;
-    store::campaign_delete(&app.pool, &account, &id).await?;
+    remove(&app, &account, &id).await
+}
+
+/// Deletes a campaign (both versions).
+pub(crate) async fn remove(
+    app: &AppState,
+    account: &AccountId,
+    id: &str,
+) -> Result<Json<Value>, ApiError> {
+    store::campaign_delete(&app.pool, account, id).await?;
     tracing::info!(campaign_id = %id, "campaign deleted");
     Ok(Json(json!({})))
 }
 
+/// ListCampaigns' body (both versions).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListCampaignsRequest {
-    max_results: Option<i64>,
-    next_token: Option<String>,
-    filters: Option<CampaignFilters>,
+pub(crate) struct ListCampaignsRequest {
+    pub(crate) max_results: Option<i64>,
+    pub(crate) next_token: Option<String>,
+    pub(crate) filters: Option<CampaignFilters>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CampaignFilters {
-    instance_id_filter: Option<InstanceIdFilter>,
+pub(crate) struct CampaignFilters {
+    pub(crate) instance_id_filter: Option<InstanceIdFilter>,
 }
 
 #[derive(Deserialize)]
-struct InstanceIdFilter {
-    value: Option<String>,
+pub(crate) struct InstanceIdFilter {
+    pub(crate) value: Option<String>,
     operator: Option<String>,
 }
 
@@ -155,7 +174,29 @@ fn encode_next_token(seq: i64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{NEXT_TOKEN_PREFIX}{seq}"))
 }
 
-fn decode_next_token(token: &str) -> Option<i64> {
+/// One page of ListCampaigns (both versions): up to `max_results` campaigns of `account` after
+/// paging position `after`, and the token of the next page if there is one.
+pub(crate) async fn list_page(
+    app: &AppState,
+    account: &AccountId,
+    instance: Option<&str>,
+    after: i64,
+    max_results: Option<i64>,
+) -> Result<(Vec<store::CampaignSummary>, Option<String>), ApiError> {
+    let limit = max_results.unwrap_or(LIST_MAX_RESULTS);
+    // One extra row tells whether another page exists without a second query.
+    let mut rows = store::campaign_list(&app.pool, account, instance, after, limit + 1).await?;
+    let next_token = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_next_token(r.seq))
+    } else {
+        None
+    };
+    Ok((rows, next_token))
+}
+
+/// The paging position a ListCampaigns token stands for.
+pub(crate) fn decode_next_token(token: &str) -> Option<i64> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()?;
@@ -206,16 +247,8 @@ pub async fn list(
         instance = filter.value;
     }
     v.finish()?;
-    let limit = req.max_results.unwrap_or(LIST_MAX_RESULTS);
-    // One extra row tells whether another page exists without a second query.
-    let mut rows =
-        store::campaign_list(&app.pool, &account, instance.as_deref(), after, limit + 1).await?;
-    let next_token = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_next_token(r.seq))
-    } else {
-        None
-    };
+    let (rows, next_token) =
+        list_page(&app, &account, instance.as_deref(), after, req.max_results).await?;
     let summaries: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -241,10 +274,23 @@ async fn command(
     command: Command,
 ) -> Result<Json<Value>, ApiError> {
     checked_id(id)?;
+    apply_command(app, account, id, command)
+        .await
+        .map_err(ApiError::in_v1)?;
+    Ok(Json(json!({})))
+}
+
+/// Applies a lifecycle command (both versions) and wakes the engine.
+pub(crate) async fn apply_command(
+    app: &AppState,
+    account: &AccountId,
+    id: &str,
+    command: Command,
+) -> Result<(), ApiError> {
     let state = store::campaign_command(&app.pool, account, id, command).await?;
     tracing::info!(campaign_id = %id, ?command, state = state.as_str(), "campaign state changed");
     app.wake_engine();
-    Ok(Json(json!({})))
+    Ok(())
 }
 
 /// StartCampaign: `POST /campaigns/{id}/start`.
@@ -291,7 +337,7 @@ pub async fn state(
 ) -> Result<Json<Value>, ApiError> {
     checked_id(&id)?;
     let campaign = store::campaign_get(&app.pool, &account, &id).await?;
-    Ok(Json(json!({ "state": campaign.state.as_str() })))
+    Ok(Json(json!({ "state": campaign.state.in_v1().as_str() })))
 }
 
 #[derive(Deserialize)]
@@ -315,12 +361,24 @@ pub async fn state_batch(
         validate_campaign_id(&mut v, &format!("campaignIds.{}.member", i + 1), id);
     }
     v.finish()?;
-    let states = store::campaign_state_many(&app.pool, &account, &ids).await?;
+    states_answer(&app, &account, &ids, CampaignState::in_v1).await
+}
+
+/// The GetCampaignStateBatch answer (both versions), each state spelled by `spell`.
+pub(crate) async fn states_answer(
+    app: &AppState,
+    account: &AccountId,
+    ids: &[String],
+    spell: fn(CampaignState) -> CampaignState,
+) -> Result<Json<Value>, ApiError> {
+    let states = store::campaign_state_many(&app.pool, account, ids).await?;
     let mut successful = Vec::new();
     let mut failed = Vec::new();
-    for id in &ids {
+    for id in ids {
         match states.get(id) {
-            Some(state) => successful.push(json!({ "campaignId": id, "state": state.as_str() })),
+            Some(state) => {
+                successful.push(json!({ "campaignId": id, "state": spell(*state).as_str() }))
+            }
             None => failed.push(json!({ "campaignId": id, "failureCode": "ResourceNotFound" })),
         }
     }
@@ -442,7 +500,7 @@ fn checked_arn(arn: &str, v: &mut Violations) {
 /// Refuses an ARN that is not a campaign ARN of this endpoint (not found) or that names
 /// another account than the caller's (access denied, as AWS answers for a resource of an
 /// account the caller has no rights in).
-fn owned_arn(app: &AppState, account: &AccountId, arn: &str) -> Result<(), ApiError> {
+pub(crate) fn owned_arn(app: &AppState, account: &AccountId, arn: &str) -> Result<(), ApiError> {
     match app.arns.campaign_account(arn) {
         None => Err(ApiError::ResourceNotFound(format!(
             "Resource {arn} is not a campaign of this endpoint"
@@ -501,18 +559,7 @@ pub async fn untag(
 ) -> Result<Json<Value>, ApiError> {
     let mut v = Violations::default();
     checked_arn(&arn, &mut v);
-    let keys: Vec<String> = query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .filter(|(name, _)| *name == "tagKeys")
-        .map(|(_, value)| {
-            percent_encoding::percent_decode_str(&value.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let keys = query_values(query.as_deref(), "tagKeys");
     if keys.is_empty() {
         v.other("tagKeys", "Member must not be null");
     }
@@ -524,6 +571,21 @@ pub async fn untag(
     owned_arn(&app, &account, &arn)?;
     store::campaign_untag(&app.pool, &account, &arn, &keys).await?;
     Ok(Json(json!({})))
+}
+
+/// The values of query parameter `name`, decoded.
+pub(crate) fn query_values(query: Option<&str>, name: &str) -> Vec<String> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| {
+            percent_encoding::percent_decode_str(&value.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -55,12 +55,99 @@ impl FailureCode {
     }
 }
 
+/// Why one item of a batch was not stored; each API version has its failure code for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The item is invalid (content, or a clientToken reused with other content).
+    Invalid,
+    /// The campaign's pending cap is reached.
+    QueueFull,
+}
+
 /// Where each input item's answer comes from.
 enum Slot {
     /// Index into the batch sent to the store.
     Stored(usize),
     /// Decided before the store.
-    Failed(FailureCode),
+    Failed(Refusal),
+}
+
+/// Admits a batch's items (both versions): each is a request to store or an item already
+/// refused. A clientToken repeated within the batch answers like a replay: the same id if
+/// the content matches, else invalid. Answers are in input order. A campaign that has ended
+/// is an InvalidCampaignStateException with its state.
+pub(crate) async fn admit(
+    app: &AppState,
+    account: &AccountId,
+    campaign_id: &str,
+    items: Vec<Result<NewDialRequest, Refusal>>,
+) -> Result<Vec<Result<String, Refusal>>, ApiError> {
+    // Items the store sees: one per distinct clientToken.
+    let mut batch: Vec<NewDialRequest> = Vec::with_capacity(items.len());
+    let mut by_token: HashMap<String, usize> = HashMap::new();
+    let mut slots = Vec::with_capacity(items.len());
+    for item in items {
+        let request = match item {
+            Ok(request) => request,
+            Err(refusal) => {
+                slots.push(Slot::Failed(refusal));
+                continue;
+            }
+        };
+        match by_token.get(&request.client_token) {
+            Some(&first) if batch[first].digest() == request.digest() => {
+                slots.push(Slot::Stored(first))
+            }
+            Some(_) => slots.push(Slot::Failed(Refusal::Invalid)),
+            None => {
+                by_token.insert(request.client_token.clone(), batch.len());
+                slots.push(Slot::Stored(batch.len()));
+                batch.push(request);
+            }
+        }
+    }
+    let outcomes = if batch.is_empty() {
+        // Nothing to store, but the campaign must still exist and take requests.
+        let campaign =
+            crate::campaigns::store::campaign_get(&app.pool, account, campaign_id).await?;
+        if !campaign.state.accepts_dial_requests() {
+            return Err(ended(campaign.state));
+        }
+        Vec::new()
+    } else {
+        match dial_request_admit_many(
+            &app.pool,
+            account,
+            campaign_id,
+            &batch,
+            app.config.queue.max_pending_per_campaign,
+        )
+        .await?
+        {
+            BatchOutcome::Admitted(outcomes) => outcomes,
+            BatchOutcome::CampaignEnded(state) => return Err(ended(state)),
+        }
+    };
+    let mut answers = Vec::with_capacity(slots.len());
+    for slot in slots {
+        answers.push(match slot {
+            Slot::Stored(index) => match outcomes.get(index) {
+                Some(ItemOutcome::Accepted { id }) => Ok(id.clone()),
+                Some(ItemOutcome::TokenReused) => Err(Refusal::Invalid),
+                Some(ItemOutcome::Throttled) => Err(Refusal::QueueFull),
+                None => {
+                    return Err(ApiError::Internal(
+                        "store answered fewer items than it was sent".into(),
+                    ))
+                }
+            },
+            Slot::Failed(refusal) => Err(refusal),
+        });
+    }
+    if answers.iter().any(Result::is_ok) {
+        app.wake_engine();
+    }
+    Ok(answers)
 }
 
 impl WireDialRequest {
@@ -127,9 +214,7 @@ pub async fn put_batch(
     // Decoding, checking and storing a batch all wait for a turn: uploads must not crowd
     // out dialing, on the cores or in the database.
     let Some(_turn) = app.ingest.enter().await else {
-        return Err(ApiError::Throttling(
-            "Too many PutDialRequestBatch calls in progress; retry with backoff".to_string(),
-        ));
+        return Err(busy("PutDialRequestBatch"));
     };
     let req: PutDialRequestBatchRequest = decode_except(&body, in_item_attributes)?;
     let mut v = Violations::default();
@@ -144,99 +229,52 @@ pub async fn put_batch(
     }
     v.finish()?;
 
-    // Items the store sees: one per distinct clientToken. A token repeated within the batch
-    // answers like a replay: the same id if the content matches, else InvalidInput.
-    let mut batch: Vec<NewDialRequest> = Vec::with_capacity(items.len());
-    let mut by_token: HashMap<String, usize> = HashMap::new();
-    let mut slots = Vec::with_capacity(items.len());
-    for item in items.iter() {
-        let (Some(token), Some(phone), Some(expiration), Some(attributes)) = (
-            &item.client_token,
-            &item.phone_number,
-            item.expiration_time.and_then(WireTimestamp::in_range),
-            &item.attributes,
-        ) else {
-            slots.push(Slot::Failed(FailureCode::InvalidInput));
-            continue;
-        };
-        if !item.attributes_storable() {
-            slots.push(Slot::Failed(FailureCode::InvalidInput));
-            continue;
-        }
-        let Ok(phone) = PhoneNumber::parse(phone) else {
-            slots.push(Slot::Failed(FailureCode::InvalidInput));
-            continue;
-        };
-        let request = NewDialRequest::new(token.clone(), phone, expiration, attributes.clone());
-        match by_token.get(token) {
-            Some(&first) if batch[first].digest() == request.digest() => {
-                slots.push(Slot::Stored(first))
+    let prepared: Vec<Result<NewDialRequest, Refusal>> = items
+        .iter()
+        .map(|item| {
+            let (Some(token), Some(phone), Some(expiration), Some(attributes)) = (
+                &item.client_token,
+                &item.phone_number,
+                item.expiration_time.and_then(WireTimestamp::in_range),
+                &item.attributes,
+            ) else {
+                return Err(Refusal::Invalid);
+            };
+            if !item.attributes_storable() {
+                return Err(Refusal::Invalid);
             }
-            Some(_) => slots.push(Slot::Failed(FailureCode::InvalidInput)),
-            None => {
-                by_token.insert(token.clone(), batch.len());
-                slots.push(Slot::Stored(batch.len()));
-                batch.push(request);
-            }
-        }
-    }
-
-    let outcomes = if batch.is_empty() {
-        // Nothing to store, but the campaign must still exist and take requests.
-        let campaign = crate::campaigns::store::campaign_get(&app.pool, &account, &id).await?;
-        if !campaign.state.accepts_dial_requests() {
-            return Err(ended(campaign.state));
-        }
-        Vec::new()
-    } else {
-        match dial_request_admit_many(
-            &app.pool,
-            &account,
-            &id,
-            &batch,
-            app.config.queue.max_pending_per_campaign,
-        )
-        .await?
-        {
-            BatchOutcome::Admitted(outcomes) => outcomes,
-            BatchOutcome::CampaignEnded(state) => return Err(ended(state)),
-        }
-    };
+            let phone = PhoneNumber::parse(phone).map_err(|_| Refusal::Invalid)?;
+            Ok(NewDialRequest::new(
+                token.clone(),
+                phone,
+                expiration,
+                attributes.clone(),
+            ))
+        })
+        .collect();
+    let answers = admit(&app, &account, &id, prepared)
+        .await
+        .map_err(ApiError::in_v1)?;
 
     let mut successful = Vec::new();
     let mut failed = Vec::new();
-    for (item, slot) in items.iter().zip(slots) {
+    for (item, answer) in items.iter().zip(&answers) {
         let token = item.client_token.as_deref().unwrap_or_default();
-        let failure = match slot {
-            Slot::Stored(index) => match outcomes.get(index) {
-                Some(ItemOutcome::Accepted { id }) => {
-                    successful.push(Successful {
-                        client_token: token,
-                        id,
-                    });
-                    None
-                }
-                Some(ItemOutcome::TokenReused) => Some(FailureCode::InvalidInput),
-                Some(ItemOutcome::Throttled) => Some(FailureCode::RequestThrottled),
-                None => {
-                    return Err(ApiError::Internal(
-                        "store answered fewer items than it was sent".into(),
-                    ))
-                }
-            },
-            Slot::Failed(code) => Some(code),
-        };
-        if let Some(code) = failure {
-            failed.push(Failed {
+        match answer {
+            Ok(id) => successful.push(Successful {
                 client_token: token,
-                failure_code: code,
-            });
+                id,
+            }),
+            Err(refusal) => failed.push(Failed {
+                client_token: token,
+                failure_code: match refusal {
+                    Refusal::Invalid => FailureCode::InvalidInput,
+                    Refusal::QueueFull => FailureCode::RequestThrottled,
+                },
+            }),
         }
     }
     record_metrics(&id, successful.len(), &failed);
-    if !successful.is_empty() {
-        app.wake_engine();
-    }
     // Typed rather than built as a JSON tree: this is the hot path of ingestion.
     Ok(Json(Answer {
         successful_requests: successful,
@@ -264,6 +302,13 @@ struct Successful<'a> {
 struct Failed<'a> {
     client_token: &'a str,
     failure_code: FailureCode,
+}
+
+/// The refusal of a batch when the ingest gate is full.
+pub(crate) fn busy(operation: &str) -> ApiError {
+    ApiError::Throttling(format!(
+        "Too many {operation} calls in progress; retry with backoff"
+    ))
 }
 
 fn ended(state: crate::campaigns::CampaignState) -> ApiError {

@@ -83,6 +83,17 @@ impl ApiError {
         }
     }
 
+    /// The error as the v1 API tells it: a campaign state in v1's enum.
+    pub fn in_v1(self) -> Self {
+        match self {
+            ApiError::InvalidCampaignState { state, message } => ApiError::InvalidCampaignState {
+                state: state.in_v1(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// The exception name sent in `x-amzn-ErrorType`.
     pub fn error_type(&self) -> &'static str {
         self.status_and_type().1
@@ -139,6 +150,9 @@ impl From<UpdateError> for ApiError {
                 "Campaign {id} is {} and can no longer be changed",
                 state.as_str()
             )),
+            UpdateError::Refused { id, refused } => {
+                ApiError::Conflict(format!("Campaign {id} cannot take this change: {refused}"))
+            }
             UpdateError::Campaign(e) => e.into(),
         }
     }
@@ -163,6 +177,9 @@ impl From<InstanceError> for ApiError {
             )),
             InstanceError::JobNotFound(id) => ApiError::ResourceNotFound(format!(
                 "No onboarding job for Amazon Connect instance {id}"
+            )),
+            InstanceError::IntegrationNotFound(id) => ApiError::ResourceNotFound(format!(
+                "Amazon Connect instance {id} has no such integration"
             )),
             InstanceError::InUse(id) => ApiError::InvalidState(format!(
                 "Amazon Connect instance {id} still has active campaigns; stop or delete them first"

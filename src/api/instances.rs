@@ -124,6 +124,6 @@ pub async fn delete_config(
     Path(instance_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     checked_instance(&instance_id)?;
-    store::instance_config_delete(&app.pool, &account, &instance_id).await?;
+    store::instance_config_delete(&app.pool, &account, &instance_id, false).await?;
     Ok(Json(json!({})))
 }

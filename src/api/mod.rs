@@ -20,6 +20,7 @@ pub mod instances;
 pub mod sigv4;
 pub mod status;
 pub mod throttle;
+pub mod v2;
 pub mod wire;
 
 use std::sync::Arc;
@@ -76,6 +77,11 @@ pub const OPERATIONS: &[&str] = &[
     "RemoveDoNotCallNumbers",
     "CheckDoNotCallNumbers",
 ];
+
+/// Every operation of both API versions: v1's and those only v2 has.
+pub fn all_operations() -> impl Iterator<Item = &'static str> {
+    OPERATIONS.iter().chain(v2::OPERATIONS).copied()
+}
 
 /// The SigV4 signing name of the service (`signingName` in the model).
 pub const SIGNING_NAME: &str = "connect-campaigns";
@@ -135,7 +141,7 @@ pub fn router(app: AppState) -> Router {
             edge,
         ))
     };
-    Router::new()
+    let router = Router::new()
         .route("/campaigns", op("CreateCampaign", put(campaigns::create)))
         .route(
             "/campaigns/{id}",
@@ -236,7 +242,8 @@ pub fn router(app: AppState) -> Router {
                 "DeleteInstanceOnboardingJob",
                 delete(instances::delete_onboarding),
             )),
-        )
+        );
+    v2::routes(router, &op)
         .route("/events/amazon-connect", post(events::amazon_connect))
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(|| async { "ok" }))

@@ -30,9 +30,8 @@ fn quota(rate: Rate) -> Quota {
 impl Throttle {
     /// Limiters for every operation of the API.
     pub fn new(config: &ThrottlingConfig) -> Self {
-        let per_operation = super::OPERATIONS
-            .iter()
-            .map(|&operation| {
+        let per_operation = super::all_operations()
+            .map(|operation| {
                 let rate = config
                     .operations
                     .get(operation)

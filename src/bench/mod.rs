@@ -15,7 +15,9 @@ use clap::Subcommand;
 use sqlx::PgPool;
 
 use crate::accounts::AccountId;
-use crate::campaigns::{ArnScheme, CampaignState, DialerConfig, NewCampaign, OutboundCallConfig};
+use crate::campaigns::{
+    ArnScheme, CampaignSettings, CampaignState, DialerConfig, NewCampaign, OutboundCallConfig,
+};
 use crate::config::ACCOUNT_ID_DEFAULT;
 use crate::queue::store::campaign_pending_add;
 
@@ -113,13 +115,15 @@ pub async fn create_campaign(
     let new = NewCampaign {
         name: name.to_string(),
         connect_instance_id: "bench".to_string(),
-        dialer_config,
-        outbound_call_config: OutboundCallConfig {
-            connect_contact_flow_id: "flow".to_string(),
-            connect_source_phone_number: None,
-            connect_queue_id: queue_id.map(str::to_string),
-            answer_machine_detection_config: None,
-        },
+        settings: CampaignSettings::v1(
+            &dialer_config,
+            &OutboundCallConfig {
+                connect_contact_flow_id: "flow".to_string(),
+                connect_source_phone_number: None,
+                connect_queue_id: queue_id.map(str::to_string),
+                answer_machine_detection_config: None,
+            },
+        ),
         tags: Default::default(),
     };
     // The engine dials every account's campaigns; the benchmarks use the default one.

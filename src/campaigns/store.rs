@@ -7,13 +7,18 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use sqlx::types::Json;
-use sqlx::{PgExecutor, PgPool};
+use std::sync::LazyLock;
+
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::accounts::AccountId;
 
 use super::{
-    Campaign, CampaignError, CampaignState, Command, DialerConfig, NewCampaign, OutboundCallConfig,
+    Campaign, CampaignError, CampaignSettings, CampaignState, CampaignUpdate, Command, NewCampaign,
+    UpdateRefused,
 };
 
 #[derive(sqlx::FromRow)]
@@ -22,14 +27,24 @@ struct CampaignRow {
     arn: String,
     name: String,
     connect_instance_id: String,
-    dialer_config: serde_json::Value,
-    outbound_call_config: serde_json::Value,
+    #[sqlx(flatten)]
+    settings: SettingsDocs,
     tags: Json<BTreeMap<String, String>>,
     state: CampaignState,
+    updated_at: DateTime<Utc>,
 }
 
 const CAMPAIGN_COLUMNS: &str =
-    "id, arn, name, connect_instance_id, dialer_config, outbound_call_config, tags, state";
+    "id, arn, name, connect_instance_id, channel_subtype_config, campaign_type, source, \
+     connect_campaign_flow_arn, schedule, entry_limits_config, communication_time_config, \
+     communication_limits_override, tags, state, updated_at";
+
+/// A stored optional document, decoded.
+fn optional<T: serde::de::DeserializeOwned>(
+    value: Option<serde_json::Value>,
+) -> Result<Option<T>, serde_json::Error> {
+    value.map(serde_json::from_value).transpose()
+}
 
 impl TryFrom<CampaignRow> for Campaign {
     type Error = CampaignError;
@@ -39,17 +54,87 @@ impl TryFrom<CampaignRow> for Campaign {
             id: row.id.clone(),
             source,
         };
-        Ok(Campaign {
-            dialer_config: serde_json::from_value(row.dialer_config.clone()).map_err(corrupt)?,
-            outbound_call_config: serde_json::from_value(row.outbound_call_config.clone())
+        let docs = row.settings;
+        let settings = CampaignSettings {
+            channel_subtype_config: serde_json::from_value(docs.channel_subtype_config)
                 .map_err(corrupt)?,
+            campaign_type: docs.campaign_type,
+            source: optional(docs.source).map_err(corrupt)?,
+            connect_campaign_flow_arn: docs.connect_campaign_flow_arn,
+            schedule: optional(docs.schedule).map_err(corrupt)?,
+            entry_limits_config: optional(docs.entry_limits_config).map_err(corrupt)?,
+            communication_time_config: optional(docs.communication_time_config).map_err(corrupt)?,
+            communication_limits_override: optional(docs.communication_limits_override)
+                .map_err(corrupt)?,
+        };
+        Ok(Campaign {
+            settings,
             id: row.id,
             arn: row.arn,
             name: row.name,
             connect_instance_id: row.connect_instance_id,
             tags: row.tags.0,
             state: row.state,
+            last_modified_time: row.updated_at,
         })
+    }
+}
+
+/// The settings as stored, one field per column, in the order of [`SETTINGS_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct SettingsDocs {
+    channel_subtype_config: serde_json::Value,
+    campaign_type: Option<String>,
+    source: Option<serde_json::Value>,
+    connect_campaign_flow_arn: Option<String>,
+    schedule: Option<serde_json::Value>,
+    entry_limits_config: Option<serde_json::Value>,
+    communication_time_config: Option<serde_json::Value>,
+    communication_limits_override: Option<serde_json::Value>,
+}
+
+/// The settings columns, bound from `$first` on in [`SettingsDocs`] order.
+const SETTINGS_COLUMNS: [&str; 8] = [
+    "channel_subtype_config",
+    "campaign_type",
+    "source",
+    "connect_campaign_flow_arn",
+    "schedule",
+    "entry_limits_config",
+    "communication_time_config",
+    "communication_limits_override",
+];
+
+impl SettingsDocs {
+    fn of(settings: &CampaignSettings) -> Self {
+        Self {
+            channel_subtype_config: to_json(&settings.channel_subtype_config),
+            campaign_type: settings.campaign_type.clone(),
+            source: settings.source.as_ref().map(to_json),
+            connect_campaign_flow_arn: settings.connect_campaign_flow_arn.clone(),
+            schedule: settings.schedule.as_ref().map(to_json),
+            entry_limits_config: settings.entry_limits_config.as_ref().map(to_json),
+            communication_time_config: settings.communication_time_config.as_ref().map(to_json),
+            communication_limits_override: settings
+                .communication_limits_override
+                .as_ref()
+                .map(to_json),
+        }
+    }
+
+    fn bind<'q>(
+        self,
+        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(self.channel_subtype_config)
+            .bind(self.campaign_type)
+            .bind(self.source)
+            .bind(self.connect_campaign_flow_arn)
+            .bind(self.schedule)
+            .bind(self.entry_limits_config)
+            .bind(self.communication_time_config)
+            .bind(self.communication_limits_override)
     }
 }
 
@@ -69,7 +154,8 @@ pub struct CampaignSummary {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
-    // Serializing these plain structs cannot fail: they hold only strings, numbers and maps.
+    // Serializing these plain structs cannot fail: they hold only strings, numbers, times and
+    // maps with string keys.
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
@@ -89,22 +175,26 @@ pub async fn campaign_insert(
     arn: &str,
     new: &NewCampaign,
 ) -> Result<Campaign, CampaignError> {
-    let row: CampaignRow = sqlx::query_as(&format!(
-        "insert into campaign (account_id, id, arn, name, connect_instance_id, dialer_config, outbound_call_config, tags)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         returning {CAMPAIGN_COLUMNS}"
-    ))
-    .bind(account.as_str())
-    .bind(id)
-    .bind(arn)
-    .bind(&new.name)
-    .bind(&new.connect_instance_id)
-    .bind(to_json(&new.dialer_config))
-    .bind(to_json(&new.outbound_call_config))
-    .bind(Json(&new.tags))
-    .fetch_one(db)
-    .await?;
-    row.try_into()
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "insert into campaign (account_id, id, arn, name, connect_instance_id, tags, {settings})
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             returning {CAMPAIGN_COLUMNS}",
+            settings = SETTINGS_COLUMNS.join(", ")
+        )
+    });
+    let query = sqlx::query(&INSERT)
+        .bind(account.as_str())
+        .bind(id)
+        .bind(arn)
+        .bind(&new.name)
+        .bind(&new.connect_instance_id)
+        .bind(Json(&new.tags));
+    let row = SettingsDocs::of(&new.settings)
+        .bind(query)
+        .fetch_one(db)
+        .await?;
+    CampaignRow::from_row(&row)?.try_into()
 }
 
 /// The campaign of `account` with this id.
@@ -223,22 +313,22 @@ pub async fn campaign_command(
     Ok(next)
 }
 
-/// A change to a campaign's settings.
-#[derive(Debug, Clone)]
-pub enum CampaignUpdate {
-    /// UpdateCampaignName.
-    Name(String),
-    /// UpdateCampaignDialerConfig.
-    DialerConfig(DialerConfig),
-    /// UpdateCampaignOutboundCallConfig: only the members given change.
-    OutboundCallConfig {
-        /// New contact flow.
-        connect_contact_flow_id: Option<String>,
-        /// New caller id.
-        connect_source_phone_number: Option<String>,
-        /// New AMD setting.
-        answer_machine_detection_config: Option<super::AnswerMachineDetectionConfig>,
-    },
+/// Completes every running or paused campaign whose schedule has ended at `now`; returns
+/// their ids. Their pending requests are then cancelled by the sweeper like a stopped
+/// campaign's, and the claim already stops at the end time.
+pub async fn campaign_complete_due(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, CampaignError> {
+    Ok(sqlx::query_scalar(
+        "update campaign set state = 'Completed', updated_at = now()
+         where state in ('Running', 'Paused') and schedule is not null
+           and (schedule ->> 'endTime')::timestamptz <= $1
+         returning id",
+    )
+    .bind(now)
+    .fetch_all(db)
+    .await?)
 }
 
 /// Why an update was refused.
@@ -251,6 +341,14 @@ pub enum UpdateError {
         id: String,
         /// Its state.
         state: CampaignState,
+    },
+    /// The change does not apply to this campaign.
+    #[error("campaign {id}: {refused}")]
+    Refused {
+        /// Campaign id.
+        id: String,
+        /// Why.
+        refused: UpdateRefused,
     },
     /// Lookup or storage failed.
     #[error(transparent)]
@@ -287,36 +385,28 @@ pub async fn campaign_update(
             state: campaign.state,
         });
     }
-    match update {
-        CampaignUpdate::Name(name) => campaign.name = name,
-        CampaignUpdate::DialerConfig(config) => campaign.dialer_config = config,
-        CampaignUpdate::OutboundCallConfig {
-            connect_contact_flow_id,
-            connect_source_phone_number,
-            answer_machine_detection_config,
-        } => {
-            let call: &mut OutboundCallConfig = &mut campaign.outbound_call_config;
-            if let Some(flow) = connect_contact_flow_id {
-                call.connect_contact_flow_id = flow;
-            }
-            if let Some(number) = connect_source_phone_number {
-                call.connect_source_phone_number = Some(number);
-            }
-            if let Some(amd) = answer_machine_detection_config {
-                call.answer_machine_detection_config = Some(amd);
-            }
-        }
-    }
-    sqlx::query(
-        "update campaign set name = $2, dialer_config = $3, outbound_call_config = $4, updated_at = now()
-         where id = $1",
-    )
-    .bind(id)
-    .bind(&campaign.name)
-    .bind(to_json(&campaign.dialer_config))
-    .bind(to_json(&campaign.outbound_call_config))
-    .execute(&mut *tx)
-    .await?;
+    update
+        .apply(&mut campaign)
+        .map_err(|refused| UpdateError::Refused {
+            id: id.to_string(),
+            refused,
+        })?;
+    static UPDATE: LazyLock<String> = LazyLock::new(|| {
+        let settings: Vec<String> = SETTINGS_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, column)| format!("{column} = ${}", i + 3))
+            .collect();
+        format!(
+            "update campaign set name = $2, {}, updated_at = now() where id = $1",
+            settings.join(", ")
+        )
+    });
+    let query = sqlx::query(&UPDATE).bind(id).bind(&campaign.name);
+    SettingsDocs::of(&campaign.settings)
+        .bind(query)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -373,4 +463,47 @@ pub async fn campaign_untag(
     .await?
     .rows_affected();
     found(updated, arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaigns::{AgentDialerConfig, DialerConfig};
+
+    #[sqlx::test]
+    async fn a_campaign_inserted_the_v1_way_reads_as_telephony(pool: PgPool) {
+        sqlx::query(
+            r#"insert into campaign (id, arn, name, connect_instance_id, dialer_config, outbound_call_config, account_id)
+               values ('c', 'arn:aws:connect-campaigns:us-east-1:123456789012:campaign/c', 'c', 'i',
+                       '{"predictiveDialerConfig": {"bandwidthAllocation": 0.5, "dialingCapacity": 0.2}}',
+                       '{"connectContactFlowId": "flow", "connectQueueId": "q"}', '123456789012')"#,
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let account = AccountId::parse("123456789012").unwrap();
+        let campaign = campaign_get(&pool, &account, "c").await.unwrap();
+        assert_eq!(
+            campaign.dialer_config(),
+            Some(DialerConfig::PredictiveDialerConfig(AgentDialerConfig {
+                bandwidth_allocation: 0.5,
+                dialing_capacity: Some(0.2),
+            }))
+        );
+        let call = campaign.outbound_call_config().unwrap();
+        assert_eq!(
+            (
+                call.connect_contact_flow_id.as_str(),
+                call.connect_queue_id.as_deref()
+            ),
+            ("flow", Some("q"))
+        );
+        let legacy: (Option<serde_json::Value>, Option<serde_json::Value>) = sqlx::query_as(
+            "select dialer_config, outbound_call_config from campaign where id = 'c'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(legacy, (None, None), "the v1 columns are cleared");
+    }
 }

@@ -113,6 +113,18 @@ pub fn claim_rows(dials: u32, free_places: usize) -> usize {
     dials.min(batches.saturating_mul(BATCH_MAX_CONTACTS))
 }
 
+/// Whether the engine dials for `campaign` at `now`: it runs, and its schedule, if any, is
+/// open. The claim checks the same in SQL, so a pass that straddles the end dials nothing
+/// past it.
+pub fn dials_at(campaign: &Campaign, now: DateTime<Utc>) -> bool {
+    campaign.state == CampaignState::Running
+        && campaign
+            .settings
+            .schedule
+            .as_ref()
+            .is_none_or(|schedule| schedule.open_at(now))
+}
+
 /// What a pass does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
@@ -280,10 +292,7 @@ impl Scheduler {
             self.resend_due(&campaigns, now).await?;
         }
 
-        let running: Vec<&Campaign> = campaigns
-            .iter()
-            .filter(|c| c.state == CampaignState::Running)
-            .collect();
+        let running: Vec<&Campaign> = campaigns.iter().filter(|c| dials_at(c, now)).collect();
         if !running.is_empty() {
             let running_ids: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
             let active = active_calls_many(&self.pool, &running_ids).await?;
@@ -435,9 +444,12 @@ impl Scheduler {
     async fn agents(&self, running: &[&Campaign]) -> HashMap<(String, String), QueueMetrics> {
         let mut queues: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for campaign in running {
-            if let Some(queue) =
-                agent_queue(&campaign.dialer_config, &campaign.outbound_call_config)
-            {
+            let (Some(dialer), Some(call)) =
+                (campaign.dialer_config(), campaign.outbound_call_config())
+            else {
+                continue;
+            };
+            if let Some(queue) = agent_queue(&dialer, &call) {
                 let list = queues
                     .entry(campaign.connect_instance_id.clone())
                     .or_default();
@@ -479,12 +491,18 @@ impl Scheduler {
         now: DateTime<Utc>,
         freed: &mut VecDeque<Instant>,
     ) -> Result<(), EngineError> {
-        let agent_queue = agent_queue(&campaign.dialer_config, &campaign.outbound_call_config);
+        // A campaign without a telephony channel has nothing to dial.
+        let (Some(dialer), Some(call)) =
+            (campaign.dialer_config(), campaign.outbound_call_config())
+        else {
+            return Ok(());
+        };
+        let agent_queue = agent_queue(&dialer, &call);
         let queue = agent_queue
             .and_then(|q| agents.get(&(campaign.connect_instance_id.clone(), q.to_string())));
         let center_now = self.center_clock.now();
         let Some(input) = pacing_input(
-            &campaign.dialer_config,
+            &dialer,
             queue,
             calls,
             self.engine.total_lines,
@@ -522,16 +540,9 @@ impl Scheduler {
             template: BatchTemplate {
                 instance_id: campaign.connect_instance_id.clone(),
                 queue_id: agent_queue.map(str::to_string),
-                contact_flow_id: campaign
-                    .outbound_call_config
-                    .connect_contact_flow_id
-                    .clone(),
-                source_phone_number: campaign
-                    .outbound_call_config
-                    .connect_source_phone_number
-                    .clone(),
-                answer_machine_detection: campaign
-                    .outbound_call_config
+                contact_flow_id: call.connect_contact_flow_id.clone(),
+                source_phone_number: call.connect_source_phone_number.clone(),
+                answer_machine_detection: call
                     .answer_machine_detection_config
                     .as_ref()
                     .is_some_and(|c| c.enable_answer_machine_detection),

@@ -24,7 +24,7 @@ use crate::contact_center::BATCH_MAX_CONTACTS;
 use crate::contacts::{Outcome, Phase};
 use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
 use crate::queue::store::{claim_ctes, resolve_ctes, StoredStatus, PENDING_SHARDS};
-use crate::queue::DialRequestState;
+use crate::queue::{Channel, DialRequestState};
 use crate::rules::store::{dnc_check_cte, ledger_cte};
 
 /// A campaign this daemon holds the lease of.
@@ -189,12 +189,15 @@ pub async fn batch_claim(
         with lease as (
             select 1 from campaign_lease
             where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
-              and exists (select 1 from campaign where id = $1 and state = 'Running')
+              and exists (select 1 from campaign where id = $1 and state = 'Running'
+                          and (schedule is null
+                               or ((schedule ->> 'startTime')::timestamptz <= $4
+                                   and $4 < (schedule ->> 'endTime')::timestamptz)))
             for share
         ),
         picked as (
             select id, expires_at, phone_number from dial_request
-            where campaign_id = $1 and state = '{pending}' and expires_at > $5
+            where campaign_id = $1 and channel = '{telephony}' and state = '{pending}' and expires_at > $5
               and (not_before is null or not_before <= $4)
               and exists (select 1 from lease)
             order by expires_at
@@ -221,6 +224,7 @@ pub async fn batch_claim(
         "#,
             pending = DialRequestState::Pending.as_str(),
             checked = dnc_check_cte("picked", "$1"),
+            telephony = Channel::Telephony.as_sql(),
             claimed = claim_ctes("$1", "$11", "$12"),
             decided = ledger_cte("$1", "$4"),
         )

@@ -1,5 +1,7 @@
 //! Amazon Connect instances onboarded for campaigns: the onboarding job and the instance
-//! config it leaves behind (service-linked role, encryption settings).
+//! config it leaves behind (service-linked role, encryption settings), and v2's records of an
+//! onboarded instance: its communication limits and its integrations, kept as sent (the
+//! engine does not act on them yet).
 //!
 //! There is no remote work to do when the engine drives its own contact center, so an
 //! onboarding job succeeds as soon as it is stored; the records keep the wire shapes so
@@ -50,6 +52,17 @@ pub struct OnboardingJobStatus {
     pub failure_code: Option<String>,
 }
 
+/// An integration of an instance: a member of v2's `IntegrationConfig` union.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Integration {
+    /// `customerProfiles`, `qConnect` or `lambda`.
+    pub kind: String,
+    /// The ARN naming it within its kind (domain, knowledge base, function).
+    pub identifier: String,
+    /// The member's value, as sent.
+    pub config: serde_json::Value,
+}
+
 /// The role ARN AWS creates for campaigns in an account.
 pub fn service_linked_role_arn(account_id: &AccountId) -> String {
     format!(
@@ -66,6 +79,9 @@ pub enum InstanceError {
     /// The instance has no onboarding job.
     #[error("no onboarding job for instance {0}")]
     JobNotFound(String),
+    /// The instance has no such integration.
+    #[error("no such integration of instance {0}")]
+    IntegrationNotFound(String),
     /// Active campaigns still use the instance.
     #[error("instance {0} is in use")]
     InUse(String),

@@ -81,6 +81,46 @@ impl DialRequestState {
     }
 }
 
+/// The channel a request is sent on. The engine dials only telephony requests; each other
+/// channel has its own sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Channel {
+    /// A call.
+    Telephony,
+    /// A text message.
+    Sms,
+    /// An email.
+    Email,
+    /// A WhatsApp message.
+    WhatsApp,
+}
+
+impl Channel {
+    /// Every channel.
+    pub const ALL: [Channel; 4] = [
+        Channel::Telephony,
+        Channel::Sms,
+        Channel::Email,
+        Channel::WhatsApp,
+    ];
+
+    /// The spelling in `dial_request.channel`.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            Channel::Telephony => "telephony",
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+            Channel::WhatsApp => "whatsapp",
+        }
+    }
+
+    /// The channel stored as `text`.
+    pub fn from_sql(text: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.as_sql() == text)
+    }
+}
+
 /// A validated dial request, ready to be stored.
 #[derive(Debug, Clone)]
 pub struct NewDialRequest {
@@ -90,8 +130,13 @@ pub struct NewDialRequest {
     pub phone_number: PhoneNumber,
     /// After this instant the request must not be dialed. Microsecond precision, as stored.
     pub expires_at: DateTime<Utc>,
-    /// Contact attributes passed to the contact flow.
+    /// Contact attributes passed to the contact flow (template parameters of a message).
     pub attributes: BTreeMap<String, String>,
+    /// The channel; telephony unless [`Self::on_channel`] says otherwise.
+    pub channel: Channel,
+    /// Per-request overrides of the campaign's channel defaults, as on the wire (SMS:
+    /// `connectSourcePhoneNumberArn`, `templateArn`).
+    pub channel_parameters: Option<serde_json::Value>,
 }
 
 impl NewDialRequest {
@@ -108,7 +153,16 @@ impl NewDialRequest {
             phone_number,
             expires_at: expires_at.trunc_subsecs(6),
             attributes,
+            channel: Channel::Telephony,
+            channel_parameters: None,
         }
+    }
+
+    /// The same request on another channel, with its overrides.
+    pub fn on_channel(mut self, channel: Channel, parameters: Option<serde_json::Value>) -> Self {
+        self.channel = channel;
+        self.channel_parameters = parameters;
+        self
     }
 
     /// A fingerprint of the content a clientToken stands for: a replay must match it.
@@ -124,6 +178,17 @@ impl NewDialRequest {
         for (key, value) in &self.attributes {
             field(key.as_bytes());
             field(value.as_bytes());
+        }
+        // Telephony requests without overrides hash as before the channels existed, so
+        // requests stored then still match their replays.
+        if self.channel != Channel::Telephony || self.channel_parameters.is_some() {
+            field(self.channel.as_sql().as_bytes());
+            let parameters = self
+                .channel_parameters
+                .as_ref()
+                .map(serde_json::Value::to_string)
+                .unwrap_or_default();
+            field(parameters.as_bytes());
         }
         hasher.finalize().to_vec()
     }
@@ -161,6 +226,9 @@ pub enum QueueError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// Completing campaigns whose schedule ended failed.
+    #[error(transparent)]
+    Campaign(#[from] crate::campaigns::CampaignError),
 }
 
 #[cfg(test)]
@@ -218,5 +286,19 @@ mod tests {
         let mut later = base.clone();
         later.expires_at += chrono::Duration::microseconds(1);
         assert_ne!(base.digest(), later.digest());
+        let sms = base.clone().on_channel(Channel::Sms, None);
+        assert_ne!(base.digest(), sms.digest());
+        let overridden = sms
+            .clone()
+            .on_channel(Channel::Sms, Some(serde_json::json!({"templateArn": "t"})));
+        assert_ne!(sms.digest(), overridden.digest());
+    }
+
+    #[test]
+    fn channels_round_trip_their_sql_spelling() {
+        for channel in Channel::ALL {
+            assert_eq!(Channel::from_sql(channel.as_sql()), Some(channel));
+        }
+        assert_eq!(Channel::from_sql("fax"), None);
     }
 }

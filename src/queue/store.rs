@@ -18,7 +18,7 @@ use sqlx::{PgExecutor, PgPool, Postgres};
 use uuid::Uuid;
 
 use super::lifecycle::{FailureReason, Transition};
-use super::{BatchOutcome, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
+use super::{BatchOutcome, Channel, DialRequestState, ItemOutcome, NewDialRequest, QueueError};
 use crate::accounts::AccountId;
 use crate::campaigns::CampaignState;
 use crate::contacts::{Outcome, Phase, TimelineEntry};
@@ -106,6 +106,11 @@ pub async fn dial_request_admit_many(
         })
         .collect();
     let digests: Vec<Vec<u8>> = requests.iter().map(NewDialRequest::digest).collect();
+    let channels: Vec<&str> = requests.iter().map(|r| r.channel.as_sql()).collect();
+    let parameters: Vec<Option<&serde_json::Value>> = requests
+        .iter()
+        .map(|r| r.channel_parameters.as_ref())
+        .collect();
     let new_ids: Vec<Uuid> = requests.iter().map(|_| super::new_id()).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
 
@@ -116,17 +121,17 @@ pub async fn dial_request_admit_many(
             select state from campaign where id = $1 and account_id = $10
         ),
         input as (
-            select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::bytea[], $7::uuid[])
-                with ordinality as t(client_token, phone_number, expires_at, attributes, digest, new_id, ord)
+            select * from unnest($2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::bytea[], $7::uuid[], $11::text[], $12::jsonb[])
+                with ordinality as t(client_token, phone_number, expires_at, attributes, digest, new_id, channel, channel_parameters, ord)
         ),
         depth as (
             select coalesce(sum(n), 0) as pending from campaign_pending where campaign_id = $1
         ),
         inserted as (
-            insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
-            select i.new_id, $1, i.client_token, i.phone_number, i.expires_at, i.attributes, i.digest
+            insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest, channel, channel_parameters)
+            select i.new_id, $1, i.client_token, i.phone_number, i.expires_at, i.attributes, i.digest, i.channel, i.channel_parameters
             from input i, camp, depth
-            where camp.state not in ('Stopped', 'Failed') and depth.pending + i.ord <= $8
+            where camp.state not in {ended} and depth.pending + i.ord <= $8
             on conflict (campaign_id, client_token) do nothing
             returning id, client_token, digest
         ),
@@ -140,6 +145,7 @@ pub async fn dial_request_admit_many(
         order by i.ord
         "#,
             bump = pending_add("select $1, $9, count(*) from inserted having count(*) > 0"),
+            ended = CampaignState::ended_sql(),
         )
     });
     let mut rows: Vec<AdmitRow> = sqlx::query_as(&ADMIT)
@@ -153,6 +159,8 @@ pub async fn dial_request_admit_many(
         .bind(max_pending)
         .bind(shard)
         .bind(account.as_str())
+        .bind(&channels)
+        .bind(&parameters)
         .fetch_all(pool)
         .await?;
 
@@ -208,6 +216,15 @@ pub async fn dial_request_admit_many(
     Ok(BatchOutcome::Admitted(outcomes))
 }
 
+/// Every channel's spelling as an SQL array literal.
+fn channel_array() -> String {
+    let channels: Vec<String> = Channel::ALL
+        .iter()
+        .map(|c| format!("'{}'", c.as_sql()))
+        .collect();
+    format!("array[{}]", channels.join(", "))
+}
+
 /// Requests the sweeper ended in one pass, per campaign and final state.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
@@ -232,7 +249,7 @@ pub async fn dial_request_sweep_many(
         with stopped as (
             select d.id
             from dial_request d join campaign c on c.id = d.campaign_id
-            where d.state = '{pending}' and c.state in ('Stopped', 'Failed')
+            where d.state = '{pending}' and c.state in {ended}
             limit $2
             for update of d skip locked
         ),
@@ -240,11 +257,13 @@ pub async fn dial_request_sweep_many(
             -- Campaign by campaign, on each one's pending index (the claim's): an index
             -- over every campaign's expirations would also be the claim's, and lead it
             -- through the other campaigns' requests.
+            -- Channel by channel too: the index orders expirations within a channel.
             select l.id
             from campaign c
+            cross join unnest({channels}::text[]) as ch(channel)
             cross join lateral (
                 select id from dial_request
-                where campaign_id = c.id and state = '{pending}' and expires_at <= $1
+                where campaign_id = c.id and channel = ch.channel and state = '{pending}' and expires_at <= $1
                 order by expires_at
                 limit $2
                 for update skip locked
@@ -277,6 +296,8 @@ pub async fn dial_request_sweep_many(
             stopped = FailureReason::CampaignStopped.as_str(),
             expired = Transition::Expire.target().as_str(),
             expired_reason = FailureReason::Expired.as_str(),
+            ended = CampaignState::ended_sql(),
+            channels = channel_array(),
             counted = pending_add(
                 "select campaign_id, $3, -sum(n) from per_campaign group by campaign_id"
             ),

@@ -1,5 +1,5 @@
-//! The sweeper: ends pending requests that can never be dialed (expired, or of a stopped
-//! campaign) in short batches, and applies retention (`queue.retention_days`): finished
+//! The sweeper: completes the campaigns whose schedule has ended, ends pending requests
+//! that can never be dialed (expired, or of an ended campaign) in short batches, and applies retention (`queue.retention_days`): finished
 //! requests older than that are deleted, then the contact batches none of whose requests is
 //! left, then the simulated center's ledger rows of batches that are gone. Every daemon runs
 //! one; `SKIP LOCKED` keeps them apart.
@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::store::{dial_request_purge_many, dial_request_sweep_many};
+use crate::campaigns::store::campaign_complete_due;
 use crate::clock::Clock;
 use crate::metrics as m;
 
@@ -79,8 +80,12 @@ impl Sweeper {
         }
     }
 
-    /// Sweeps until a batch comes back short.
+    /// Completes the campaigns whose schedule ended, then sweeps until a batch comes back
+    /// short.
     pub async fn pass(&self) -> Result<(), super::QueueError> {
+        for campaign_id in campaign_complete_due(&self.pool, self.clock.now()).await? {
+            tracing::info!(%campaign_id, "campaign completed: its schedule ended");
+        }
         loop {
             let report = dial_request_sweep_many(&self.pool, self.clock.now(), self.batch).await?;
             let mut ended = 0;

@@ -70,6 +70,18 @@ def loose_client(daemon):
     return daemon.client(validate=False)
 
 
+@pytest.fixture(scope="session")
+def v2(daemon):
+    """A connectcampaignsv2 client of the main daemon."""
+    return daemon.client_v2()
+
+
+@pytest.fixture(scope="session")
+def loose_v2(daemon):
+    """A connectcampaignsv2 client without client-side parameter validation."""
+    return daemon.client_v2(validate=False)
+
+
 @pytest.fixture
 def campaign(client):
     return new_campaign(client)

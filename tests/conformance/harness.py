@@ -215,10 +215,18 @@ class Daemon:
     def client(self, key: tuple[str, str] = ACCESS_KEY, validate: bool = True):
         return make_client(self.endpoint, key, validate)
 
+    def client_v2(self, key: tuple[str, str] = ACCESS_KEY, validate: bool = True):
+        return make_client(self.endpoint, key, validate, service="connectcampaignsv2")
 
-def make_client(endpoint: str, key: tuple[str, str] = ACCESS_KEY, validate: bool = True):
+
+def make_client(
+    endpoint: str,
+    key: tuple[str, str] = ACCESS_KEY,
+    validate: bool = True,
+    service: str = "connectcampaigns",
+):
     return boto3.client(
-        "connectcampaigns",
+        service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=key[0],
