@@ -151,7 +151,8 @@ pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
                    exists (select 1 from do_not_call n
                            where n.account_id = (select account_id from campaign where id = {campaign})
                              and n.list in ('', {campaign}) and n.number_hash = h.number_hash) as do_not_call
-            from {picked} p cross join lateral (select number_hash(p.phone_number) as number_hash) h
+            from {picked} p cross join number_hash_key k
+            cross join lateral (select number_hash_with(k.inner_pad, k.outer_pad, p.phone_number) as number_hash) h
         ),
         refusals as (
             select id, '{reason}' as reason from checked where do_not_call
