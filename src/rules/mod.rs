@@ -15,6 +15,7 @@ pub mod dnc;
 pub mod ledger;
 pub mod number_hash;
 pub mod store;
+pub mod window;
 
 use crate::queue::phone::PhoneError;
 
