@@ -208,6 +208,7 @@ impl Queue {
                     source_phone_number: None,
                     answer_machine_detection: false,
                 },
+                communication_time: None,
             },
         })
     }

@@ -73,6 +73,10 @@ pub struct EngineConfig {
     pub contact_timeout_secs: f64,
     /// BatchPutContact calls this daemon makes at once.
     pub max_concurrent_calls: usize,
+    /// The dial-request attribute that may name the recipient's IANA time zone, for
+    /// campaigns with calling hours (`communicationTimeConfig`); requests without it use the
+    /// campaign's `defaultTimeZone`.
+    pub time_zone_attribute: String,
 }
 
 impl Default for EngineConfig {
@@ -88,6 +92,7 @@ impl Default for EngineConfig {
             retry_max_secs: 30.0,
             contact_timeout_secs: 3600.0,
             max_concurrent_calls: 8,
+            time_zone_attribute: "timeZone".to_string(),
         }
     }
 }
@@ -127,6 +132,9 @@ impl EngineConfig {
         }
         if self.max_concurrent_calls == 0 {
             problems.push("engine.max_concurrent_calls must be at least 1".to_string());
+        }
+        if self.time_zone_attribute.is_empty() {
+            problems.push("engine.time_zone_attribute must name an attribute".to_string());
         }
         problems
     }

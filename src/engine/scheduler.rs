@@ -32,7 +32,7 @@ use crate::clock::Clock;
 use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
-use crate::queue::lifecycle::FailureReason;
+use crate::rules::window::{zone, CommunicationTime, Window, WindowError};
 use crate::supervisor::{FailureStreak, ServiceError, ServiceResult};
 
 /// How often pacing estimates are saved with the lease for a successor.
@@ -111,6 +111,29 @@ pub fn claim_rows(dials: u32, free_places: usize) -> usize {
     let dials = usize::try_from(dials).unwrap_or(usize::MAX);
     let batches = dials.div_ceil(BATCH_MAX_CONTACTS).min(free_places);
     dials.min(batches.saturating_mul(BATCH_MAX_CONTACTS))
+}
+
+/// The campaign's telephony calling hours, if it has any (`communicationTimeConfig` with a
+/// telephony window), compiled, with the zone attribute of `engine`.
+fn communication_time(
+    campaign: &Campaign,
+    engine: &EngineConfig,
+) -> Result<Option<CommunicationTime>, WindowError> {
+    let Some(config) = &campaign.settings.communication_time_config else {
+        return Ok(None);
+    };
+    let Some(telephony) = &config.telephony else {
+        return Ok(None);
+    };
+    Ok(Some(CommunicationTime {
+        window: Window::compile(telephony)?,
+        default_zone: config
+            .local_time_zone_config
+            .default_time_zone
+            .as_deref()
+            .and_then(zone),
+        zone_attribute: engine.time_zone_attribute.clone(),
+    }))
 }
 
 /// Whether the engine dials for `campaign` at `now`: it runs, and its schedule, if any, is
@@ -529,6 +552,14 @@ impl Scheduler {
         if rows == 0 {
             return Ok(());
         }
+        let communication_time = match communication_time(campaign, &self.engine) {
+            Ok(time) => time.map(Arc::new),
+            Err(error) => {
+                // Hours that cannot be evaluated must not be taken for "always open".
+                tracing::warn!(campaign_id = %campaign.id, %error, "the campaign's calling hours cannot be evaluated; not dialing it");
+                return Ok(());
+            }
+        };
         let scope = ClaimScope {
             campaign_id: campaign.id.clone(),
             owner: self.owner.clone(),
@@ -537,6 +568,7 @@ impl Scheduler {
             dialed_at: center_now,
             margin: secs_to_duration(self.engine.claim_expiry_margin_secs),
             call_timeout: self.in_flight_mark(),
+            communication_time,
             template: BatchTemplate {
                 instance_id: campaign.connect_instance_id.clone(),
                 queue_id: agent_queue.map(str::to_string),
@@ -553,12 +585,15 @@ impl Scheduler {
         let started = Instant::now();
         let claimed = batch_claim(&self.pool, &scope, rows as i64).await?;
         metrics::histogram!(m::CLAIM_DURATION).record(started.elapsed().as_secs_f64());
-        if claimed.refused > 0 {
+        if claimed.waiting > 0 {
+            metrics::counter!(m::DIAL_REQUESTS_WAITING, &labels).increment(claimed.waiting);
+        }
+        for (reason, n) in &claimed.refused {
             let labels = [
                 (m::CAMPAIGN_ID, campaign.id.clone()),
-                (m::REASON, FailureReason::DoNotCall.as_str().to_string()),
+                (m::REASON, reason.clone()),
             ];
-            metrics::counter!(m::DIAL_REQUESTS_REFUSED, &labels).increment(claimed.refused);
+            metrics::counter!(m::DIAL_REQUESTS_REFUSED, &labels).increment(*n);
         }
         for batch in claimed.batches {
             // The agents freed first get the first contacts.

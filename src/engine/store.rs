@@ -26,6 +26,7 @@ use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
 use crate::queue::store::{claim_ctes, resolve_ctes, StoredStatus, PENDING_SHARDS};
 use crate::queue::{Channel, DialRequestState};
 use crate::rules::store::{dnc_check_cte, ledger_cte};
+use crate::rules::window::{CommunicationTime, Gate};
 
 /// A campaign this daemon holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -142,6 +143,8 @@ pub struct ClaimScope {
     pub call_timeout: chrono::Duration,
     /// The calls' fixed parts.
     pub template: BatchTemplate,
+    /// The campaign's calling hours, if it has any.
+    pub communication_time: Option<std::sync::Arc<CommunicationTime>>,
 }
 
 /// What a claim took.
@@ -149,24 +152,139 @@ pub struct ClaimScope {
 pub struct Claimed {
     /// The new contact batches.
     pub batches: Vec<Batch>,
-    /// Requests a calling rule forbade (do-not-call): ended failed, not dialed.
-    pub refused: u64,
+    /// Requests a calling rule forbade, ended failed, not dialed: how many per reason
+    /// (`DO_NOT_CALL`, `MISSING_TIME_ZONE`).
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// Requests outside their calling hours, left pending until the hours open.
+    pub waiting: u64,
+}
+
+/// The pending requests a claim may take, in expiration order: `$1` campaign, `$2`..`$4`
+/// owner, fence and now, `$5` the earliest acceptable expiration; the caller adds the limit.
+const CLAIMABLE: &str = "
+        with lease as (
+            select 1 from campaign_lease
+            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
+              and exists (select 1 from campaign where id = $1 and state = 'Running'
+                          and (schedule is null
+                               or ((schedule ->> 'startTime')::timestamptz <= $4
+                                   and $4 < (schedule ->> 'endTime')::timestamptz)))
+            for share
+        )";
+
+/// The claimable requests' filter, after [`CLAIMABLE`]'s `lease`.
+fn claimable_filter() -> String {
+    format!(
+        "campaign_id = $1 and channel = '{telephony}' and state = '{pending}' and expires_at > $5
+              and (not_before is null or not_before <= $4)
+              and exists (select 1 from lease)",
+        telephony = Channel::Telephony.as_sql(),
+        pending = DialRequestState::Pending.as_str(),
+    )
+}
+
+/// Per-request decisions of the calling hours, for the claim statement: which requests it may
+/// take (all, when the campaign has no hours), which wait and until when, which have no time
+/// zone, and each one's zone and local time for the ledger.
+#[derive(Default)]
+struct Gates {
+    restrict: Option<Vec<Uuid>>,
+    wait_ids: Vec<Uuid>,
+    wait_until: Vec<DateTime<Utc>>,
+    zone_ids: Vec<Uuid>,
+    zones: Vec<&'static str>,
+    local_times: Vec<chrono::NaiveDateTime>,
+    no_zone: Vec<Uuid>,
+}
+
+impl Gates {
+    fn add(&mut self, id: Uuid, gate: Gate) {
+        let restrict = self.restrict.get_or_insert_with(Vec::new);
+        let (zone, local) = match gate {
+            Gate::Open { zone, local } => {
+                restrict.push(id);
+                (zone, local)
+            }
+            Gate::Wait { zone, local, until } => {
+                self.wait_ids.push(id);
+                self.wait_until.push(until);
+                (zone, local)
+            }
+            Gate::NoZone => {
+                restrict.push(id);
+                self.no_zone.push(id);
+                return;
+            }
+        };
+        self.zone_ids.push(id);
+        self.zones.push(zone.name());
+        self.local_times.push(local);
+    }
 }
 
 /// Claims up to `n` pending requests of a campaign into new contact batches of at most
-/// [`BATCH_MAX_CONTACTS`], in one statement: earliest expiration first, skipping rows other
-/// claimers hold, never a request expiring before `now + margin`, only while the campaign
-/// runs and the scope's owner holds the lease with its fence (the lease row is
-/// share-locked, so a concurrent takeover waits for the claim or makes it find nothing).
-/// The batches are marked in flight until `now + call_timeout`.
+/// [`BATCH_MAX_CONTACTS`]: earliest expiration first, skipping rows other claimers hold,
+/// never a request expiring before `now + margin`, only while the campaign runs and the
+/// scope's owner holds the lease with its fence (the lease row is share-locked, so a
+/// concurrent takeover waits for the claim or makes it find nothing). The batches are marked
+/// in flight until `now + call_timeout`.
 ///
 /// The calling rules are applied to the requests taken, in the same statement: one whose
 /// number is on a do-not-call list ends failed (`DO_NOT_CALL`) instead, and every request
-/// taken gets its decision (dial or refuse) in the ledger, at `now`.
+/// taken gets its decision in the ledger, at `now`. A campaign with calling hours takes its
+/// requests in a transaction of two statements: the first locks them and reads their time
+/// zones, the hours are evaluated here, and the second claims the open ones, leaves the
+/// others pending until their hours open (`not_before`), and refuses those without a time
+/// zone (`MISSING_TIME_ZONE`).
 pub async fn batch_claim(
+    pool: &PgPool,
+    scope: &ClaimScope,
+    n: i64,
+) -> Result<Claimed, EngineError> {
+    let n = n.max(0);
+    let Some(time) = &scope.communication_time else {
+        return claim_gated(pool, scope, n, &Gates::default()).await;
+    };
+    static PICK: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{CLAIMABLE}
+            select id, expires_at, attributes ->> $7 from dial_request
+            where {filter}
+            order by expires_at
+            limit $6
+            for update skip locked",
+            filter = claimable_filter(),
+        )
+    });
+    let mut tx = pool.begin().await?;
+    let picked: Vec<(Uuid, DateTime<Utc>, Option<String>)> = sqlx::query_as(&PICK)
+        .bind(&scope.campaign_id)
+        .bind(&*scope.owner)
+        .bind(scope.fence)
+        .bind(scope.now)
+        .bind(scope.now + scope.margin)
+        .bind(n)
+        .bind(&time.zone_attribute)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut gates = Gates {
+        restrict: Some(Vec::with_capacity(picked.len())),
+        ..Gates::default()
+    };
+    for (id, expires_at, zone) in picked {
+        gates.add(id, time.gate(zone.as_deref(), scope.now, expires_at));
+    }
+    let claimed = claim_gated(&mut *tx, scope, n, &gates).await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// The claim statement, with the calling hours' decisions made.
+async fn claim_gated(
     db: impl PgExecutor<'_>,
     scope: &ClaimScope,
     n: i64,
+    gates: &Gates,
 ) -> Result<Claimed, EngineError> {
     let ClaimScope {
         campaign_id,
@@ -177,37 +295,30 @@ pub async fn batch_claim(
         margin,
         call_timeout,
         template,
+        communication_time: _,
     } = scope;
-    let n = n.max(0);
     let slots = usize::try_from(n).unwrap_or(0).div_ceil(BATCH_MAX_CONTACTS);
     let batch_ids: Vec<Uuid> = (0..slots).map(|_| Uuid::new_v4()).collect();
     let tokens: Vec<String> = batch_ids.iter().copied().map(client_token).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
-            r#"
-        with lease as (
-            select 1 from campaign_lease
-            where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
-              and exists (select 1 from campaign where id = $1 and state = 'Running'
-                          and (schedule is null
-                               or ((schedule ->> 'startTime')::timestamptz <= $4
-                                   and $4 < (schedule ->> 'endTime')::timestamptz)))
-            for share
-        ),
+            r#"{CLAIMABLE},
         picked as (
             select id, expires_at, phone_number from dial_request
-            where campaign_id = $1 and channel = '{telephony}' and state = '{pending}' and expires_at > $5
-              and (not_before is null or not_before <= $4)
-              and exists (select 1 from lease)
+            where {filter} and ($14::uuid[] is null or id = any($14))
             order by expires_at
             limit $6
             for update skip locked
         ),
         {checked},
+        refusals as (
+            select id, case when do_not_call then '{dnc}' else '{no_zone}' end as reason
+            from checked where do_not_call or id = any($20)
+        ),
         slotted as (
             select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
-            from checked where not do_not_call
+            from checked where not do_not_call and id <> all($20)
         ),
         {claimed},
         {decided},
@@ -217,16 +328,26 @@ pub async fn batch_claim(
             from claimed c join unnest($7::uuid[], $8::text[]) as t(batch_id, token) on t.batch_id = c.batch_id
             group by c.batch_id, t.token
         )
-        select batch_id, id, phone_number, attributes, expires_at, attempts from claimed
+        select batch_id, id, phone_number, attributes, expires_at, attempts, null as reason from claimed
         union all
-        select null, id, '', '{{}}', expires_at, attempt from refused
+        select null, id, '', '{{}}', expires_at, attempt, reason from refused
         order by batch_id, id
         "#,
-            pending = DialRequestState::Pending.as_str(),
+            filter = claimable_filter(),
             checked = dnc_check_cte("picked", "$1"),
-            telephony = Channel::Telephony.as_sql(),
-            claimed = claim_ctes("$1", "$11", "$12"),
-            decided = ledger_cte("$1", "$4"),
+            dnc = FailureReason::DoNotCall.as_str(),
+            no_zone = FailureReason::MissingTimeZone.as_str(),
+            claimed = claim_ctes(
+                "$1",
+                "$11",
+                "$12",
+                "unnest($15::uuid[], $16::timestamptz[]) as w(id, until)"
+            ),
+            decided = ledger_cte(
+                "$1",
+                "$4",
+                "unnest($17::uuid[], $18::text[], $19::timestamp[]) as z(id, zone, local_time)"
+            ),
         )
     });
     let rows: Vec<ClaimedRow> = sqlx::query_as(&CLAIM)
@@ -243,14 +364,21 @@ pub async fn batch_claim(
         .bind(shard)
         .bind(dialed_at)
         .bind(BATCH_MAX_CONTACTS as i64)
+        .bind(&gates.restrict)
+        .bind(&gates.wait_ids)
+        .bind(&gates.wait_until)
+        .bind(&gates.zone_ids)
+        .bind(&gates.zones)
+        .bind(&gates.local_times)
+        .bind(&gates.no_zone)
         .fetch_all(db)
         .await?;
     let mut batches: Vec<Batch> = Vec::with_capacity(slots);
-    let mut refused = 0;
+    let mut refused = std::collections::BTreeMap::new();
     for row in rows {
         // A row without a batch is a refused request.
         let Some(batch_id) = row.batch_id else {
-            refused += 1;
+            *refused.entry(row.reason.unwrap_or_default()).or_default() += 1;
             continue;
         };
         if batches.last().is_none_or(|b| b.id != batch_id) {
@@ -267,7 +395,11 @@ pub async fn batch_claim(
             batch.items.push(row.item.into());
         }
     }
-    Ok(Claimed { batches, refused })
+    Ok(Claimed {
+        batches,
+        refused,
+        waiting: gates.wait_ids.len() as u64,
+    })
 }
 
 /// The BatchPutContact ClientToken of a batch: derived from its id, so that a re-send of the
@@ -279,6 +411,7 @@ fn client_token(batch_id: Uuid) -> String {
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
     batch_id: Option<Uuid>,
+    reason: Option<String>,
     #[sqlx(flatten)]
     item: BatchItemRow,
 }
@@ -719,6 +852,7 @@ mod tests {
                 source_phone_number: None,
                 answer_machine_detection: false,
             },
+            communication_time: None,
         }
     }
 
@@ -740,7 +874,10 @@ mod tests {
         .await
         .unwrap();
         let claimed = batch_claim(&pool, &scope(), 3).await.unwrap();
-        assert_eq!(claimed.refused, 2);
+        assert_eq!(
+            claimed.refused,
+            std::collections::BTreeMap::from([("DO_NOT_CALL".to_string(), 2)])
+        );
         let [batch] = claimed.batches.as_slice() else {
             panic!("one batch expected, got {}", claimed.batches.len());
         };
@@ -785,6 +922,170 @@ mod tests {
             .execute(&pool)
             .await
             .is_err());
+    }
+
+    #[sqlx::test]
+    async fn closed_hours_park_a_request_until_they_open_and_the_ledger_says_where(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        // t1 is in Tokyo, t2 names no zone the campaign could use, t3 names none: New York.
+        sqlx::query(
+            "update dial_request set attributes = case client_token
+                 when 't1' then '{\"timeZone\": \"Asia/Tokyo\"}'::jsonb
+                 when 't2' then '{\"timeZone\": \"Nowhere/Special\"}'::jsonb
+                 else '{}'::jsonb end,
+                 expires_at = '2026-06-20T00:00:00Z'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let hours = crate::campaigns::channels::TimeWindow {
+            open_hours: crate::campaigns::channels::OpenHours::DailyHours(
+                ["MONDAY", "TUESDAY"]
+                    .map(|d| {
+                        let range = crate::campaigns::channels::TimeRange {
+                            start_time: "T08:00".into(),
+                            end_time: "T21:00".into(),
+                        };
+                        (d.to_string(), vec![range])
+                    })
+                    .into(),
+            ),
+            restricted_periods: None,
+        };
+        let time = |default_zone| {
+            Some(std::sync::Arc::new(CommunicationTime {
+                window: crate::rules::window::Window::compile(&hours).unwrap(),
+                default_zone,
+                zone_attribute: "timeZone".into(),
+            }))
+        };
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+        // Monday 2026-06-15 13:30 UTC: 09:30 in New York, 22:30 in Tokyo.
+        let mut scope = ClaimScope {
+            now: at("2026-06-15T13:30:00Z"),
+            dialed_at: at("2026-06-15T13:30:00Z"),
+            communication_time: time(Some(chrono_tz::America::New_York)),
+            ..scope()
+        };
+        let claimed = batch_claim(&pool, &scope, 3).await.unwrap();
+        assert_eq!(claimed.waiting, 1);
+        assert!(claimed.refused.is_empty());
+        let tokens: Vec<String> = sqlx::query_scalar(
+            "select client_token from dial_request where state = 'in_progress' order by 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(tokens, ["t2", "t3"]);
+        let parked: (DialRequestState, Option<DateTime<Utc>>) =
+            sqlx::query_as("select state, not_before from dial_request where client_token = 't1'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        // Tuesday 08:00 in Tokyo is Monday 23:00 UTC.
+        let opens = at("2026-06-15T23:00:00Z");
+        assert_eq!(parked, (DialRequestState::Pending, Some(opens)));
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
+
+        // Before the opening the claim finds nothing; at it, t1 is dialed.
+        scope.now = opens - chrono::Duration::minutes(1);
+        assert!(batch_claim(&pool, &scope, 3)
+            .await
+            .unwrap()
+            .batches
+            .is_empty());
+        scope.now = opens;
+        let claimed = batch_claim(&pool, &scope, 3).await.unwrap();
+        assert_eq!(claimed.batches.len(), 1);
+        assert_eq!(claimed.waiting, 0);
+
+        type Row = (String, String, String, Option<String>, Option<String>);
+        let ledger: Vec<Row> = sqlx::query_as(
+            "select d.client_token, r.verdict::text, r.rule, r.time_zone, r.local_time::text
+             from rule_decision r join dial_request d on d.id = r.request_id order by r.seq",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let row = |t: &str, v: &str, r: &str, z: &str, l: &str| {
+            (t.into(), v.into(), r.into(), Some(z.into()), Some(l.into()))
+        };
+        let mut first: Vec<Row> = ledger[..3].to_vec();
+        first.sort();
+        assert_eq!(
+            first,
+            [
+                row(
+                    "t1",
+                    "wait",
+                    "communication_time",
+                    "Asia/Tokyo",
+                    "2026-06-15 22:30:00"
+                ),
+                row(
+                    "t2",
+                    "dial",
+                    "all_passed",
+                    "America/New_York",
+                    "2026-06-15 09:30:00"
+                ),
+                row(
+                    "t3",
+                    "dial",
+                    "all_passed",
+                    "America/New_York",
+                    "2026-06-15 09:30:00"
+                ),
+            ]
+        );
+        assert_eq!(
+            ledger[3],
+            row(
+                "t1",
+                "dial",
+                "all_passed",
+                "Asia/Tokyo",
+                "2026-06-16 08:00:00"
+            )
+        );
+    }
+
+    #[sqlx::test]
+    async fn without_a_time_zone_a_request_is_refused(pool: PgPool) {
+        running_campaign(&pool, 1).await;
+        let hours = crate::campaigns::channels::TimeWindow {
+            open_hours: crate::campaigns::channels::OpenHours::DailyHours(Default::default()),
+            restricted_periods: None,
+        };
+        let scope = ClaimScope {
+            communication_time: Some(std::sync::Arc::new(CommunicationTime {
+                window: crate::rules::window::Window::compile(&hours).unwrap(),
+                default_zone: None,
+                zone_attribute: "timeZone".into(),
+            })),
+            ..scope()
+        };
+        let claimed = batch_claim(&pool, &scope, 1).await.unwrap();
+        assert_eq!(
+            claimed.refused,
+            std::collections::BTreeMap::from([("MISSING_TIME_ZONE".to_string(), 1)])
+        );
+        let row: (DialRequestState, Option<String>) =
+            sqlx::query_as("select state, reason from dial_request")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            row,
+            (DialRequestState::Failed, Some("MISSING_TIME_ZONE".into()))
+        );
+        let ledger: (String, String) =
+            sqlx::query_as("select verdict::text, rule from rule_decision")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(ledger, ("refuse".into(), "communication_time".into()));
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
     }
 
     #[sqlx::test]

@@ -135,6 +135,9 @@ pub enum FailureReason {
     CallResourceNotFound,
     /// The number is on a do-not-call list (`DO_NOT_CALL`).
     DoNotCall,
+    /// The campaign has calling hours but neither the request nor the campaign names the
+    /// recipient's time zone (`MISSING_TIME_ZONE`).
+    MissingTimeZone,
 }
 
 impl FailureReason {
@@ -152,6 +155,7 @@ impl FailureReason {
             FailureReason::CallAccessDenied => "CALL_ACCESS_DENIED",
             FailureReason::CallResourceNotFound => "CALL_RESOURCE_NOT_FOUND",
             FailureReason::DoNotCall => "DO_NOT_CALL",
+            FailureReason::MissingTimeZone => "MISSING_TIME_ZONE",
         }
     }
 }

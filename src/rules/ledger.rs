@@ -42,6 +42,8 @@ pub enum Rule {
     AllPassed,
     /// The number is on a do-not-call list.
     DoNotCall,
+    /// The recipient's communication time window (closed, or no time zone to tell).
+    CommunicationTime,
 }
 
 impl Rule {
@@ -50,6 +52,7 @@ impl Rule {
         match self {
             Rule::AllPassed => "all_passed",
             Rule::DoNotCall => "do_not_call",
+            Rule::CommunicationTime => "communication_time",
         }
     }
 }

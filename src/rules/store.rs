@@ -140,48 +140,61 @@ pub async fn dnc_count(
     )
 }
 
-/// The claim's do-not-call check, as a CTE `checked (id, expires_at, number_hash,
-/// do_not_call)` over the caller's CTE `picked (id, expires_at, phone_number)` of campaign
-/// `campaign` (an SQL expression): each picked request with its number's hash and whether
-/// that is on the account's list or the campaign's.
+/// The claim's do-not-call check, as a CTE `checked (id, expires_at, do_not_call)` over the
+/// caller's CTE `picked (id, expires_at, phone_number)` of campaign `campaign` (an SQL
+/// expression): whether each picked request's number is on the account's list or the
+/// campaign's.
 pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
     format!(
         "checked as (
-            select p.id, p.expires_at, h.number_hash,
+            select p.id, p.expires_at,
                    exists (select 1 from do_not_call n
                            where n.account_id = (select account_id from campaign where id = {campaign})
-                             and n.list in ('', {campaign}) and n.number_hash = h.number_hash) as do_not_call
+                             and n.list in ('', {campaign})
+                             and n.number_hash = number_hash_with(k.inner_pad, k.outer_pad, p.phone_number)) as do_not_call
             from {picked} p cross join number_hash_key k
-            cross join lateral (select number_hash_with(k.inner_pad, k.outer_pad, p.phone_number) as number_hash) h
-        ),
-        refusals as (
-            select id, '{reason}' as reason from checked where do_not_call
-        )",
-        reason = FailureReason::DoNotCall.as_str(),
+        )"
+    )
+}
+
+/// The rule a refusal's reason names, as an SQL expression over the column `reason`.
+fn refusal_rule() -> String {
+    format!(
+        "case reason when '{dnc_reason}' then '{dnc}' else '{time}' end",
+        dnc_reason = FailureReason::DoNotCall.as_str(),
+        dnc = Rule::DoNotCall.as_str(),
+        time = Rule::CommunicationTime.as_str(),
     )
 }
 
 /// The claim's ledger entries, as a CTE `decided`: a `dial` for every request of the
-/// caller's CTE `claimed (id, attempts)` and a `refuse` for every one of `refused (id,
-/// attempt)`, with the hashes of [`dnc_check_cte`]'s `checked`, the campaign's configuration
-/// version, decided at the SQL expression `now`.
-pub fn ledger_cte(campaign: &str, now: &str) -> String {
+/// caller's CTE `claimed (id, attempts, phone_number)`, a `refuse` for every one of `refused
+/// (id, attempt, phone_number, reason)` and a `wait` for every one of `waited (id, attempt,
+/// phone_number)`, with the numbers' hashes, the campaign's configuration version, the time
+/// zone and local time the SQL from-item `zones (id, zone, local_time)` gives a request (if
+/// any), decided at the SQL expression `now`.
+pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
     format!(
         "decided as (
             insert into rule_decision (decided_at, campaign_id, request_id, attempt, rule, verdict,
-                                       config_version, number_hash)
+                                       config_version, number_hash, time_zone, local_time)
             select {now}, {campaign}, x.id, x.attempt, x.rule, x.verdict,
                    (select campaign_config_version(c) from campaign c where c.id = {campaign}),
-                   k.number_hash
-            from (select id, attempts as attempt, '{passed}' as rule, '{dial}'::rule_verdict as verdict from claimed
+                   number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.local_time
+            from (select id, attempts as attempt, phone_number, '{passed}' as rule, '{dial}'::rule_verdict as verdict from claimed
                   union all
-                  select id, attempt, '{dnc}', '{refuse}' from refused) x
-            join checked k on k.id = x.id
+                  select id, attempt, phone_number, {refusal_rule}, '{refuse}' from refused
+                  union all
+                  select id, attempt, phone_number, '{time}', '{wait}' from waited) x
+            cross join number_hash_key k
+            left join {zones} on z.id = x.id
         )",
         passed = Rule::AllPassed.as_str(),
-        dnc = Rule::DoNotCall.as_str(),
+        time = Rule::CommunicationTime.as_str(),
+        refusal_rule = refusal_rule(),
         dial = Verdict::Dial.as_str(),
         refuse = Verdict::Refuse.as_str(),
+        wait = Verdict::Wait.as_str(),
     )
 }
 

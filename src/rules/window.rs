@@ -222,6 +222,68 @@ impl Window {
     }
 }
 
+/// A campaign's telephony window with how a request's time zone is found: the request's
+/// attribute `zone_attribute` if it names an IANA zone, else the campaign's default zone.
+#[derive(Debug, Clone)]
+pub struct CommunicationTime {
+    /// The window.
+    pub window: Window,
+    /// `localTimeZoneConfig.defaultTimeZone`, if it names a zone.
+    pub default_zone: Option<Tz>,
+    /// The request attribute that may name the recipient's zone.
+    pub zone_attribute: String,
+}
+
+/// What the window says of one request at the claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Dial it now.
+    Open {
+        /// The recipient's zone.
+        zone: Tz,
+        /// Its local time.
+        local: NaiveDateTime,
+    },
+    /// Not now: it waits until `until` (the opening, or its expiration if the window does
+    /// not open before, when the sweeper expires it).
+    Wait {
+        /// The recipient's zone.
+        zone: Tz,
+        /// Its local time.
+        local: NaiveDateTime,
+        /// When to look again.
+        until: DateTime<Utc>,
+    },
+    /// No zone: neither the attribute nor the campaign names one, so no local time can be
+    /// known, and the request is refused (`MISSING_TIME_ZONE`), as AWS drops such recipients.
+    NoZone,
+}
+
+impl CommunicationTime {
+    /// The gate of a request whose zone attribute is `zone_name`, expiring at `expires_at`,
+    /// at `now`.
+    pub fn gate(
+        &self,
+        zone_name: Option<&str>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Gate {
+        let Some(zone) = zone_name.and_then(zone).or(self.default_zone) else {
+            return Gate::NoZone;
+        };
+        let local = local_time(zone, now);
+        if self.window.is_open(zone, now) {
+            Gate::Open { zone, local }
+        } else {
+            let until = self
+                .window
+                .next_change(zone, now, true)
+                .map_or(expires_at, |opens| opens.min(expires_at));
+            Gate::Wait { zone, local, until }
+        }
+    }
+}
+
 /// The instants at which the wall clock of `tz` reads `minute` after midnight of `day`: one
 /// usually, two in a repeated hour, and in a skipped hour the jump over it (the first
 /// instant whose wall clock reads later).
@@ -429,6 +491,44 @@ mod tests {
             w.next_change(paris, utc("2026-12-24T10:00:00Z"), true),
             Some(utc("2026-12-26T07:00:00Z"))
         );
+    }
+
+    #[test]
+    fn a_request_gets_its_attributes_zone_else_the_campaigns() {
+        let time = CommunicationTime {
+            window: every_day(&[("T08:00", "T21:00")]),
+            default_zone: Some(NEW_YORK),
+            zone_attribute: "timeZone".into(),
+        };
+        let now = utc("2026-06-15T13:30:00Z"); // 09:30 in New York, 22:30 in Tokyo
+        let expires = utc("2026-06-20T00:00:00Z");
+        assert!(matches!(
+            time.gate(None, now, expires),
+            Gate::Open { zone: NEW_YORK, .. }
+        ));
+        assert!(matches!(
+            time.gate(Some("Not/A_Zone"), now, expires),
+            Gate::Open { zone: NEW_YORK, .. }
+        ));
+        let tokyo = chrono_tz::Asia::Tokyo;
+        assert_eq!(
+            time.gate(Some("Asia/Tokyo"), now, expires),
+            Gate::Wait {
+                zone: tokyo,
+                local: local_time(tokyo, now),
+                until: utc("2026-06-15T23:00:00Z"),
+            }
+        );
+        // Expiring before the opening: it waits for its expiration.
+        let soon = utc("2026-06-15T20:00:00Z");
+        assert!(
+            matches!(time.gate(Some("Asia/Tokyo"), now, soon), Gate::Wait { until, .. } if until == soon)
+        );
+        let no_default = CommunicationTime {
+            default_zone: None,
+            ..time
+        };
+        assert_eq!(no_default.gate(None, now, expires), Gate::NoZone);
     }
 
     #[test]
