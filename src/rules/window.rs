@@ -30,7 +30,7 @@ use chrono_tz::Tz;
 use crate::campaigns::channels::{OpenHours, RestrictedPeriods, TimeWindow};
 
 /// The days of the week as the v2 model names them, Monday first.
-const DAYS: [&str; 7] = [
+pub const DAYS: [&str; 7] = [
     "MONDAY",
     "TUESDAY",
     "WEDNESDAY",

@@ -134,3 +134,121 @@ async fn numbers_listed_after_queueing_are_never_called_and_the_ledger_says_why(
     first.shutdown().await.unwrap();
     second.shutdown().await.unwrap();
 }
+
+/// Two zones twelve hours apart and hours from 00:00 to 12:00 every day: at any instant the
+/// hours are open in exactly one of them.
+const EAST: &str = "Etc/GMT-6"; // UTC+6
+const WEST: &str = "Etc/GMT+6"; // UTC-6
+
+#[sqlx::test]
+async fn requests_outside_their_hours_wait_for_them_and_the_ledger_shows_their_local_time(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let db = TestDb::new(connect).await;
+    let app = db.app(&Knobs::default()).await;
+    let campaign = agentless_campaign(&app).await;
+    let every_day: serde_json::Map<String, serde_json::Value> = dialer::rules::window::DAYS
+        .iter()
+        .map(|d| {
+            (
+                d.to_string(),
+                json!([{"startTime": "T00:00", "endTime": "T12:00"}]),
+            )
+        })
+        .collect();
+    let hours = json!({"communicationTimeConfig": {
+        "localTimeZoneConfig": {"defaultTimeZone": "UTC"},
+        "telephony": {"openHours": {"dailyHours": every_day}},
+    }});
+    app.call(
+        "POST",
+        &format!("/v2/campaigns/{campaign}/communication-time"),
+        Some(hours),
+    )
+    .await
+    .ok();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let items: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            json!({
+                "clientToken": format!("z-{i}"),
+                "phoneNumber": number(i),
+                "expirationTime": expires,
+                "attributes": {"timeZone": if i.is_multiple_of(2) { EAST } else { WEST }},
+            })
+        })
+        .collect();
+    app.put_dial_requests(&campaign, json!(items)).await.ok();
+    command(&app, &campaign, "start").await;
+
+    // Every request is decided once: dialed to its end, or waiting for its zone's midnight.
+    let campaigns = [campaign.clone()];
+    crate::harness::wait_for("every request decided", Duration::from_secs(30), || async {
+        let undecided: i64 = sqlx::query_scalar(
+            "select count(*) from dial_request
+             where state = 'in_progress' or (state = 'pending' and not_before is null)",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        let open = crate::harness::unfinished(&db.pool, &campaigns).await;
+        (undecided == 0 && open == 10).then_some(())
+    })
+    .await;
+
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<bool>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select d.client_token, r.verdict::text, r.time_zone, d.state::text,
+                to_char(r.local_time, 'HH24'),
+                to_char(d.not_before at time zone r.time_zone, 'HH24:MI'),
+                d.not_before > r.decided_at
+         from rule_decision r join dial_request d on d.id = r.request_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 20, "one decision per request: {rows:?}");
+    let mut verdicts: HashMap<String, String> = HashMap::new();
+    for (token, verdict, zone, state, hour, not_before, later) in rows {
+        let i: usize = token[2..].parse().unwrap();
+        assert_eq!(
+            zone.as_deref(),
+            Some(if i.is_multiple_of(2) { EAST } else { WEST })
+        );
+        let hour: u32 = hour.unwrap().parse().unwrap();
+        match verdict.as_str() {
+            "dial" => {
+                assert!(hour < 12, "{token} dialed at {hour}h local");
+                assert_eq!(state, "completed", "{token}");
+            }
+            "wait" => {
+                assert!(hour >= 12, "{token} waited at {hour}h local");
+                assert_eq!(state, "pending", "{token}");
+                assert_eq!(
+                    not_before.as_deref(),
+                    Some("00:00"),
+                    "{token} waits for midnight"
+                );
+                assert_eq!(later, Some(true), "{token}");
+            }
+            other => panic!("{token}: {other}"),
+        }
+        // Both requests of a zone got the same verdict.
+        let zone = zone.unwrap();
+        let previous = verdicts.entry(zone.clone()).or_insert(verdict.clone());
+        assert_eq!(*previous, verdict, "{zone}");
+    }
+    let mut seen: Vec<&String> = verdicts.values().collect();
+    seen.sort();
+    assert_eq!(seen, ["dial", "wait"], "one zone open, the other closed");
+    app.shutdown().await.unwrap();
+}
