@@ -1,6 +1,6 @@
 //! The command line: `serve`, `migrate`, `check-config`, `demo`, `simulate`, `bench`,
-//! `connect-emulator`, and the operator's look at a running daemon (`campaigns`, `progress`,
-//! `request`).
+//! `connect-emulator`, the operator's look at a running daemon (`campaigns`, `progress`,
+//! `request`), and the calling rules' `dnc` and `audit`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,11 +23,12 @@ pub struct Cli {
     command: Command,
 }
 
+/// The `--config` argument of the commands that read the config file.
 #[derive(Debug, clap::Args)]
-struct ConfigArg {
+pub struct ConfigArg {
     /// Config file (TOML). Missing at the default path means built-in defaults.
     #[arg(long, default_value = CONFIG_DEFAULT)]
-    config: PathBuf,
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +75,12 @@ enum Command {
     ConnectEmulator(crate::contact_center::emulator::EmulatorArgs),
     #[command(flatten)]
     Inspect(crate::inspect::InspectCommand),
+    /// Do-not-call lists: the account's, or a campaign's with --campaign. Works on the
+    /// database of the config file (or DATABASE_URL).
+    Dnc(crate::rules::cli::DncArgs),
+    /// Export the decision ledger of a campaign: every dial and refusal the calling rules
+    /// made, with numbers hashed unless --clear-numbers.
+    Audit(crate::rules::cli::AuditArgs),
 }
 
 /// Entry point of the binary.
@@ -88,7 +95,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn config_arg_is_default(path: &std::path::Path) -> bool {
+pub(crate) fn config_arg_is_default(path: &std::path::Path) -> bool {
     path.as_os_str() == CONFIG_DEFAULT
 }
 
@@ -160,6 +167,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(crate::contact_center::emulator::run(args, config))
         }
         Command::Inspect(command) => runtime.block_on(crate::inspect::run(command)),
+        Command::Dnc(args) => runtime.block_on(crate::rules::cli::run_dnc(args)),
+        Command::Audit(args) => runtime.block_on(crate::rules::cli::run_audit(args)),
         Command::Demo(args) => {
             let quiet = Config {
                 log: crate::config::LogConfig {

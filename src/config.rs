@@ -440,6 +440,22 @@ impl Config {
         path_is_default: bool,
         env: &EnvOverrides,
     ) -> Result<Config, ConfigError> {
+        let config = Config::read(path, path_is_default, env)?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// [`Config::load`] without the validation of values: for tools that use only a part of
+    /// the configuration (the database), which must not require the rest (access keys).
+    pub fn read(
+        path: &Path,
+        path_is_default: bool,
+        env: &EnvOverrides,
+    ) -> Result<Config, ConfigError> {
         let mut config = match std::fs::read_to_string(path) {
             Ok(text) => Config::from_toml(&text, path)?,
             Err(e) if path_is_default && e.kind() == std::io::ErrorKind::NotFound => {
@@ -453,12 +469,7 @@ impl Config {
             }
         };
         config.apply_env(env);
-        let problems = config.validate();
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError::Invalid(problems))
-        }
+        Ok(config)
     }
 
     /// Lets the environment replace the file's database URL and access keys.

@@ -53,6 +53,7 @@ pub mod metrics;
 pub mod pacing;
 pub mod queue;
 pub mod reload;
+pub mod rules;
 pub mod server;
 pub mod sms;
 pub mod supervisor;

@@ -14,6 +14,7 @@ use crate::campaigns::store::UpdateError;
 use crate::campaigns::{CampaignError, CampaignState};
 use crate::instances::InstanceError;
 use crate::queue::QueueError;
+use crate::rules::RulesError;
 
 /// An API failure, one variant per modelled exception.
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +184,18 @@ impl From<InstanceError> for ApiError {
             InstanceError::InUse(id) => ApiError::InvalidState(format!(
                 "Amazon Connect instance {id} still has active campaigns; stop or delete them first"
             )),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<RulesError> for ApiError {
+    fn from(e: RulesError) -> Self {
+        match e {
+            RulesError::CampaignNotFound(id) => {
+                ApiError::ResourceNotFound(format!("Campaign {id} not found"))
+            }
+            RulesError::InvalidNumber { .. } => ApiError::Validation(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

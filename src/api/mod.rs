@@ -13,6 +13,7 @@
 
 pub mod campaigns;
 pub mod dial_requests;
+pub mod dnc;
 pub mod error;
 pub mod events;
 pub mod instances;
@@ -72,6 +73,9 @@ pub const OPERATIONS: &[&str] = &[
     // Extensions of this engine, signed like the rest.
     "DescribeDialRequest",
     "GetCampaignProgress",
+    "AddDoNotCallNumbers",
+    "RemoveDoNotCallNumbers",
+    "CheckDoNotCallNumbers",
 ];
 
 /// Every operation of both API versions: v1's and those only v2 has.
@@ -204,6 +208,15 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/campaigns/{id}/progress",
             op("GetCampaignProgress", get(status::progress)),
+        )
+        .route("/do-not-call", op("AddDoNotCallNumbers", put(dnc::add)))
+        .route(
+            "/do-not-call/remove",
+            op("RemoveDoNotCallNumbers", post(dnc::remove)),
+        )
+        .route(
+            "/do-not-call/check",
+            op("CheckDoNotCallNumbers", post(dnc::check)),
         )
         .route(
             "/tags/{arn}",

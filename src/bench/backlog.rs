@@ -209,6 +209,7 @@ impl Queue {
                     answer_machine_detection: false,
                     sms: None,
                 },
+                communication_time: None,
             },
         })
     }
@@ -221,7 +222,7 @@ impl Queue {
         self.scope.dialed_at = now;
         let claimed = batch_claim(pool, &self.scope, BATCH).await?;
         let took = sent.elapsed().as_secs_f64();
-        let n: i64 = claimed.iter().map(|b| b.items.len() as i64).sum();
+        let n: i64 = claimed.batches.iter().map(|b| b.items.len() as i64).sum();
         if n != BATCH {
             bail!(
                 "a claim at {} pending took {n} requests, not {BATCH}",

@@ -67,6 +67,10 @@ pub struct DispatchArgs {
     /// milliseconds late.
     #[arg(long, value_name = "MS")]
     wire_latency_ms: Option<u64>,
+    /// Entries on the account's do-not-call list (none of them a benchmark number), so that
+    /// every claimed request is looked up in a list of that size.
+    #[arg(long, default_value_t = 0)]
+    dnc_entries: i64,
 }
 
 /// Lines the engine may use in the throughput phase: more than it can fill in a run, so
@@ -185,6 +189,22 @@ async fn phases(
         }
         None => None,
     };
+    if args.dnc_entries > 0 {
+        // Numbers under +1212 never match the benchmark's +1415 ones.
+        sqlx::query(
+            "insert into do_not_call (account_id, list, number_hash)
+             select $1, '', number_hash('+1212' || lpad(i::text, 7, '0'))
+             from generate_series(1, $2) as i",
+        )
+        .bind(crate::config::ACCOUNT_ID_DEFAULT)
+        .bind(args.dnc_entries)
+        .execute(pool)
+        .await?;
+        println!(
+            "do-not-call: {} entries on the account's list",
+            args.dnc_entries
+        );
+    }
     settle(pool).await?;
     latency(args, config, pool, metrics, &latency_campaign).await?;
     let (engine, raw) =

@@ -82,6 +82,10 @@ pub struct EngineConfig {
     /// SMS messages per second this daemon may send; a campaign gets its SMS `capacity`
     /// share of it.
     pub sms_messages_per_second: f64,
+    /// The dial-request attribute that may name the recipient's IANA time zone, for
+    /// campaigns with calling hours (`communicationTimeConfig`); requests without it use the
+    /// campaign's `defaultTimeZone`.
+    pub time_zone_attribute: String,
 }
 
 impl Default for EngineConfig {
@@ -98,6 +102,7 @@ impl Default for EngineConfig {
             contact_timeout_secs: 3600.0,
             max_concurrent_calls: 8,
             sms_messages_per_second: SMS_MESSAGES_PER_SECOND_DEFAULT,
+            time_zone_attribute: "timeZone".to_string(),
         }
     }
 }
@@ -142,6 +147,9 @@ impl EngineConfig {
         }
         if self.max_concurrent_calls == 0 {
             problems.push("engine.max_concurrent_calls must be at least 1".to_string());
+        }
+        if self.time_zone_attribute.is_empty() {
+            problems.push("engine.time_zone_attribute must name an attribute".to_string());
         }
         problems
     }

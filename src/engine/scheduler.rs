@@ -25,8 +25,8 @@ use super::reconcile::Reconciler;
 use super::sms::sms_batch_template;
 use super::store::{
     active_calls_many, batch_claim, batch_due_many, batch_inherit_many, contact_suspects,
-    lease_acquire_many, lease_release_all, lease_save_pacer, sms_claim, ClaimScope, Suspect,
-    SuspectFilter,
+    lease_acquire_many, lease_release_all, lease_save_pacer, sms_claim, ClaimScope, Claimed,
+    Suspect, SuspectFilter,
 };
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::campaigns::{Campaign, CampaignState};
@@ -34,6 +34,7 @@ use crate::clock::Clock;
 use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
+use crate::rules::window::{zone, CommunicationTime, Window, WindowError};
 use crate::sms::pace::SmsPace;
 use crate::sms::template::Templates;
 use crate::supervisor::{FailureStreak, ServiceError, ServiceResult};
@@ -114,6 +115,40 @@ pub fn claim_rows(dials: u32, free_places: usize) -> usize {
     let dials = usize::try_from(dials).unwrap_or(usize::MAX);
     let batches = dials.div_ceil(BATCH_MAX_CONTACTS).min(free_places);
     dials.min(batches.saturating_mul(BATCH_MAX_CONTACTS))
+}
+
+/// Counts the requests of `campaign` a claim refused, by reason.
+fn count_refusals(campaign_id: &str, claimed: &Claimed) {
+    for (reason, n) in &claimed.refused {
+        let labels = [
+            (m::CAMPAIGN_ID, campaign_id.to_string()),
+            (m::REASON, reason.clone()),
+        ];
+        metrics::counter!(m::DIAL_REQUESTS_REFUSED, &labels).increment(*n);
+    }
+}
+
+/// The campaign's telephony calling hours, if it has any (`communicationTimeConfig` with a
+/// telephony window), compiled, with the zone attribute of `engine`.
+fn communication_time(
+    campaign: &Campaign,
+    engine: &EngineConfig,
+) -> Result<Option<CommunicationTime>, WindowError> {
+    let Some(config) = &campaign.settings.communication_time_config else {
+        return Ok(None);
+    };
+    let Some(telephony) = &config.telephony else {
+        return Ok(None);
+    };
+    Ok(Some(CommunicationTime {
+        window: Window::compile(telephony)?,
+        default_zone: config
+            .local_time_zone_config
+            .default_time_zone
+            .as_deref()
+            .and_then(zone),
+        zone_attribute: engine.time_zone_attribute.clone(),
+    }))
 }
 
 /// Whether the engine dials for `campaign` at `now`: it runs, and its schedule, if any, is
@@ -540,6 +575,14 @@ impl Scheduler {
         if rows == 0 {
             return Ok(());
         }
+        let communication_time = match communication_time(campaign, &self.engine) {
+            Ok(time) => time.map(Arc::new),
+            Err(error) => {
+                // Hours that cannot be evaluated must not be taken for "always open".
+                tracing::warn!(campaign_id = %campaign.id, %error, "the campaign's calling hours cannot be evaluated; not dialing it");
+                return Ok(());
+            }
+        };
         let scope = ClaimScope {
             campaign_id: campaign.id.clone(),
             owner: self.owner.clone(),
@@ -548,6 +591,7 @@ impl Scheduler {
             dialed_at: center_now,
             margin: secs_to_duration(self.engine.claim_expiry_margin_secs),
             call_timeout: self.in_flight_mark(),
+            communication_time,
             template: BatchTemplate {
                 instance_id: campaign.connect_instance_id.clone(),
                 queue_id: agent_queue.map(str::to_string),
@@ -563,9 +607,13 @@ impl Scheduler {
         // One statement for all the batches: concurrent claims of one campaign would skip
         // each other's rows, which costs more than it saves.
         let started = Instant::now();
-        let batches = batch_claim(&self.pool, &scope, rows as i64).await?;
+        let claimed = batch_claim(&self.pool, &scope, rows as i64).await?;
         metrics::histogram!(m::CLAIM_DURATION).record(started.elapsed().as_secs_f64());
-        for batch in batches {
+        if claimed.waiting > 0 {
+            metrics::counter!(m::DIAL_REQUESTS_WAITING, &labels).increment(claimed.waiting);
+        }
+        count_refusals(&campaign.id, &claimed);
+        for batch in claimed.batches {
             // The agents freed first get the first contacts.
             let agents = freed.len().min(batch.items.len());
             let freed_for_batch = freed.drain(..agents).collect();
@@ -602,14 +650,16 @@ impl Scheduler {
             dialed_at: self.center_clock.now(),
             margin: secs_to_duration(self.engine.claim_expiry_margin_secs),
             call_timeout: self.in_flight_mark(),
+            communication_time: None,
             template,
         };
-        let batches = sms_claim(&self.pool, &scope, allowed as i64).await?;
-        // What found no request is not spent: it is there when requests arrive.
+        let claimed = sms_claim(&self.pool, &scope, allowed as i64).await?;
+        count_refusals(&campaign.id, &claimed);
+        // What sent no message is not spent: it is there when requests arrive.
         if let Some(owned) = self.campaigns.get_mut(&campaign.id) {
-            owned.sms.refund(allowed - batches.len());
+            owned.sms.refund(allowed - claimed.batches.len());
         }
-        for batch in batches {
+        for batch in claimed.batches {
             self.spawn_dispatch(batch, scope.fence, Vec::new()).await;
         }
         Ok(())

@@ -25,6 +25,8 @@ use crate::contacts::{Outcome, Phase};
 use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
 use crate::queue::store::{claim_ctes, resolve_ctes, StoredStatus, PENDING_SHARDS};
 use crate::queue::{Channel, DialRequestState};
+use crate::rules::store::{dnc_check_cte, ledger_cte};
+use crate::rules::window::{CommunicationTime, Gate};
 
 /// A campaign this daemon holds the lease of.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -145,17 +147,26 @@ pub struct ClaimScope {
     pub call_timeout: chrono::Duration,
     /// The calls' fixed parts.
     pub template: BatchTemplate,
+    /// The campaign's calling hours, if it has any.
+    pub communication_time: Option<std::sync::Arc<CommunicationTime>>,
 }
 
-/// The CTEs `lease` and `picked` of a claim on `channel`: the requests of campaign `$1` to
-/// claim, at most `$6`, earliest expiration first, skipping rows other claimers hold, never
-/// one expiring before `$5` (now plus the margin) or in its backoff at `$4` (now), and only
-/// while the campaign runs within its schedule and owner `$2` holds its lease with fence
-/// `$3` (the lease row is share-locked, so a concurrent takeover waits for the claim or
-/// makes it find nothing).
-fn claim_picked(channel: Channel) -> String {
-    format!(
-        r#"lease as (
+/// What a claim took.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// The new contact batches.
+    pub batches: Vec<Batch>,
+    /// Requests a calling rule forbade, ended failed, not dialed: how many per reason
+    /// (`DO_NOT_CALL`, `MISSING_TIME_ZONE`).
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// Requests outside their calling hours, left pending until the hours open.
+    pub waiting: u64,
+}
+
+/// The pending requests a claim may take, in expiration order: `$1` campaign, `$2`..`$4`
+/// owner, fence and now, `$5` the earliest acceptable expiration; the caller adds the limit.
+const CLAIMABLE: &str = "
+        with lease as (
             select 1 from campaign_lease
             where campaign_id = $1 and owner = $2 and fence = $3 and expires_at > now()
               and exists (select 1 from campaign where id = $1 and state = 'Running'
@@ -163,32 +174,123 @@ fn claim_picked(channel: Channel) -> String {
                                or ((schedule ->> 'startTime')::timestamptz <= $4
                                    and $4 < (schedule ->> 'endTime')::timestamptz)))
             for share
-        ),
-        picked as (
-            select id, expires_at from dial_request
-            where campaign_id = $1 and channel = '{channel}' and state = '{pending}' and expires_at > $5
+        )";
+
+/// The claimable requests' filter on `channel`, after [`CLAIMABLE`]'s `lease`: never one
+/// expiring before `$5` (now plus the margin) or in its backoff at `$4` (now).
+fn claimable_filter(channel: Channel) -> String {
+    format!(
+        "campaign_id = $1 and channel = '{channel}' and state = '{pending}' and expires_at > $5
               and (not_before is null or not_before <= $4)
-              and exists (select 1 from lease)
-            order by expires_at
-            limit $6
-            for update skip locked
-        )"#,
+              and exists (select 1 from lease)",
         channel = channel.as_sql(),
         pending = DialRequestState::Pending.as_str(),
     )
 }
 
+/// Per-request decisions of the calling hours, for the claim statement: which requests it may
+/// take (all, when the campaign has no hours), which wait and until when, which have no time
+/// zone, and each one's zone and local time for the ledger.
+#[derive(Default)]
+struct Gates {
+    restrict: Option<Vec<Uuid>>,
+    wait_ids: Vec<Uuid>,
+    wait_until: Vec<DateTime<Utc>>,
+    zone_ids: Vec<Uuid>,
+    zones: Vec<&'static str>,
+    local_times: Vec<chrono::NaiveDateTime>,
+    no_zone: Vec<Uuid>,
+}
+
+impl Gates {
+    fn add(&mut self, id: Uuid, gate: Gate) {
+        let restrict = self.restrict.get_or_insert_with(Vec::new);
+        let (zone, local) = match gate {
+            Gate::Open { zone, local } => {
+                restrict.push(id);
+                (zone, local)
+            }
+            Gate::Wait { zone, local, until } => {
+                self.wait_ids.push(id);
+                self.wait_until.push(until);
+                (zone, local)
+            }
+            Gate::NoZone => {
+                restrict.push(id);
+                self.no_zone.push(id);
+                return;
+            }
+        };
+        self.zone_ids.push(id);
+        self.zones.push(zone.name());
+        self.local_times.push(local);
+    }
+}
+
 /// Claims up to `n` pending requests of a campaign into new contact batches of at most
-/// [`BATCH_MAX_CONTACTS`], in one statement: earliest expiration first, skipping rows other
-/// claimers hold, never a request expiring before `now + margin`, only while the campaign
-/// runs and the scope's owner holds the lease with its fence (the lease row is
-/// share-locked, so a concurrent takeover waits for the claim or makes it find nothing).
-/// The batches are marked in flight until `now + call_timeout`.
+/// [`BATCH_MAX_CONTACTS`]: earliest expiration first, skipping rows other claimers hold,
+/// never a request expiring before `now + margin`, only while the campaign runs and the
+/// scope's owner holds the lease with its fence (the lease row is share-locked, so a
+/// concurrent takeover waits for the claim or makes it find nothing). The batches are marked
+/// in flight until `now + call_timeout`.
+///
+/// The calling rules are applied to the requests taken, in the same statement: one whose
+/// number is on a do-not-call list ends failed (`DO_NOT_CALL`) instead, and every request
+/// taken gets its decision in the ledger, at `now`. A campaign with calling hours takes its
+/// requests in a transaction of two statements: the first locks them and reads their time
+/// zones, the hours are evaluated here, and the second claims the open ones, leaves the
+/// others pending until their hours open (`not_before`), and refuses those without a time
+/// zone (`MISSING_TIME_ZONE`).
 pub async fn batch_claim(
+    pool: &PgPool,
+    scope: &ClaimScope,
+    n: i64,
+) -> Result<Claimed, EngineError> {
+    let n = n.max(0);
+    let Some(time) = &scope.communication_time else {
+        return claim_gated(pool, scope, n, &Gates::default()).await;
+    };
+    static PICK: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{CLAIMABLE}
+            select id, expires_at, attributes ->> $7 from dial_request
+            where {filter}
+            order by expires_at
+            limit $6
+            for update skip locked",
+            filter = claimable_filter(Channel::Telephony),
+        )
+    });
+    let mut tx = pool.begin().await?;
+    let picked: Vec<(Uuid, DateTime<Utc>, Option<String>)> = sqlx::query_as(&PICK)
+        .bind(&scope.campaign_id)
+        .bind(&*scope.owner)
+        .bind(scope.fence)
+        .bind(scope.now)
+        .bind(scope.now + scope.margin)
+        .bind(n)
+        .bind(&time.zone_attribute)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut gates = Gates {
+        restrict: Some(Vec::with_capacity(picked.len())),
+        ..Gates::default()
+    };
+    for (id, expires_at, zone) in picked {
+        gates.add(id, time.gate(zone.as_deref(), scope.now, expires_at));
+    }
+    let claimed = claim_gated(&mut *tx, scope, n, &gates).await?;
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// The claim statement, with the calling hours' decisions made.
+async fn claim_gated(
     db: impl PgExecutor<'_>,
     scope: &ClaimScope,
     n: i64,
-) -> Result<Vec<Batch>, EngineError> {
+    gates: &Gates,
+) -> Result<Claimed, EngineError> {
     let ClaimScope {
         campaign_id,
         owner,
@@ -198,31 +300,60 @@ pub async fn batch_claim(
         margin,
         call_timeout,
         template,
+        communication_time: _,
     } = scope;
-    let n = n.max(0);
     let slots = usize::try_from(n).unwrap_or(0).div_ceil(BATCH_MAX_CONTACTS);
     let batch_ids: Vec<Uuid> = (0..slots).map(|_| Uuid::new_v4()).collect();
     let tokens: Vec<String> = batch_ids.iter().copied().map(client_token).collect();
     let shard = rand::random_range(0..PENDING_SHARDS);
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
-            r#"
-        with {picked},
+            r#"{CLAIMABLE},
+        picked as (
+            select id, expires_at, phone_number from dial_request
+            where {filter} and ($14::uuid[] is null or id = any($14))
+            order by expires_at
+            limit $6
+            for update skip locked
+        ),
+        {checked},
+        refusals as (
+            select id, case when do_not_call then '{dnc}' else '{no_zone}' end as reason
+            from checked where do_not_call or id = any($20)
+        ),
         slotted as (
             select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
-            from picked
+            from checked where not do_not_call and id <> all($20)
         ),
         {claimed},
+        {decided},
         batches as (
             insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
             select c.batch_id, $1, t.token, $3, $9, array_agg(c.id order by c.id), 1, $10
             from claimed c join unnest($7::uuid[], $8::text[]) as t(batch_id, token) on t.batch_id = c.batch_id
             group by c.batch_id, t.token
         )
-        select batch_id, id, phone_number, attributes, expires_at, attempts from claimed order by batch_id, id
+        select batch_id, id, phone_number, attributes, expires_at, attempts, null as reason from claimed
+        union all
+        select null, id, '', '{{}}', expires_at, attempt, reason from refused
+        order by batch_id, id
         "#,
-            picked = claim_picked(Channel::Telephony),
-            claimed = claim_ctes("$1", "$11", "$12", Some(Phase::Creating)),
+            filter = claimable_filter(Channel::Telephony),
+            checked = dnc_check_cte("picked", "$1"),
+            dnc = FailureReason::DoNotCall.as_str(),
+            no_zone = FailureReason::MissingTimeZone.as_str(),
+            claimed = claim_ctes(
+                "$1",
+                "$11",
+                "$12",
+                Some(Phase::Creating),
+                "unnest($15::uuid[], $16::timestamptz[]) as w(id, until)"
+            ),
+            decided = ledger_cte(
+                "$1",
+                "$4",
+                "unnest($17::uuid[], $18::text[], $19::timestamp[]) as z(id, zone, local_time)"
+            ),
         )
     });
     let rows: Vec<ClaimedRow> = sqlx::query_as(&CLAIM)
@@ -239,15 +370,28 @@ pub async fn batch_claim(
         .bind(shard)
         .bind(dialed_at)
         .bind(BATCH_MAX_CONTACTS as i64)
+        .bind(&gates.restrict)
+        .bind(&gates.wait_ids)
+        .bind(&gates.wait_until)
+        .bind(&gates.zone_ids)
+        .bind(&gates.zones)
+        .bind(&gates.local_times)
+        .bind(&gates.no_zone)
         .fetch_all(db)
         .await?;
     let mut batches: Vec<Batch> = Vec::with_capacity(slots);
+    let mut refused = std::collections::BTreeMap::new();
     for row in rows {
-        if batches.last().is_none_or(|b| b.id != row.batch_id) {
+        // A row without a batch is a refused request.
+        let Some(batch_id) = row.batch_id else {
+            *refused.entry(row.reason.unwrap_or_default()).or_default() += 1;
+            continue;
+        };
+        if batches.last().is_none_or(|b| b.id != batch_id) {
             batches.push(Batch {
-                id: row.batch_id,
+                id: batch_id,
                 campaign_id: campaign_id.clone(),
-                client_token: client_token(row.batch_id),
+                client_token: client_token(batch_id),
                 template: template.clone(),
                 items: Vec::with_capacity(BATCH_MAX_CONTACTS),
                 attempts: 0,
@@ -257,25 +401,39 @@ pub async fn batch_claim(
             batch.items.push(row.item.into());
         }
     }
-    Ok(batches)
+    Ok(Claimed {
+        batches,
+        refused,
+        waiting: gates.wait_ids.len() as u64,
+    })
 }
 
 /// Claims up to `n` pending SMS requests of a campaign, as [`batch_claim`] claims calls
-/// (same order, margin, backoff and lease rules), each into a batch of its own whose
-/// ClientToken names the request and the claim: `dialer-sms-{id}-{attempts}`. Every send of
-/// one claim carries it, so the contact center never sends that claim's message twice; a
-/// later claim (after a retryable failure put the request back) is a new send.
+/// (same order, margin, backoff, lease and do-not-call rules, the same ledger), each into a
+/// batch of its own whose ClientToken names the request and the claim:
+/// `dialer-sms-{id}-{attempts}`. Every send of one claim carries it, so the contact center
+/// never sends that claim's message twice; a later claim (after a retryable failure put the
+/// request back) is a new send.
 pub async fn sms_claim(
     db: impl PgExecutor<'_>,
     scope: &ClaimScope,
     n: i64,
-) -> Result<Vec<Batch>, EngineError> {
+) -> Result<Claimed, EngineError> {
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
-            r#"
-        with {picked},
-        slotted as (select id, gen_random_uuid() as batch_id from picked),
+            r#"{CLAIMABLE},
+        picked as (
+            select id, expires_at, phone_number from dial_request
+            where {filter}
+            order by expires_at
+            limit $6
+            for update skip locked
+        ),
+        {checked},
+        refusals as (select id, '{dnc}' as reason from checked where do_not_call),
+        slotted as (select id, gen_random_uuid() as batch_id from checked where not do_not_call),
         {claimed},
+        {decided},
         tokened as (
             select c.*, 'dialer-sms-' || c.id || '-' || c.attempts as client_token from claimed c
         ),
@@ -283,11 +441,28 @@ pub async fn sms_claim(
             insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
             select t.batch_id, $1, t.client_token, $3, $7, array[t.id], 1, $8 from tokened t
         )
-        select batch_id, client_token, id, phone_number, attributes, expires_at, attempts, channel_parameters
-        from tokened order by expires_at, id
+        select batch_id, client_token, id, phone_number, attributes, expires_at, attempts,
+               channel_parameters, null as reason
+        from tokened
+        union all
+        select null, null, id, '', '{{}}', expires_at, attempt, null, reason from refused
+        order by expires_at, id
         "#,
-            picked = claim_picked(Channel::Sms),
-            claimed = claim_ctes("$1", "$9", "$10", None),
+            filter = claimable_filter(Channel::Sms),
+            checked = dnc_check_cte("picked", "$1"),
+            dnc = FailureReason::DoNotCall.as_str(),
+            claimed = claim_ctes(
+                "$1",
+                "$9",
+                "$10",
+                None,
+                "unnest('{}'::uuid[], '{}'::timestamptz[]) as w(id, until)"
+            ),
+            decided = ledger_cte(
+                "$1",
+                "$4",
+                "unnest('{}'::uuid[], '{}'::text[], '{}'::timestamp[]) as z(id, zone, local_time)"
+            ),
         )
     });
     let rows: Vec<SmsClaimedRow> = sqlx::query_as(&CLAIM)
@@ -303,23 +478,33 @@ pub async fn sms_claim(
         .bind(scope.dialed_at)
         .fetch_all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Batch {
-            id: row.batch_id,
+    let mut claimed = Claimed::default();
+    for row in rows {
+        // A row without a batch is a refused request.
+        let (Some(batch_id), Some(client_token)) = (row.batch_id, row.client_token) else {
+            *claimed
+                .refused
+                .entry(row.reason.unwrap_or_default())
+                .or_default() += 1;
+            continue;
+        };
+        claimed.batches.push(Batch {
+            id: batch_id,
             campaign_id: scope.campaign_id.clone(),
-            client_token: row.client_token,
+            client_token,
             template: scope.template.clone(),
             items: vec![row.item.into()],
             attempts: 0,
-        })
-        .collect())
+        });
+    }
+    Ok(claimed)
 }
 
 #[derive(sqlx::FromRow)]
 struct SmsClaimedRow {
-    batch_id: Uuid,
-    client_token: String,
+    batch_id: Option<Uuid>,
+    client_token: Option<String>,
+    reason: Option<String>,
     #[sqlx(flatten)]
     item: BatchItemRow,
 }
@@ -332,7 +517,8 @@ fn client_token(batch_id: Uuid) -> String {
 
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
-    batch_id: Uuid,
+    batch_id: Option<Uuid>,
+    reason: Option<String>,
     #[sqlx(flatten)]
     item: BatchItemRow,
 }
@@ -782,13 +968,246 @@ mod tests {
                 answer_machine_detection: false,
                 sms: None,
             },
+            communication_time: None,
         }
+    }
+
+    #[sqlx::test]
+    async fn a_listed_number_is_refused_by_the_claim_and_the_ledger_says_why(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        // One request for another number; the others' number is listed after they queued.
+        sqlx::query(
+            "update dial_request set phone_number = '+14155550199' where client_token = 't1'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into do_not_call (account_id, list, number_hash)
+             values ('123456789012', '', number_hash('+14155550123'))",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let claimed = batch_claim(&pool, &scope(), 3).await.unwrap();
+        assert_eq!(
+            claimed.refused,
+            std::collections::BTreeMap::from([("DO_NOT_CALL".to_string(), 2)])
+        );
+        let [batch] = claimed.batches.as_slice() else {
+            panic!("one batch expected, got {}", claimed.batches.len());
+        };
+        assert_eq!(batch.items.len(), 1);
+        assert_eq!(batch.items[0].phone_number, "+14155550199");
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
+        let states: Vec<(DialRequestState, Option<String>)> =
+            sqlx::query_as("select state, reason from dial_request order by state, reason")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            states,
+            [
+                (DialRequestState::InProgress, None),
+                (DialRequestState::Failed, Some("DO_NOT_CALL".into())),
+                (DialRequestState::Failed, Some("DO_NOT_CALL".into())),
+            ]
+        );
+        let ledger: Vec<(String, String, i32, bool)> = sqlx::query_as(
+            "select verdict::text, rule, attempt, number_hash = number_hash(d.phone_number)
+             from rule_decision r join dial_request d on d.id = r.request_id
+             order by verdict, rule",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            ledger,
+            [
+                ("dial".into(), "all_passed".into(), 1, true),
+                ("refuse".into(), "do_not_call".into(), 1, true),
+                ("refuse".into(), "do_not_call".into(), 1, true),
+            ]
+        );
+        // The ledger cannot be rewritten.
+        assert!(sqlx::query("delete from rule_decision")
+            .execute(&pool)
+            .await
+            .is_err());
+        assert!(sqlx::query("update rule_decision set verdict = 'dial'")
+            .execute(&pool)
+            .await
+            .is_err());
+    }
+
+    #[sqlx::test]
+    async fn closed_hours_park_a_request_until_they_open_and_the_ledger_says_where(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        // t1 is in Tokyo, t2 names no zone the campaign could use, t3 names none: New York.
+        sqlx::query(
+            "update dial_request set attributes = case client_token
+                 when 't1' then '{\"timeZone\": \"Asia/Tokyo\"}'::jsonb
+                 when 't2' then '{\"timeZone\": \"Nowhere/Special\"}'::jsonb
+                 else '{}'::jsonb end,
+                 expires_at = '2026-06-20T00:00:00Z'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let hours = crate::campaigns::channels::TimeWindow {
+            open_hours: crate::campaigns::channels::OpenHours::DailyHours(
+                ["MONDAY", "TUESDAY"]
+                    .map(|d| {
+                        let range = crate::campaigns::channels::TimeRange {
+                            start_time: "T08:00".into(),
+                            end_time: "T21:00".into(),
+                        };
+                        (d.to_string(), vec![range])
+                    })
+                    .into(),
+            ),
+            restricted_periods: None,
+        };
+        let time = |default_zone| {
+            Some(std::sync::Arc::new(CommunicationTime {
+                window: crate::rules::window::Window::compile(&hours).unwrap(),
+                default_zone,
+                zone_attribute: "timeZone".into(),
+            }))
+        };
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+        // Monday 2026-06-15 13:30 UTC: 09:30 in New York, 22:30 in Tokyo.
+        let mut scope = ClaimScope {
+            now: at("2026-06-15T13:30:00Z"),
+            dialed_at: at("2026-06-15T13:30:00Z"),
+            communication_time: time(Some(chrono_tz::America::New_York)),
+            ..scope()
+        };
+        let claimed = batch_claim(&pool, &scope, 3).await.unwrap();
+        assert_eq!(claimed.waiting, 1);
+        assert!(claimed.refused.is_empty());
+        let tokens: Vec<String> = sqlx::query_scalar(
+            "select client_token from dial_request where state = 'in_progress' order by 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(tokens, ["t2", "t3"]);
+        let parked: (DialRequestState, Option<DateTime<Utc>>) =
+            sqlx::query_as("select state, not_before from dial_request where client_token = 't1'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        // Tuesday 08:00 in Tokyo is Monday 23:00 UTC.
+        let opens = at("2026-06-15T23:00:00Z");
+        assert_eq!(parked, (DialRequestState::Pending, Some(opens)));
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
+
+        // Before the opening the claim finds nothing; at it, t1 is dialed.
+        scope.now = opens - chrono::Duration::minutes(1);
+        assert!(batch_claim(&pool, &scope, 3)
+            .await
+            .unwrap()
+            .batches
+            .is_empty());
+        scope.now = opens;
+        let claimed = batch_claim(&pool, &scope, 3).await.unwrap();
+        assert_eq!(claimed.batches.len(), 1);
+        assert_eq!(claimed.waiting, 0);
+
+        type Row = (String, String, String, Option<String>, Option<String>);
+        let ledger: Vec<Row> = sqlx::query_as(
+            "select d.client_token, r.verdict::text, r.rule, r.time_zone, r.local_time::text
+             from rule_decision r join dial_request d on d.id = r.request_id order by r.seq",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let row = |t: &str, v: &str, r: &str, z: &str, l: &str| {
+            (t.into(), v.into(), r.into(), Some(z.into()), Some(l.into()))
+        };
+        let mut first: Vec<Row> = ledger[..3].to_vec();
+        first.sort();
+        assert_eq!(
+            first,
+            [
+                row(
+                    "t1",
+                    "wait",
+                    "communication_time",
+                    "Asia/Tokyo",
+                    "2026-06-15 22:30:00"
+                ),
+                row(
+                    "t2",
+                    "dial",
+                    "all_passed",
+                    "America/New_York",
+                    "2026-06-15 09:30:00"
+                ),
+                row(
+                    "t3",
+                    "dial",
+                    "all_passed",
+                    "America/New_York",
+                    "2026-06-15 09:30:00"
+                ),
+            ]
+        );
+        assert_eq!(
+            ledger[3],
+            row(
+                "t1",
+                "dial",
+                "all_passed",
+                "Asia/Tokyo",
+                "2026-06-16 08:00:00"
+            )
+        );
+    }
+
+    #[sqlx::test]
+    async fn without_a_time_zone_a_request_is_refused(pool: PgPool) {
+        running_campaign(&pool, 1).await;
+        let hours = crate::campaigns::channels::TimeWindow {
+            open_hours: crate::campaigns::channels::OpenHours::DailyHours(Default::default()),
+            restricted_periods: None,
+        };
+        let scope = ClaimScope {
+            communication_time: Some(std::sync::Arc::new(CommunicationTime {
+                window: crate::rules::window::Window::compile(&hours).unwrap(),
+                default_zone: None,
+                zone_attribute: "timeZone".into(),
+            })),
+            ..scope()
+        };
+        let claimed = batch_claim(&pool, &scope, 1).await.unwrap();
+        assert_eq!(
+            claimed.refused,
+            std::collections::BTreeMap::from([("MISSING_TIME_ZONE".to_string(), 1)])
+        );
+        let row: (DialRequestState, Option<String>) =
+            sqlx::query_as("select state, reason from dial_request")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            row,
+            (DialRequestState::Failed, Some("MISSING_TIME_ZONE".into()))
+        );
+        let ledger: (String, String) =
+            sqlx::query_as("select verdict::text, rule from rule_decision")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(ledger, ("refuse".into(), "communication_time".into()));
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
     }
 
     #[sqlx::test]
     async fn a_claim_and_its_resolution_move_requests_and_their_counters_together(pool: PgPool) {
         running_campaign(&pool, 4).await;
-        let batches = batch_claim(&pool, &scope(), 4).await.unwrap();
+        let batches = batch_claim(&pool, &scope(), 4).await.unwrap().batches;
         let [batch] = batches.as_slice() else {
             panic!("one batch expected, got {}", batches.len());
         };

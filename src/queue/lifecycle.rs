@@ -7,7 +7,8 @@
 //!            │  │                │  │  └──fail──▶ failed  │
 //!            └──┼─────retry──────┘  └──expire──┐          │
 //!               ├──expire─────────────────────▶ expired ──┘ complete: a late contact
-//!               └──cancel──▶ cancelled                      event proves a contact
+//!               ├──cancel──▶ cancelled                      event proves a contact
+//!               └──refuse──▶ failed   (a calling rule forbids the call, at the claim)
 //! ```
 //!
 //! The queue's store applies these moves in SQL, set-based, with the target state of each
@@ -37,6 +38,8 @@ pub enum Transition {
     Expire,
     /// Its campaign stopped before it was dialed.
     Cancel,
+    /// A calling rule forbids the call (e.g. do-not-call), found when it was to be claimed.
+    Refuse,
 }
 
 /// A move the lifecycle does not allow.
@@ -54,7 +57,7 @@ impl Transition {
     pub fn sources(self) -> &'static [DialRequestState] {
         use DialRequestState as S;
         match self {
-            Transition::Claim | Transition::Cancel => &[S::Pending],
+            Transition::Claim | Transition::Cancel | Transition::Refuse => &[S::Pending],
             Transition::Retry | Transition::Fail => &[S::InProgress],
             Transition::Expire => &[S::Pending, S::InProgress],
             // An expired request whose contact reports an end had a contact after all (made
@@ -69,7 +72,7 @@ impl Transition {
             Transition::Claim => DialRequestState::InProgress,
             Transition::Retry => DialRequestState::Pending,
             Transition::Complete => DialRequestState::Completed,
-            Transition::Fail => DialRequestState::Failed,
+            Transition::Fail | Transition::Refuse => DialRequestState::Failed,
             Transition::Expire => DialRequestState::Expired,
             Transition::Cancel => DialRequestState::Cancelled,
         }
@@ -133,6 +136,11 @@ pub enum FailureReason {
     CallResourceNotFound,
     /// An SMS request's message could not be made (its template, its attributes).
     Message(MessageFailure),
+    /// The number is on a do-not-call list (`DO_NOT_CALL`).
+    DoNotCall,
+    /// The campaign has calling hours but neither the request nor the campaign names the
+    /// recipient's time zone (`MISSING_TIME_ZONE`).
+    MissingTimeZone,
 }
 
 impl FailureReason {
@@ -150,6 +158,8 @@ impl FailureReason {
             FailureReason::CallAccessDenied => "CALL_ACCESS_DENIED",
             FailureReason::CallResourceNotFound => "CALL_RESOURCE_NOT_FOUND",
             FailureReason::Message(failure) => failure.as_str(),
+            FailureReason::DoNotCall => "DO_NOT_CALL",
+            FailureReason::MissingTimeZone => "MISSING_TIME_ZONE",
         }
     }
 }
@@ -211,13 +221,14 @@ mod tests {
     use DialRequestState as S;
     use Transition as T;
 
-    const ALL_TRANSITIONS: [Transition; 6] = [
+    const ALL_TRANSITIONS: [Transition; 7] = [
         T::Claim,
         T::Retry,
         T::Complete,
         T::Fail,
         T::Expire,
         T::Cancel,
+        T::Refuse,
     ];
 
     #[test]
@@ -230,6 +241,7 @@ mod tests {
             (S::InProgress, T::Expire, S::Expired),
             (S::Pending, T::Expire, S::Expired),
             (S::Pending, T::Cancel, S::Cancelled),
+            (S::Pending, T::Refuse, S::Failed),
             (S::Expired, T::Complete, S::Completed),
         ];
         for from in S::ALL {
@@ -273,6 +285,7 @@ mod tests {
         assert_eq!(idempotency.as_str(), "IDEMPOTENCY_EXCEPTION");
         assert_eq!(FailureReason::Expired.as_str(), "EXPIRED");
         assert_eq!(FailureReason::CampaignStopped.as_str(), "CAMPAIGN_STOPPED");
+        assert_eq!(FailureReason::DoNotCall.as_str(), "DO_NOT_CALL");
         assert_eq!(
             FailureReason::CallResourceNotFound.as_str(),
             "CALL_RESOURCE_NOT_FOUND"

@@ -119,6 +119,23 @@ impl PhoneNumber {
         })
     }
 
+    /// Parses a number as people write one in lists: spaces, dashes, dots and parentheses
+    /// are dropped and a `00` international prefix becomes `+`; what remains must be E.164.
+    /// For do-not-call entries, where a number written `+1 (415) 555-0123` must match the
+    /// request for `+14155550123`. National forms (no country code) are still refused: the
+    /// country cannot be guessed.
+    pub fn parse_written(input: &str) -> Result<Self, PhoneError> {
+        let compact: String = input
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\t'))
+            .collect();
+        match compact.strip_prefix("00") {
+            Some(rest) => Self::parse(&format!("+{rest}")),
+            None => Self::parse(&compact),
+        }
+    }
+
     /// The number in E.164 form, for dialing and storage only; never log it.
     pub fn as_str(&self) -> &str {
         &self.e164
@@ -198,6 +215,30 @@ fn check_nanp(national: &str) -> Result<(), PhoneError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_numbers_lose_their_separators_but_keep_their_country() {
+        for written in [
+            "+1 (415) 555-0123",
+            " +1.415.555.0123 ",
+            "0014155550123",
+            "+1\t415 555 0123",
+        ] {
+            assert_eq!(
+                PhoneNumber::parse_written(written).map(|p| p.as_str().to_string()),
+                Ok("+14155550123".to_string()),
+                "{written:?}"
+            );
+        }
+        assert_eq!(
+            PhoneNumber::parse_written("(415) 555-0123"),
+            Err(PhoneError::MissingPlus)
+        );
+        assert_eq!(
+            PhoneNumber::parse_written("+1 415 555 O123"),
+            Err(PhoneError::InvalidCharacter)
+        );
+    }
 
     #[test]
     fn accepts_numbers_from_many_countries() {

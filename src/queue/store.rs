@@ -434,10 +434,21 @@ fn hourly_add(rows: &str, counts: &[&str]) -> String {
 /// requests of the caller's CTE `slotted (id, batch_id)`, which it selected pending and
 /// locked, into their batches, placed at the SQL expression `dialed_at`, in contact phase
 /// `phase` (a call's `creating`; none for a message, which no pacing counts as a call);
-/// `counted` takes them off the pending counter of `campaign`, on shard `shard`. `claimed`
-/// returns each request's `batch_id, id, phone_number, attributes, expires_at, attempts,
-/// channel_parameters`.
-pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str, phase: Option<Phase>) -> String {
+/// `refused` ends the requests of the caller's CTE `refusals (id, reason)` (selected and
+/// locked likewise), which a calling rule forbids, as failed with their reason; `waited`
+/// leaves the requests of the SQL from-item `waits (id, until)` (locked by the caller's
+/// transaction) pending, not to be claimed before `until`; `counted` takes the claimed and
+/// refused off the pending counter of `campaign`, on shard `shard`. `claimed` returns each
+/// request's `batch_id, id, phone_number, attributes, expires_at, attempts,
+/// channel_parameters`; `refused` its `id, expires_at, phone_number, reason` and the
+/// `attempt` it would have been; `waited` its `id, phone_number, attempt`.
+pub fn claim_ctes(
+    campaign: &str,
+    shard: &str,
+    dialed_at: &str,
+    phase: Option<Phase>,
+    waits: &str,
+) -> String {
     format!(
         "claimed as (
             update dial_request d
@@ -448,12 +459,28 @@ pub fn claim_ctes(campaign: &str, shard: &str, dialed_at: &str, phase: Option<Ph
             returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts,
                       d.channel_parameters
         ),
+        refused as (
+            update dial_request d
+            set state = '{failed}', reason = r.reason, not_before = null, updated_at = now()
+            from refusals r where d.id = r.id and {refuse_guard}
+            returning d.id, d.expires_at, d.phone_number, d.reason, d.attempts + 1 as attempt
+        ),
+        waited as (
+            update dial_request d
+            set not_before = w.until, updated_at = now()
+            from {waits} where d.id = w.id and d.state = '{pending}'
+            returning d.id, d.phone_number, d.attempts + 1 as attempt
+        ),
         counted as ({counted})",
         in_progress = Transition::Claim.target().as_str(),
         phase = phase.map_or("null".to_string(), |p| format!("'{}'", p.as_str())),
         guard = Transition::Claim.sql_guard("d.state"),
+        failed = Transition::Refuse.target().as_str(),
+        refuse_guard = Transition::Refuse.sql_guard("d.state"),
+        pending = DialRequestState::Pending.as_str(),
         counted = pending_add(&format!(
-            "select {campaign}, {shard}, -count(*) from claimed having count(*) > 0"
+            "select {campaign}, {shard}, -((select count(*) from claimed) + (select count(*) from refused))
+             having (select count(*) from claimed) + (select count(*) from refused) > 0"
         )),
     )
 }

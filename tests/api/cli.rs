@@ -29,7 +29,7 @@ async fn dialer(endpoint: &str, secret: &str, args: &[&str]) -> Output {
 
 /// The standard output of a run that succeeded.
 #[track_caller]
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
         "{:?}: {}",

@@ -10,5 +10,6 @@ mod edge;
 #[path = "../common/mod.rs"]
 mod helpers;
 mod hostile;
+mod rules;
 mod startup;
 mod status;

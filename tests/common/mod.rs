@@ -333,3 +333,17 @@ pub const CONNECTED_TIMELINE: [&str; 6] = [
     "disconnected",
     "completed",
 ];
+
+/// `DATABASE_URL` with its database replaced by `name`.
+pub fn database_url(name: &str) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for sqlx::test");
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let (without_query, query) = match base.find('?') {
+        Some(i) => (&base[..i], &base[i..]),
+        None => (base.as_str(), ""),
+    };
+    let authority_end = without_query[scheme_end..]
+        .find('/')
+        .map_or(without_query.len(), |i| scheme_end + i);
+    format!("{}/{name}{query}", &without_query[..authority_end])
+}

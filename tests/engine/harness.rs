@@ -16,7 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::common::{Client, TestApp, KEY_ID, SECRET};
+use crate::common::{database_url, Client, TestApp, KEY_ID, SECRET};
 
 /// The simulator's queue; campaigns with agents name it.
 pub const SIM_QUEUE: &str = "sim-queue";
@@ -261,20 +261,6 @@ impl TestDb {
     pub async fn app(&self, knobs: &Knobs) -> TestApp {
         TestApp::spawn_with(self.daemon_pool().await, knobs.config()).await
     }
-}
-
-/// `DATABASE_URL` with its database replaced by `name`.
-fn database_url(name: &str) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for sqlx::test");
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let (without_query, query) = match base.find('?') {
-        Some(i) => (&base[..i], &base[i..]),
-        None => (base.as_str(), ""),
-    };
-    let authority_end = without_query[scheme_end..]
-        .find('/')
-        .map_or(without_query.len(), |i| scheme_end + i);
-    format!("{}/{name}{query}", &without_query[..authority_end])
 }
 
 /// A `dialer serve` process on the test database. Dropping it kills it with SIGKILL.
