@@ -442,6 +442,49 @@ async fn nothing_is_sent_after_its_expiration(_: PgPoolOptions, connect: PgConne
 }
 
 #[sqlx::test]
+async fn a_number_on_the_do_not_call_list_gets_no_message(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let db = TestDb::new(connect).await;
+    let app = app(&db, &Knobs::default()).await;
+    let campaign = sms_campaign(&app, &db.pool, 1.0).await;
+    let requests: Vec<Sms> = (0..10).map(|_| Sms::greeting("Ann")).collect();
+    let ids = put_sms(&app, &db.pool, &campaign, "d", &requests).await;
+    // Listed after queueing: the first four numbers `put_sms` gave.
+    let listed: Vec<String> = (0..4).map(|i| format!("+1415555{i:04}")).collect();
+    let added = app
+        .call(
+            "PUT",
+            "/do-not-call",
+            Some(json!({ "phoneNumbers": listed })),
+        )
+        .await;
+    assert_eq!(added.ok()["added"], 4);
+    command(&app, &campaign, "start").await;
+    wait_drained(
+        &db.pool,
+        std::slice::from_ref(&campaign),
+        Duration::from_secs(30),
+    )
+    .await;
+
+    let ends = ends(&db.pool, &ids).await;
+    assert_eq!(ends[..4], ["failed/DO_NOT_CALL/-"; 4], "{ends:?}");
+    assert_eq!(ends[4..], ["completed/-/sent"; 6], "{ends:?}");
+    let sends = sent(&db.pool, "sim_sms", "created_at").await;
+    assert!(ids[..4].iter().all(|id| !sends.contains_key(id)));
+    assert_eq!(sends.len(), 6);
+    let refusals = count(
+        &db.pool,
+        "select count(*) from rule_decision where verdict = 'refuse' and rule = 'do_not_call'",
+    )
+    .await;
+    assert_eq!(refusals, 4, "the ledger says why each was not sent");
+    app.shutdown().await.unwrap();
+}
+
+#[sqlx::test]
 async fn a_campaign_sends_no_faster_than_its_share_of_the_rate(
     _: PgPoolOptions,
     connect: PgConnectOptions,
