@@ -568,7 +568,8 @@ async fn raw_claim(
                 let rows = sqlx::query(
                     "with picked as (
                          select id from dial_request
-                         where campaign_id = $1 and state = 'pending' and expires_at > now()
+                         where campaign_id = $1 and channel = 'telephony' and state = 'pending'
+                           and expires_at > now()
                          order by expires_at
                          limit $2
                          for update skip locked
