@@ -502,13 +502,48 @@ pub async fn calls_open(pool: &PgPool, campaigns: &[String]) -> i64 {
     .unwrap()
 }
 
-/// Waits until every request of the campaigns is terminal and every batch resolved.
+/// Waits until every request of the campaigns is terminal and every batch resolved; a
+/// timeout says what is left.
 pub async fn wait_drained(pool: &PgPool, campaigns: &[String], limit: Duration) {
-    let what = format!("requests of {campaigns:?} to reach a terminal state");
-    wait_for(&what, limit, || async {
-        (unfinished(pool, campaigns).await == 0).then_some(())
-    })
-    .await;
+    let deadline = Instant::now() + limit;
+    while unfinished(pool, campaigns).await > 0 {
+        if Instant::now() >= deadline {
+            panic!(
+                "timed out after {limit:?}: requests of {campaigns:?} to reach a terminal state; left: {:?}",
+                unfinished_detail(pool, campaigns).await
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The requests and batches [`unfinished`] counts, grouped by what a stall would show:
+/// request state, phase, whether their backoff is ahead, their batch's attempts and its
+/// next re-send, all relative to now.
+async fn unfinished_detail(pool: &PgPool, campaigns: &[String]) -> BTreeMap<String, i64> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select 'request ' || d.state::text || '/' || coalesce(d.contact_phase::text, '-')
+                || ' not_before ' || case when d.not_before > now() then 'ahead' else 'passed or none' end
+                || ' batch ' || case when b.id is null then 'none' when b.resolved_at is null then 'open' else 'resolved' end
+                || ' attempts ' || coalesce(b.attempts::text, '-')
+                || ' next in ' || coalesce(round(extract(epoch from b.next_attempt_at - now()))::text || ' s', '-'),
+                count(*)
+         from dial_request d left join contact_batch b on b.id = d.batch_id
+         where d.campaign_id = any($1) and d.state in ('pending', 'in_progress')
+         group by 1
+         union all
+         select 'open batch with ' || cardinality(request_ids) || ' requests, attempts ' || attempts
+                || ', next in ' || coalesce(round(extract(epoch from next_attempt_at - now()))::text || ' s', '-'),
+                count(*)
+         from contact_batch
+         where campaign_id = any($1) and resolved_at is null
+         group by 1",
+    )
+    .bind(campaigns)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    rows.into_iter().collect()
 }
 
 /// Requests per state.
