@@ -152,15 +152,26 @@ const FIRST_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections idle longer than this are checked before use.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
 
-/// A pool on `url`. Sessions abort transactions left idle, so a stuck client can never hold
-/// queue locks for long.
+/// The daemon's session settings on `options`. Sessions abort transactions left idle, so a
+/// stuck client can never hold queue locks for long, and never JIT-compile: every statement
+/// here is a short one, but the claim's chain of CTEs is estimated far above
+/// `jit_above_cost`, and compiling it took 2.5 s of a 2.55 s claim (EXPLAIN ANALYZE), every
+/// time, on a loaded machine.
+pub fn session_options(options: PgConnectOptions) -> PgConnectOptions {
+    options.options([
+        ("idle_in_transaction_session_timeout", "30s"),
+        ("jit", "off"),
+    ])
+}
+
+/// A pool on `url`, with the [`session_options`].
 ///
 /// A connection that has been idle a while (the server may have restarted or a firewall
 /// dropped it) is pinged before it is handed out; one in steady use is not: the ping is a
 /// round trip, and a busy engine acquires a connection for every statement.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = url.parse().map_err(DbError::Url)?;
-    let options = options.options([("idle_in_transaction_session_timeout", "30s")]);
+    let options = session_options(options);
     // One connection first, on its own: a pool that cannot connect only says it timed out,
     // while this says where it tried and what the server or the network answered.
     let failed = |cause: String| DbError::Connect {
@@ -200,4 +211,22 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, DbError>
         .connect_with(options.clone())
         .await
         .map_err(|error| failed(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    use sqlx::{Connection, PgConnection};
+
+    #[sqlx::test]
+    async fn daemon_sessions_never_jit_compile(_: PgPoolOptions, connect: PgConnectOptions) {
+        let mut session = PgConnection::connect_with(&super::session_options(connect))
+            .await
+            .unwrap();
+        let jit: String = sqlx::query_scalar("show jit")
+            .fetch_one(&mut session)
+            .await
+            .unwrap();
+        assert_eq!(jit, "off");
+    }
 }

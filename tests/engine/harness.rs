@@ -247,7 +247,7 @@ impl TestDb {
     async fn pool_on(connect: &PgConnectOptions, n: u32) -> PgPool {
         PgPoolOptions::new()
             .max_connections(n)
-            .connect_with(connect.clone())
+            .connect_with(dialer::db::session_options(connect.clone()))
             .await
             .expect("connect to the test database")
     }
