@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::batch::{Batch, BatchItem};
-use super::store::{batch_postpone, batch_resolve};
+use super::store::{batch_postpone, batch_resolve, batch_shed_expired};
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::clock::Clock;
 use crate::contact_center::{
@@ -149,10 +149,29 @@ impl Dispatcher {
         let now = self.clock.now();
         // The contact is created a moment after this check; the margin covers that moment.
         let margin = secs_to_duration(self.config.claim_expiry_margin_secs);
-        let (live, expired): (Vec<&BatchItem>, Vec<&BatchItem>) = batch
-            .items
-            .iter()
-            .partition(|item| item.expires_at > now + margin);
+        let is_live = |item: &BatchItem| item.expires_at > now + margin;
+        let shed;
+        let batch = if batch.attempts == 0
+            && batch.items.iter().any(is_live)
+            && !batch.items.iter().all(is_live)
+        {
+            // Never sent, partly expired: the batch becomes what its first call sends.
+            let (live, expired): (Vec<BatchItem>, Vec<BatchItem>) =
+                batch.items.iter().cloned().partition(is_live);
+            let ids: Vec<Uuid> = expired.iter().map(|item| item.id).collect();
+            batch_shed_expired(&self.pool, batch, &self.owner, fence, now, &ids).await?;
+            metrics::counter!(m::DIAL_REQUESTS_EXPIRED, m::CAMPAIGN_ID => batch.campaign_id.clone())
+                .increment(ids.len() as u64);
+            shed = Batch {
+                items: live,
+                ..batch.clone()
+            };
+            &shed
+        } else {
+            batch
+        };
+        let (live, expired): (Vec<&BatchItem>, Vec<&BatchItem>) =
+            batch.items.iter().partition(|item| is_live(item));
         let first = if batch.attempts == 0 || expired.is_empty() {
             if live.is_empty() {
                 // Never sent: nothing was dialed, so everything simply expired.

@@ -683,6 +683,64 @@ pub async fn batch_resolve(
     Ok(())
 }
 
+/// Takes requests of a batch never sent out of it, ended expired: what the batch's first
+/// call sends must be what every re-send of the batch reproduces ([`batch_due_many`] reads
+/// the batch's `request_ids`), and a request that expired before the first call is left out
+/// of it. Without this, a re-send after later expirations could match neither the first
+/// call nor the full batch, and the contacts the first call made would be taken for an
+/// idempotency conflict. One statement, guarded by the lease.
+pub async fn batch_shed_expired(
+    db: impl PgExecutor<'_>,
+    batch: &Batch,
+    owner: &str,
+    fence: i64,
+    now: DateTime<Utc>,
+    expired: &[Uuid],
+) -> Result<(), EngineError> {
+    static SHED: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            r#"
+        with guard as (
+            select 1 from campaign_lease
+            where campaign_id = $2 and owner = $3 and fence = $4
+        ),
+        results as (
+            select id, '{expired}'::dial_request_state as state, null::text as contact_id,
+                   '{reason}' as reason, null::timestamptz as not_before, null::text as outcome
+            from unnest($5::uuid[]) as e(id)
+        ),
+        -- The resolution's request side runs once the batch is changed: here, shrunk.
+        closed as (
+            update contact_batch b
+            set request_ids = array(select q.id from unnest(b.request_ids) with ordinality as q(id, i)
+                                    where q.id <> all($5) order by q.i)
+            where b.id = $1 and b.resolved_at is null and exists (select 1 from guard)
+            returning 1
+        ),
+        {requests}
+        select count(*) from closed
+        "#,
+            expired = Transition::Expire.target().as_str(),
+            reason = FailureReason::Expired.as_str(),
+            requests = resolve_ctes("$1", "$2", "$6", "$7"),
+        )
+    });
+    let shrunk: i64 = sqlx::query_scalar(&SHED)
+        .bind(batch.id)
+        .bind(&batch.campaign_id)
+        .bind(owner)
+        .bind(fence)
+        .bind(expired)
+        .bind(now)
+        .bind(rand::random_range(0..PENDING_SHARDS))
+        .fetch_one(db)
+        .await?;
+    if shrunk == 0 {
+        return Err(EngineError::StaleLease(batch.campaign_id.clone()));
+    }
+    Ok(())
+}
+
 /// Deletes up to `limit` resolved contact batches created before `before` of which no
 /// request is left: none of its requests still names it (deleted by retention, or put back
 /// in the queue for a later batch). Oldest first; returns how many were deleted. An
@@ -970,6 +1028,49 @@ mod tests {
             },
             communication_time: None,
         }
+    }
+
+    #[sqlx::test]
+    async fn a_batch_sheds_what_expired_before_its_first_call_and_resends_the_rest(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        let scope = scope();
+        let batch = batch_claim(&pool, &scope, 3)
+            .await
+            .unwrap()
+            .batches
+            .remove(0);
+        let gone = batch.items[1].id;
+
+        let stale = batch_shed_expired(&pool, &batch, "me", 2, scope.now, &[gone]).await;
+        assert!(
+            matches!(stale, Err(EngineError::StaleLease(_))),
+            "{stale:?}"
+        );
+        batch_shed_expired(&pool, &batch, "me", 1, scope.now, &[gone])
+            .await
+            .unwrap();
+
+        let row: (DialRequestState, Option<String>) =
+            sqlx::query_as("select state, reason from dial_request where id = $1")
+                .bind(gone)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(row, (DialRequestState::Expired, Some("EXPIRED".into())));
+        // A re-send is the call the first one was: the batch without the shed request.
+        let later = scope.now + chrono::Duration::minutes(1);
+        let resent = batch_due_many(&pool, "c", "me", 1, later, scope.call_timeout)
+            .await
+            .unwrap();
+        let kept: Vec<Uuid> = resent[0].items.iter().map(|item| item.id).collect();
+        let mut expected: Vec<Uuid> = batch
+            .items
+            .iter()
+            .map(|item| item.id)
+            .filter(|id| *id != gone)
+            .collect();
+        expected.sort();
+        assert_eq!(kept, expected);
     }
 
     #[sqlx::test]
