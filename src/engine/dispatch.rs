@@ -179,22 +179,19 @@ impl Dispatcher {
             }
             self.call(render(batch, &live)).await
         } else {
-            // An earlier call may have taken effect. Ask under the same token with content
-            // that differs from the original (only the valid items, or, when none is left, an
-            // item without a customer endpoint, which can never be dialed): a contact center
-            // that took the first call answers with an idempotency conflict, and only then is
-            // the original replayed, to learn the contacts it made back then.
-            let probe = if live.is_empty() {
-                undialable(batch)
-            } else {
-                render(batch, &live)
-            };
-            let answer = self.call(probe).await;
+            // An earlier call may have taken effect, and some items expired since. Ask under
+            // the same token with content no contact center can dial (one item without a
+            // customer endpoint): one that took the earlier call answers with an idempotency
+            // conflict, and only then is that call replayed, to learn the contacts it made.
+            // One that did not has now recorded this probe under the token, which can carry
+            // nothing else: the live items wait for a new batch. Only these two contents
+            // ever go under a token, so a replay always matches what took effect.
+            let answer = self.call(undialable(batch)).await;
             if is_idempotency_conflict(&answer) {
                 let full: Vec<&BatchItem> = batch.items.iter().collect();
                 self.call(render(batch, &full)).await
-            } else if live.is_empty() && answer.is_ok() {
-                return self.resolve_expired(batch, fence, now).await;
+            } else if answer.is_ok() {
+                return self.resolve_unsent(batch, fence, now, &live).await;
             } else {
                 answer
             }
@@ -242,10 +239,32 @@ impl Dispatcher {
         fence: i64,
         now: DateTime<Utc>,
     ) -> Result<DispatchReport, EngineError> {
+        self.resolve_unsent(batch, fence, now, &[]).await
+    }
+
+    /// Closes a batch of which no call took effect: the `live` items go back to the queue,
+    /// the others expired.
+    async fn resolve_unsent(
+        &self,
+        batch: &Batch,
+        fence: i64,
+        now: DateTime<Utc>,
+        live: &[&BatchItem],
+    ) -> Result<DispatchReport, EngineError> {
         let results: Vec<(Uuid, ItemResult)> = batch
             .items
             .iter()
-            .map(|i| (i.id, ItemResult::Expired))
+            .map(|item| {
+                let result = if live.iter().any(|l| l.id == item.id) {
+                    ItemResult::Retry {
+                        reason: FailureReason::CallNotMade,
+                        not_before: now,
+                    }
+                } else {
+                    ItemResult::Expired
+                };
+                (item.id, result)
+            })
             .collect();
         batch_resolve(&self.pool, batch, &self.owner, fence, now, &results).await?;
         Ok(self.report(batch, &results))

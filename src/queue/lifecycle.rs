@@ -134,6 +134,9 @@ pub enum FailureReason {
     /// The whole call named an instance or resource that does not exist
     /// (`CALL_RESOURCE_NOT_FOUND`).
     CallResourceNotFound,
+    /// Its batch's earlier call did not take effect, and other requests of the batch expired
+    /// since: it waits for a new batch (`CALL_NOT_MADE`).
+    CallNotMade,
     /// An SMS request's message could not be made (its template, its attributes).
     Message(MessageFailure),
     /// The number is on a do-not-call list (`DO_NOT_CALL`).
@@ -157,6 +160,7 @@ impl FailureReason {
             FailureReason::CallInvalidRequest => "CALL_INVALID_REQUEST",
             FailureReason::CallAccessDenied => "CALL_ACCESS_DENIED",
             FailureReason::CallResourceNotFound => "CALL_RESOURCE_NOT_FOUND",
+            FailureReason::CallNotMade => "CALL_NOT_MADE",
             FailureReason::Message(failure) => failure.as_str(),
             FailureReason::DoNotCall => "DO_NOT_CALL",
             FailureReason::MissingTimeZone => "MISSING_TIME_ZONE",
