@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 
 use super::DialRequestState;
 use crate::contact_center::FailureReasonCode;
+use crate::contacts::Outcome;
 use crate::sms::template::MessageFailure;
 
 /// A move of a dial request from one state to another.
@@ -28,7 +29,8 @@ use crate::sms::template::MessageFailure;
 pub enum Transition {
     /// Taken into a contact batch.
     Claim,
-    /// Its contact was not created, but may be in a later batch.
+    /// Its contact was not created, but may be in a later batch; or its contact ended with
+    /// an outcome its campaign retries, and a later batch makes its next attempt.
     Retry,
     /// Its contact ended.
     Complete,
@@ -141,6 +143,10 @@ pub enum FailureReason {
     /// The campaign has calling hours but neither the request nor the campaign names the
     /// recipient's time zone (`MISSING_TIME_ZONE`).
     MissingTimeZone,
+    /// Its call ended with this outcome and its campaign's retry policy tries it again
+    /// (`NO_ANSWER`, `BUSY`, `MACHINE`, `ABANDONED`, `LOST`: the outcome in capitals, as the
+    /// SQL that retries it writes it).
+    RetriedAfter(Outcome),
 }
 
 impl FailureReason {
@@ -160,6 +166,17 @@ impl FailureReason {
             FailureReason::Message(failure) => failure.as_str(),
             FailureReason::DoNotCall => "DO_NOT_CALL",
             FailureReason::MissingTimeZone => "MISSING_TIME_ZONE",
+            FailureReason::RetriedAfter(outcome) => match outcome {
+                Outcome::NoAnswer => "NO_ANSWER",
+                Outcome::Busy => "BUSY",
+                Outcome::Machine => "MACHINE",
+                Outcome::Abandoned => "ABANDONED",
+                Outcome::Lost => "LOST",
+                Outcome::Invalid => "INVALID",
+                Outcome::Answered => "ANSWERED",
+                Outcome::Connected => "CONNECTED",
+                Outcome::Sent => "SENT",
+            },
         }
     }
 }
@@ -294,6 +311,17 @@ mod tests {
             FailureReason::Message(MessageFailure::AttributeMissing).as_str(),
             "TEMPLATE_ATTRIBUTE_MISSING"
         );
+    }
+
+    #[test]
+    fn a_retried_outcome_is_stored_as_its_spelling_in_capitals() {
+        // The SQL that retries a request writes `upper(outcome)`.
+        for outcome in Outcome::ALL {
+            assert_eq!(
+                FailureReason::RetriedAfter(outcome).as_str(),
+                outcome.as_str().to_uppercase()
+            );
+        }
     }
 
     #[test]
