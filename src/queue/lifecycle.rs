@@ -11,6 +11,10 @@
 //!               └──refuse──▶ failed   (a calling rule forbids the call, at the claim)
 //! ```
 //!
+//! `retry` is taken when a batch did not create the request's contact, and when its contact
+//! ended with an outcome its campaign's retry policy tries again ([`crate::rules::retry`]):
+//! the next claim is the request's next attempt.
+//!
 //! The queue's store applies these moves in SQL, set-based, with the target state of each
 //! from [`Transition::target`] and its `where state …` guard from [`Transition::sql_guard`]
 //! (or, where one statement makes a move from one of its sources only, such as the
