@@ -148,7 +148,7 @@ pub enum FailureReason {
     /// recipient's time zone (`MISSING_TIME_ZONE`).
     MissingTimeZone,
     /// Its call ended with this outcome and its campaign's retry policy tries it again
-    /// (`NO_ANSWER`, `BUSY`, `MACHINE`, `ABANDONED`, `LOST`: the outcome in capitals, as the
+    /// (`NO_ANSWER`, `BUSY`, `MACHINE`, `ABANDONED`: the outcome in capitals, as the
     /// SQL that retries it writes it).
     RetriedAfter(Outcome),
 }

@@ -22,14 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::contacts::Outcome;
 
-/// Outcomes a policy may retry: those where nobody (or only a machine) was reached, or the
-/// call was lost. A connected, answered or invalid call is never retried.
-pub const RETRYABLE: [Outcome; 5] = [
+/// Outcomes a policy may retry: those where nobody (or only a machine, or nobody in time)
+/// took the call. A connected, answered or invalid call is never retried, nor a lost one:
+/// its end is written by the reconciler, which does not know whether a call took place.
+pub const RETRYABLE: [Outcome; 4] = [
     Outcome::NoAnswer,
     Outcome::Busy,
     Outcome::Machine,
     Outcome::Abandoned,
-    Outcome::Lost,
 ];
 
 /// Most attempts a rule may allow: beyond this a number is being harassed, not reached.
@@ -51,7 +51,7 @@ pub struct RetryRule {
 }
 
 /// A campaign's retry policy as written: the rule of each retried outcome, keyed by the
-/// outcome's spelling (`no_answer`, `busy`, `machine`, `abandoned`, `lost`). Outcomes left
+/// outcome's spelling (`no_answer`, `busy`, `machine`, `abandoned`). Outcomes left
 /// out are not retried.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
