@@ -319,6 +319,9 @@ pub struct Config {
     pub contact_center: ContactCenterConfig,
     /// SMS message templates (`[[templates]]`), by ARN; reloadable.
     pub templates: Vec<crate::sms::template::TemplateConfig>,
+    /// Retries by outcome (`[retries]`): the default policy and per-campaign ones;
+    /// reloadable.
+    pub retries: crate::rules::retry::RetriesConfig,
 }
 
 /// The contact center (`[contact_center]`): which backend, and the settings of each.
@@ -633,6 +636,7 @@ impl Config {
             problems.extend(bad);
         }
         problems.extend(self.pacing.validate());
+        problems.extend(self.retries.validate());
         problems.extend(self.contact_center.sim.validate());
         problems.extend(self.contact_center.amazon_connect.validate(
             self.contact_center.backend == crate::contact_center::BackendKind::AmazonConnect,
@@ -1219,6 +1223,15 @@ mod tests {
             arn: "arn".into(),
             body: "body".into(),
         });
+        let rule = crate::rules::retry::RetryRule {
+            after_secs: 1800.0,
+            max_attempts: 3,
+        };
+        let policy = crate::rules::retry::RetryPolicySpec {
+            outcomes: [("no_answer".to_string(), rule)].into(),
+        };
+        config.retries.default = policy.clone();
+        config.retries.campaigns.insert("sales".into(), policy);
         let mut want = std::collections::BTreeSet::new();
         let value = toml::Value::try_from(&config).unwrap_or_else(|e| panic!("{e}"));
         dotted_keys("", &value, &mut want);

@@ -54,6 +54,9 @@ pub const REASON: &str = "reason";
 
 /// Counter: contacts created (dials launched), by campaign.
 pub const DIALS: &str = "dialer_dials_total";
+/// Counter: retries scheduled (calls whose outcome their campaign's retry policy tries
+/// again), by campaign and outcome.
+pub const DIAL_REQUEST_RETRIES: &str = "dialer_dial_request_retries_total";
 /// Counter: contacts that reached their end, by campaign and outcome.
 pub const CONTACTS_COMPLETED: &str = "dialer_contacts_completed_total";
 /// Counter: contact lifecycle events received, by campaign and event kind.
@@ -177,6 +180,7 @@ pub const CATALOGUE: &[(&str, Kind, &str, &str)] = &[
     (DIAL_REQUESTS_WAITING, Kind::Counter, "campaign_id", "Times the claim left a request pending until its calling hours open (communicationTimeConfig)."),
     (DIALS, Kind::Counter, "campaign_id", "Contacts created (dials launched)."),
     (CONTACTS_COMPLETED, Kind::Counter, "campaign_id, outcome", "Contacts that reached their end, by outcome (connected, abandoned, machine, answered, no_answer, busy, invalid, lost)."),
+    (DIAL_REQUEST_RETRIES, Kind::Counter, "campaign_id, outcome", "Retries scheduled: calls whose outcome (no_answer, busy, machine, abandoned) their campaign's retry policy tries again, as a new attempt of the same dial request."),
     (CONTACT_EVENTS, Kind::Counter, "campaign_id, kind", "Contact lifecycle events received from the contact center."),
     (PERSON_ANSWERS, Kind::Counter, "campaign_id", "Calls answered by a person (the abandonment denominator)."),
     (ABANDONS, Kind::Counter, "campaign_id", "Person-answered calls not connected to an agent within the abandon threshold."),

@@ -3,8 +3,9 @@
 //! The new file is loaded and validated like at start; an invalid file is refused with a
 //! log line naming every problem, and the running config stays in force. What changes in
 //! place: pacing (`[pacing]`), rate limits (`[throttling]`), the log level, the retention
-//! (`queue.retention_days`) and the SMS templates (`[[templates]]`). In-flight calls are untouched. Other sections take effect at the
-//! next restart, which is logged.
+//! (`queue.retention_days`), the SMS templates (`[[templates]]`) and the retry policies
+//! (`[retries]`). In-flight calls are untouched. Other sections take effect at the next
+//! restart, which is logged.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use crate::api::throttle::Throttle;
 use crate::config::{Config, EnvOverrides};
 use crate::metrics as m;
 use crate::pacing::PacingConfig;
+use crate::rules::retry::RetriesConfig;
 use crate::sms::template::Templates;
 
 /// How often the file's modification time is checked.
@@ -33,6 +35,8 @@ pub struct Reloadable {
     pub retention: Arc<RwLock<Arc<Duration>>>,
     /// SMS templates, read by the engine for every message.
     pub templates: Arc<RwLock<Arc<Templates>>>,
+    /// Retry policies (`[retries]`), read by the event writers at every write.
+    pub retries: Arc<RwLock<Arc<RetriesConfig>>>,
 }
 
 impl Reloadable {
@@ -43,6 +47,7 @@ impl Reloadable {
             pacing: Arc::new(RwLock::new(Arc::new(config.pacing.clone()))),
             retention: Arc::new(RwLock::new(Arc::new(retention(&config.queue)))),
             templates: Arc::new(RwLock::new(Arc::new(templates(config)))),
+            retries: Arc::new(RwLock::new(Arc::new(config.retries.clone()))),
         }
     }
 }
@@ -253,6 +258,10 @@ impl Reloader {
         if new.templates != self.current.templates {
             replace(&self.targets.templates, templates(&new));
             changed.push("templates");
+        }
+        if new.retries != self.current.retries {
+            replace(&self.targets.retries, new.retries.clone());
+            changed.push("retries");
         }
         let old = &self.current;
         // Retention is applied above; the rest of [queue] waits for a restart.

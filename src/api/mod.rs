@@ -17,6 +17,7 @@ pub mod dnc;
 pub mod error;
 pub mod events;
 pub mod instances;
+pub mod retries;
 pub mod sigv4;
 pub mod status;
 pub mod throttle;
@@ -208,6 +209,12 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/campaigns/{id}/progress",
             op("GetCampaignProgress", get(status::progress)),
+        )
+        .route(
+            "/campaigns/{id}/retry-policy",
+            op("PutCampaignRetryPolicy", put(retries::put))
+                .merge(op("GetCampaignRetryPolicy", get(retries::get)))
+                .merge(op("DeleteCampaignRetryPolicy", delete(retries::delete))),
         )
         .route("/do-not-call", op("AddDoNotCallNumbers", put(dnc::add)))
         .route(

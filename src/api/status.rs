@@ -13,7 +13,7 @@ use super::wire::{validate_campaign_id, Violations};
 use super::AppState;
 use crate::accounts::AccountId;
 use crate::campaigns::store::campaign_get;
-use crate::queue::store::{campaign_abandonment, campaign_progress, dial_request_status};
+use crate::queue::store::{campaign_abandonment, campaign_progress, dial_request_status, Timeline};
 use crate::queue::DialRequestState;
 
 /// DescribeDialRequest: `GET /campaigns/{id}/dial-requests/{dialRequestId}`.
@@ -35,23 +35,39 @@ pub async fn dial_request(
     let Ok(id) = parsed else {
         return Err(ApiError::Validation("dialRequestId is invalid".into()));
     };
-    let (status, timeline) = dial_request_status(&app.pool, &account, &campaign_id, id)
+    let (status, timeline, past) = dial_request_status(&app.pool, &account, &campaign_id, id)
         .await?
         .ok_or_else(|| {
             ApiError::ResourceNotFound(format!(
                 "Dial request {request_id} not found in campaign {campaign_id}"
             ))
         })?;
-    let timeline: Vec<Value> = timeline
+    // Every attempt, oldest first: the earlier ones as the retry left them, then the
+    // current one (if it was dialed) as the request's own fields say.
+    let mut attempts: Vec<Value> = past
         .into_iter()
-        .map(|(event, at, detail)| {
-            let mut entry = json!({ "event": event, "at": at.to_rfc3339() });
-            if let Some(detail) = detail {
-                entry["agentId"] = Value::String(detail);
-            }
-            entry
+        .map(|(attempt, timeline)| {
+            json!({
+                "attempt": attempt.attempt,
+                "contactId": attempt.contact_id,
+                "outcome": attempt.outcome,
+                "dialedAt": attempt.dialed_at.map(|t| t.to_rfc3339()),
+                "endedAt": attempt.ended_at.to_rfc3339(),
+                "retryAt": attempt.retry_at.to_rfc3339(),
+                "timeline": timeline_json(timeline),
+            })
         })
         .collect();
+    if status.attempts as usize > attempts.len() {
+        attempts.push(json!({
+            "attempt": status.attempts,
+            "contactId": status.contact_id,
+            "outcome": status.outcome,
+            "dialedAt": status.dialed_at.map(|t| t.to_rfc3339()),
+            "timeline": timeline_json(timeline.clone()),
+        }));
+    }
+    let timeline = timeline_json(timeline);
     Ok(Json(json!({
         "id": status.id.to_string(),
         "campaignId": campaign_id,
@@ -66,7 +82,22 @@ pub async fn dial_request(
         "createdAt": status.created_at.to_rfc3339(),
         "updatedAt": status.updated_at.to_rfc3339(),
         "timeline": timeline,
+        "attemptHistory": attempts,
     })))
+}
+
+/// A contact's events as the status API shows them.
+fn timeline_json(timeline: Timeline) -> Vec<Value> {
+    timeline
+        .into_iter()
+        .map(|(event, at, detail)| {
+            let mut entry = json!({ "event": event, "at": at.to_rfc3339() });
+            if let Some(detail) = detail {
+                entry["agentId"] = Value::String(detail);
+            }
+            entry
+        })
+        .collect()
 }
 
 /// GetCampaignProgress: `GET /campaigns/{id}/progress`.

@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -41,6 +41,8 @@ use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent};
 use crate::queue::lifecycle::Transition;
 use crate::queue::store::{contact_update_many, StatusUpdate, StoredStatus, WrittenContact};
+use crate::queue::DialRequestState;
+use crate::rules::retry::RetriesConfig;
 use crate::supervisor::{ServiceError, ServiceResult};
 
 /// Most events written per transaction.
@@ -72,6 +74,8 @@ pub struct EventSink {
     pub signals: Arc<Signals>,
     /// Zero of the pacing clock (seconds since it).
     pub epoch: DateTime<Utc>,
+    /// The config file's retry policies (`[retries]`), read at every write.
+    pub retries: Arc<RwLock<Arc<RetriesConfig>>>,
 }
 
 impl EventSink {
@@ -93,6 +97,7 @@ impl EventSink {
                 pool: self.pool.clone(),
                 signals: self.signals.clone(),
                 epoch: self.epoch,
+                retries: self.retries.clone(),
                 known: HashMap::new(),
                 answered_at: HashMap::new(),
                 connected_at: HashMap::new(),
@@ -149,6 +154,7 @@ struct EventWriter {
     pool: PgPool,
     signals: Arc<Signals>,
     epoch: DateTime<Utc>,
+    retries: Arc<RwLock<Arc<RetriesConfig>>>,
     /// What this writer last wrote of each contact still in progress: what its next events
     /// are written against, without reading its row first.
     known: HashMap<Uuid, StoredStatus>,
@@ -241,7 +247,8 @@ impl EventWriter {
             let written = if updates.is_empty() {
                 Vec::new()
             } else {
-                contact_update_many(&self.pool, &updates).await?
+                let retries = crate::reload::current(&self.retries).to_sql();
+                contact_update_many(&self.pool, &updates, &retries).await?
             };
             self.written(&prepared, &written);
             for contact in &written {
@@ -288,6 +295,19 @@ impl EventWriter {
         }
         expected.clear();
         for row in &rows {
+            // A request waiting for its next attempt has no contact: events for it are an
+            // earlier attempt's, as are those naming an earlier attempt's contact.
+            if row.state == DialRequestState::Pending {
+                by_request.remove(&row.id);
+                continue;
+            }
+            if let Some(events) = by_request.get_mut(&row.id) {
+                events.retain(|e| !row.past_contacts.contains(&e.contact_id));
+                if events.is_empty() {
+                    by_request.remove(&row.id);
+                    continue;
+                }
+            }
             expected.insert(row.id, (StoredStatus::from(row), row.recorded.clone()));
         }
         by_request.retain(|id, events| {
@@ -321,6 +341,11 @@ impl EventWriter {
                 if let Some(observation) = self.observe(contact.id, contact.dialed_at, event) {
                     self.signals.observe(campaign, observation);
                 }
+            }
+            if let Some(retry_at) = contact.retry_at {
+                tracing::debug!(request_id = %contact.id, %retry_at, outcome = p.after.final_outcome().as_str(), "call retried");
+                metrics::counter!(m::DIAL_REQUEST_RETRIES, m::CAMPAIGN_ID => campaign.to_string(), m::OUTCOME_LABEL => p.after.final_outcome().as_str())
+                    .increment(1);
             }
             if p.after.terminal {
                 self.known.remove(&contact.id);
@@ -504,6 +529,7 @@ fn prepare<'a>(
                 events: timeline,
                 counts,
                 at: first.at,
+                ended_at: new.last().map_or(first.at, |e| e.at),
             },
             before,
             after,
@@ -532,7 +558,6 @@ fn status_of(stored: &StoredStatus) -> ContactStatus {
 mod tests {
     use super::*;
     use crate::contacts::Outcome;
-    use crate::queue::DialRequestState;
 
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::seconds(secs)

@@ -183,6 +183,7 @@ pub struct Engine {
     config: Arc<EngineConfig>,
     pacing: Arc<std::sync::RwLock<Arc<crate::pacing::PacingConfig>>>,
     templates: Arc<std::sync::RwLock<Arc<crate::sms::template::Templates>>>,
+    retries: Arc<std::sync::RwLock<Arc<crate::rules::retry::RetriesConfig>>>,
     /// Shared with the API, so new work is planned at once.
     wake: Arc<tokio::sync::Notify>,
     signals: Arc<scheduler::Signals>,
@@ -194,8 +195,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine dialing through `center`, whose clock is `center_clock`, with the pacing
-    /// and SMS templates `reloadable` holds.
+    /// An engine dialing through `center`, whose clock is `center_clock`, with the pacing,
+    /// SMS templates and retry policies `reloadable` holds.
     pub fn new(
         pool: sqlx::PgPool,
         center: Arc<dyn ContactCenter>,
@@ -221,6 +222,7 @@ impl Engine {
             config: Arc::new(config.clone()),
             pacing: reloadable.pacing.clone(),
             templates: reloadable.templates.clone(),
+            retries: reloadable.retries.clone(),
             wake,
             signals: Arc::new(scheduler::Signals::default()),
             owner,
@@ -257,6 +259,7 @@ impl Engine {
                 pool: engine.pool.clone(),
                 signals: engine.signals.clone(),
                 epoch: engine.epoch,
+                retries: engine.retries.clone(),
             };
             sink.run(engine.center.subscribe(), cancel)
         });

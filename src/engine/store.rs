@@ -856,6 +856,8 @@ pub struct ContactRow {
     pub state: DialRequestState,
     /// Event kinds already in the timeline.
     pub recorded: Vec<String>,
+    /// The contacts of its earlier attempts, whose late events change nothing.
+    pub past_contacts: Vec<String>,
 }
 
 /// Looks up requests by id or, for events that carry only a contact id, through the batch
@@ -876,7 +878,9 @@ pub async fn contact_rows(
          )
          select d.id, coalesce(d.contact_id, c.contact_id) as contact_id,
                 d.contact_phase, d.outcome, d.state,
-                array(select jsonb_object_keys(d.timeline)) as recorded
+                array(select jsonb_object_keys(d.timeline)) as recorded,
+                array(select h ->> 'contactId' from jsonb_array_elements(d.attempt_history) h
+                      where h ->> 'contactId' is not null) as past_contacts
          from wanted w join dial_request d on d.id = w.id
          left join by_contact c on c.id = d.id",
     )

@@ -11,6 +11,10 @@
 //!               └──refuse──▶ failed   (a calling rule forbids the call, at the claim)
 //! ```
 //!
+//! `retry` is taken when a batch did not create the request's contact, and when its contact
+//! ended with an outcome its campaign's retry policy tries again ([`crate::rules::retry`]):
+//! the next claim is the request's next attempt.
+//!
 //! The queue's store applies these moves in SQL, set-based, with the target state of each
 //! from [`Transition::target`] and its `where state …` guard from [`Transition::sql_guard`]
 //! (or, where one statement makes a move from one of its sources only, such as the
@@ -21,6 +25,7 @@ use chrono::{DateTime, Utc};
 
 use super::DialRequestState;
 use crate::contact_center::FailureReasonCode;
+use crate::contacts::Outcome;
 use crate::sms::template::MessageFailure;
 
 /// A move of a dial request from one state to another.
@@ -28,7 +33,8 @@ use crate::sms::template::MessageFailure;
 pub enum Transition {
     /// Taken into a contact batch.
     Claim,
-    /// Its contact was not created, but may be in a later batch.
+    /// Its contact was not created, but may be in a later batch; or its contact ended with
+    /// an outcome its campaign retries, and a later batch makes its next attempt.
     Retry,
     /// Its contact ended.
     Complete,
@@ -144,6 +150,10 @@ pub enum FailureReason {
     /// The campaign has calling hours but neither the request nor the campaign names the
     /// recipient's time zone (`MISSING_TIME_ZONE`).
     MissingTimeZone,
+    /// Its call ended with this outcome and its campaign's retry policy tries it again
+    /// (`NO_ANSWER`, `BUSY`, `MACHINE`, `ABANDONED`: the outcome in capitals, as the
+    /// SQL that retries it writes it).
+    RetriedAfter(Outcome),
 }
 
 impl FailureReason {
@@ -164,6 +174,17 @@ impl FailureReason {
             FailureReason::Message(failure) => failure.as_str(),
             FailureReason::DoNotCall => "DO_NOT_CALL",
             FailureReason::MissingTimeZone => "MISSING_TIME_ZONE",
+            FailureReason::RetriedAfter(outcome) => match outcome {
+                Outcome::NoAnswer => "NO_ANSWER",
+                Outcome::Busy => "BUSY",
+                Outcome::Machine => "MACHINE",
+                Outcome::Abandoned => "ABANDONED",
+                Outcome::Lost => "LOST",
+                Outcome::Invalid => "INVALID",
+                Outcome::Answered => "ANSWERED",
+                Outcome::Connected => "CONNECTED",
+                Outcome::Sent => "SENT",
+            },
         }
     }
 }
@@ -298,6 +319,17 @@ mod tests {
             FailureReason::Message(MessageFailure::AttributeMissing).as_str(),
             "TEMPLATE_ATTRIBUTE_MISSING"
         );
+    }
+
+    #[test]
+    fn a_retried_outcome_is_stored_as_its_spelling_in_capitals() {
+        // The SQL that retries a request writes `upper(outcome)`.
+        for outcome in Outcome::ALL {
+            assert_eq!(
+                FailureReason::RetriedAfter(outcome).as_str(),
+                outcome.as_str().to_uppercase()
+            );
+        }
     }
 
     #[test]

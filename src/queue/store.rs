@@ -573,6 +573,8 @@ pub struct StatusUpdate {
     pub counts: [i32; 3],
     /// When the events happened (the hour they count in).
     pub at: DateTime<Utc>,
+    /// When the last of them happened: a terminal contact's end, which a retry counts from.
+    pub ended_at: DateTime<Utc>,
 }
 
 /// A contact whose update applied.
@@ -584,6 +586,8 @@ pub struct WrittenContact {
     pub campaign_id: String,
     /// When its call was placed.
     pub dialed_at: Option<DateTime<Utc>>,
+    /// When its next attempt is due, if its call's outcome is retried.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// Writes contact statuses, adds the events to the timelines (requests whose contact ended
@@ -591,13 +595,24 @@ pub struct WrittenContact {
 /// the contact center's own account: they also record a contact id the batch's answer never
 /// delivered (a call whose outcome was unknown when its requests expired).
 ///
+/// A call that ends with an outcome its campaign's retry policy tries again (see
+/// [`crate::rules::retry`]; `retries` is the config file's policies, in
+/// [`RetriesConfig::to_sql`] form) does not complete its request: the ended attempt moves to
+/// the request's `attempt_history`, the request goes back to `pending` (and onto the pending
+/// counter) not before its retry time, with the outcome in capitals as its reason, and the
+/// ledger gets a `retry` decision for the next attempt.
+///
 /// An update applies only where the row still holds its expected status and has none of its
 /// events yet (optimistic concurrency: another writer, or a duplicate delivery, got there
-/// first); each row is written whole or not at all, and the counts follow the rows written.
-/// Returns the contacts written; the caller reads the others again.
+/// first), and never with a contact of an earlier attempt or to a request waiting for its
+/// next one; each row is written whole or not at all, and the counts follow the rows
+/// written. Returns the contacts written; the caller reads the others again.
+///
+/// [`RetriesConfig::to_sql`]: crate::rules::retry::RetriesConfig::to_sql
 pub async fn contact_update_many(
     db: impl PgExecutor<'_>,
     updates: &[&StatusUpdate],
+    retries: &serde_json::Value,
 ) -> Result<Vec<WrittenContact>, QueueError> {
     let ids: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
     let was_phase: Vec<Option<Phase>> = updates.iter().map(|u| u.expected.phase).collect();
@@ -618,37 +633,64 @@ pub async fn contact_update_many(
     let [answers, abandons, machines] =
         [0, 1, 2].map(|i| updates.iter().map(|u| u.counts[i]).collect::<Vec<i32>>());
     let at: Vec<DateTime<Utc>> = updates.iter().map(|u| u.at).collect();
+    let ended_at: Vec<DateTime<Utc>> = updates.iter().map(|u| u.ended_at).collect();
     static UPDATE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "with u as (
              select u.*, string_to_array(u.kind_list, ',') as kinds
              from unnest($1::uuid[], $2::text[], $3::text[], $4::dial_request_state[],
                          $5::text[], $6::text[], $7::text[], $8::bool[], $9::jsonb[], $10::text[],
-                         $11::int[], $12::int[], $13::int[], $14::timestamptz[])
+                         $11::int[], $12::int[], $13::int[], $14::timestamptz[], $17::timestamptz[])
                  as u(id, was_phase, was_outcome, was_state, contact_id, phase, outcome, terminal,
-                      events, kind_list, answers, abandons, machines, at)
+                      events, kind_list, answers, abandons, machines, at, ended_at)
          ),
+         {retried},
          written as (
              update dial_request d
-             set contact_phase = u.phase, outcome = u.outcome,
-                 contact_id = coalesce(d.contact_id, u.contact_id),
-                 state = case when u.terminal and {complete}
-                              then '{completed}'::dial_request_state else d.state end,
-                 reason = case when u.terminal and d.state = '{expired}' then null else d.reason end,
-                 timeline = u.events || d.timeline,
+             set contact_phase = case when rt.id is null then u.phase end,
+                 outcome = case when rt.id is null then u.outcome end,
+                 contact_id = case when rt.id is null then coalesce(d.contact_id, u.contact_id) end,
+                 state = case when rt.id is not null then '{pending}'::dial_request_state
+                              when u.terminal and {complete} then '{completed}'::dial_request_state
+                              else d.state end,
+                 reason = case when rt.id is not null then upper(u.outcome)
+                               when u.terminal and d.state = '{expired}' then null
+                               else d.reason end,
+                 not_before = case when rt.id is not null then rt.retry_at else d.not_before end,
+                 batch_id = case when rt.id is not null then null else d.batch_id end,
+                 timeline = case when rt.id is null then u.events || d.timeline else '{{}}' end,
+                 attempt_history = case when rt.id is null then d.attempt_history
+                     else d.attempt_history || jsonb_build_array(jsonb_build_object(
+                         'attempt', d.attempts, 'contactId', coalesce(d.contact_id, u.contact_id),
+                         'outcome', u.outcome, 'dialedAt', d.dialed_at, 'endedAt', u.ended_at,
+                         'retryAt', rt.retry_at, 'timeline', u.events || d.timeline)) end,
                  updated_at = now()
-             from u
+             from u left join retried rt on rt.id = u.id
              where d.id = u.id
                and d.contact_phase is not distinct from u.was_phase
                and d.outcome is not distinct from u.was_outcome
                and d.state = u.was_state
+               and d.state <> '{pending}'
                and not d.timeline ?| u.kinds
-             returning d.id, d.campaign_id, d.dialed_at, u.answers, u.abandons, u.machines, u.at
+               and not d.attempt_history @> jsonb_build_array(jsonb_build_object('contactId', u.contact_id))
+             returning d.id, d.campaign_id, d.dialed_at, d.attempts, d.phone_number, u.answers,
+                       u.abandons, u.machines, u.at, u.ended_at, rt.retry_at
          ),
-         counted as ({counted})
-         select id, campaign_id, dialed_at from written",
+         counted as ({counted}),
+         requeued as ({requeued}),
+         retry_decided as (
+             insert into rule_decision (decided_at, campaign_id, request_id, attempt, rule, verdict,
+                                        config_version, number_hash)
+             select w.ended_at, w.campaign_id, w.id, w.attempts + 1, '{retry_rule}', '{retry}',
+                    campaign_config_version(c), number_hash_with(k.inner_pad, k.outer_pad, w.phone_number)
+             from written w join campaign c on c.id = w.campaign_id cross join number_hash_key k
+             where w.retry_at is not null
+         )
+         select id, campaign_id, dialed_at, retry_at from written",
+            retried = retried_cte(),
             complete = Transition::Complete.sql_guard("d.state"),
             completed = Transition::Complete.target().as_str(),
+            pending = Transition::Retry.target().as_str(),
             // A late contact's end clears the expiry's reason.
             expired = DialRequestState::Expired.as_str(),
             counted = hourly_add(
@@ -658,6 +700,12 @@ pub async fn contact_update_many(
                  having sum(answers + abandons + machines) > 0",
                 &["person_answers", "abandons", "machines"],
             ),
+            requeued = pending_add(
+                "select campaign_id, $15, count(*) from written where retry_at is not null
+                 group by campaign_id"
+            ),
+            retry_rule = crate::rules::ledger::Rule::RetryPolicy.as_str(),
+            retry = crate::rules::ledger::Verdict::Retry.as_str(),
         )
     });
     Ok(sqlx::query_as(&UPDATE)
@@ -676,8 +724,40 @@ pub async fn contact_update_many(
         .bind(&machines)
         .bind(&at)
         .bind(rand::random_range(0..HOURLY_SHARDS))
+        .bind(Json(retries))
+        .bind(&ended_at)
         .fetch_all(db)
         .await?)
+}
+
+/// The retry decision of [`contact_update_many`], as a CTE `retried (id, retry_at)` over its
+/// CTE `u`: the calls that end (`terminal`) in progress with an outcome their campaign's
+/// policy retries, attempts left, and a retry time before the request's expiration. The
+/// policy is the campaign's own (`campaign_retry_policy`), else the config file's (`$16`)
+/// for its id, then its name, then the default; [`RetryPolicy::retry_at`] is the same rule.
+/// Only calls are retried: a message is sent or not.
+///
+/// [`RetryPolicy::retry_at`]: crate::rules::retry::RetryPolicy::retry_at
+fn retried_cte() -> String {
+    format!(
+        "retried as (
+             select u.id, u.ended_at + make_interval(secs => (r.rule ->> 'after_secs')::float8) as retry_at
+             from u
+             join dial_request d on d.id = u.id
+             join campaign c on c.id = d.campaign_id
+             left join campaign_retry_policy p on p.campaign_id = c.id
+             cross join lateral (
+                 select coalesce(p.policy, $16 -> 'campaigns' -> c.id, $16 -> 'campaigns' -> c.name,
+                                 $16 -> 'default') -> 'outcomes' -> u.outcome as rule
+             ) r
+             where u.terminal and d.state = '{in_progress}' and d.channel = '{telephony}'
+               and r.rule is not null
+               and d.attempts < (r.rule ->> 'max_attempts')::int
+               and u.ended_at + make_interval(secs => (r.rule ->> 'after_secs')::float8) < d.expires_at
+         )",
+        in_progress = Transition::Retry.sources()[0].as_str(),
+        telephony = Channel::Telephony.as_sql(),
+    )
 }
 
 /// Ends contacts that will never report an end, each with its reason: the request is
@@ -752,6 +832,29 @@ pub struct RequestStatus {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// When its current (latest) attempt was dialed.
+    pub dialed_at: Option<DateTime<Utc>>,
+}
+
+/// An earlier attempt of a request, ended with an outcome its campaign retried, as kept in
+/// `dial_request.attempt_history`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PastAttempt {
+    /// Its number, counted from 1.
+    pub attempt: i32,
+    /// Its contact.
+    pub contact_id: Option<String>,
+    /// How its call ended.
+    pub outcome: String,
+    /// When its call was placed.
+    pub dialed_at: Option<DateTime<Utc>>,
+    /// When its call ended.
+    pub ended_at: DateTime<Utc>,
+    /// When the next attempt was due.
+    pub retry_at: DateTime<Utc>,
+    /// Its contact's events.
+    pub timeline: BTreeMap<String, TimelineEntry>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -759,19 +862,37 @@ struct StatusRow {
     #[sqlx(flatten)]
     status: RequestStatus,
     timeline: Json<BTreeMap<String, TimelineEntry>>,
+    attempt_history: Json<Vec<PastAttempt>>,
 }
 
-/// A request of a campaign of `account`, with its contact's timeline (event kind, time,
-/// detail) in the order the events happened.
+/// A contact's events as (event kind, time, detail), in the order they happened, to the
+/// microsecond as the database keeps its own times.
+pub type Timeline = Vec<(String, DateTime<Utc>, Option<String>)>;
+
+fn timeline_of(entries: BTreeMap<String, TimelineEntry>) -> Timeline {
+    let mut timeline: Timeline = entries
+        .into_iter()
+        .map(|(kind, entry)| (kind, entry.at.round_subsecs(6), entry.detail))
+        .collect();
+    crate::contacts::timeline_sort(&mut timeline);
+    timeline
+}
+
+/// What the status API shows of a request: its status, its current contact's timeline, and
+/// its earlier attempts with theirs.
+pub type RequestStatusView = (RequestStatus, Timeline, Vec<(PastAttempt, Timeline)>);
+
+/// A request of a campaign of `account`, with its contact's timeline and its earlier
+/// attempts.
 pub async fn dial_request_status(
     pool: &PgPool,
     account: &AccountId,
     campaign_id: &str,
     id: Uuid,
-) -> Result<Option<(RequestStatus, Vec<(String, DateTime<Utc>, Option<String>)>)>, QueueError> {
+) -> Result<Option<RequestStatusView>, QueueError> {
     let row: Option<StatusRow> = sqlx::query_as(
         "select d.id, client_token, d.state, d.channel, reason, dial_request_contact_id(d) as contact_id, outcome, attempts,
-                expires_at, d.created_at, d.updated_at, timeline
+                expires_at, d.created_at, d.updated_at, d.dialed_at, timeline, attempt_history
          from dial_request d join campaign c on c.id = d.campaign_id
          where d.campaign_id = $1 and d.id = $2 and c.account_id = $3",
     )
@@ -781,15 +902,16 @@ pub async fn dial_request_status(
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|row| {
-        let mut timeline: Vec<_> = row
-            .timeline
+        let past = row
+            .attempt_history
             .0
             .into_iter()
-            // Microseconds, as the database keeps its own times.
-            .map(|(kind, entry)| (kind, entry.at.round_subsecs(6), entry.detail))
+            .map(|mut attempt| {
+                let timeline = timeline_of(std::mem::take(&mut attempt.timeline));
+                (attempt, timeline)
+            })
             .collect();
-        crate::contacts::timeline_sort(&mut timeline);
-        (row.status, timeline)
+        (row.status, timeline_of(row.timeline.0), past)
     }))
 }
 
@@ -871,8 +993,12 @@ mod tests {
             events: BTreeMap::from([("person_answered", TimelineEntry { at, detail: None })]),
             counts: [1, 0, 0],
             at,
+            ended_at: at,
         };
-        let written = contact_update_many(&pool, &[&update]).await.unwrap();
+        let no_retries = crate::rules::retry::RetriesConfig::default().to_sql();
+        let written = contact_update_many(&pool, &[&update], &no_retries)
+            .await
+            .unwrap();
         assert_eq!(written.len(), 1);
         let row: (
             DialRequestState,
@@ -898,10 +1024,219 @@ mod tests {
         let (_, answers, _) = campaign_abandonment(&pool, "c", at).await.unwrap();
         assert_eq!(answers, 1);
         // Written once: the same update again finds the row changed.
-        assert!(contact_update_many(&pool, &[&update])
+        assert!(contact_update_many(&pool, &[&update], &no_retries)
             .await
             .unwrap()
             .is_empty());
+    }
+
+    /// The end of a call of request `id` by contact `contact`, as the event writer sends it
+    /// for a row it believes claimed.
+    fn no_answer_end(id: Uuid, contact: &str, at: DateTime<Utc>) -> StatusUpdate {
+        StatusUpdate {
+            id,
+            expected: StoredStatus::claimed(),
+            contact_id: contact.into(),
+            phase: Phase::Completed,
+            outcome: Some(Outcome::NoAnswer),
+            terminal: true,
+            events: BTreeMap::from([
+                ("no_answer", TimelineEntry { at, detail: None }),
+                (
+                    "completed",
+                    TimelineEntry {
+                        at: at + chrono::Duration::seconds(1),
+                        detail: None,
+                    },
+                ),
+            ]),
+            counts: [0, 0, 0],
+            at,
+            ended_at: at + chrono::Duration::seconds(1),
+        }
+    }
+
+    /// Puts request `id` in progress as a claim does: its `attempts`-th call.
+    async fn claimed(pool: &PgPool, id: Uuid) {
+        sqlx::query(
+            "update dial_request set state = 'in_progress', contact_phase = 'creating',
+                 attempts = attempts + 1, batch_id = gen_random_uuid(), not_before = null,
+                 reason = null, dialed_at = now()
+             where id = $1",
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    #[sqlx::test]
+    async fn a_retried_outcome_puts_the_request_back_as_the_policy_says_and_keeps_the_attempt(
+        pool: PgPool,
+    ) {
+        use crate::rules::retry::{RetriesConfig, RetryPolicy, RetryPolicySpec, RetryRule};
+        let id = one_request(&pool).await;
+        let expires_at = Utc::now().round_subsecs(6) + chrono::Duration::hours(1);
+        sqlx::query("update dial_request set expires_at = $2 where id = $1")
+            .bind(id)
+            .bind(expires_at)
+            .execute(&pool)
+            .await
+            .unwrap();
+        // The config file retries no answer twice after 10 min; the campaign's own policy
+        // (as the API sets it) wins: once (two attempts in all), after 60 s.
+        let rule = |after_secs, max_attempts| RetryPolicySpec {
+            outcomes: [(
+                "no_answer".to_string(),
+                RetryRule {
+                    after_secs,
+                    max_attempts,
+                },
+            )]
+            .into(),
+        };
+        let config = RetriesConfig {
+            default: rule(600.0, 3),
+            ..RetriesConfig::default()
+        }
+        .to_sql();
+        let own = RetryPolicy::parse("p", &rule(60.0, 2)).unwrap();
+        crate::rules::store::retry_policy_put(
+            &pool,
+            &AccountId::parse("123456789012").unwrap(),
+            "c",
+            &own,
+        )
+        .await
+        .unwrap();
+
+        claimed(&pool, id).await;
+        let ended = Utc::now().round_subsecs(6);
+        let first = no_answer_end(id, "first", ended - chrono::Duration::seconds(1));
+        let written = contact_update_many(&pool, &[&first], &config)
+            .await
+            .unwrap();
+        let retry_at = own.retry_at(Outcome::NoAnswer, 1, ended, expires_at);
+        assert_eq!(retry_at, Some(ended + chrono::Duration::seconds(60)));
+        assert_eq!(written[0].retry_at, retry_at, "SQL and Rust agree");
+        type Row = (
+            DialRequestState,
+            Option<String>,
+            Option<DateTime<Utc>>,
+            Option<String>,
+            serde_json::Value,
+            i64,
+        );
+        let row = || {
+            sqlx::query_as::<_, Row>(
+                "select state, reason, not_before, outcome, timeline,
+                        jsonb_array_length(attempt_history)::bigint
+                 from dial_request where id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+        };
+        assert_eq!(
+            row().await.unwrap(),
+            (
+                DialRequestState::Pending,
+                Some("NO_ANSWER".into()),
+                retry_at,
+                None,
+                serde_json::json!({}),
+                1
+            )
+        );
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
+        let ledger: (String, String, i32) =
+            sqlx::query_as("select verdict::text, rule, attempt from rule_decision")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(ledger, ("retry".into(), "retry_policy".into(), 2));
+
+        // The first contact's late events change nothing, waiting or in the next attempt.
+        let mut late = no_answer_end(id, "first", ended);
+        late.events = BTreeMap::from([(
+            "busy",
+            TimelineEntry {
+                at: ended,
+                detail: None,
+            },
+        )]);
+        late.expected.state = DialRequestState::Pending;
+        late.expected.phase = None;
+        assert!(contact_update_many(&pool, &[&late], &config)
+            .await
+            .unwrap()
+            .is_empty());
+        claimed(&pool, id).await;
+        // As the claim takes it off the counter.
+        campaign_pending_add(&pool, "c", -1).await.unwrap();
+        late.expected = StoredStatus::claimed();
+        assert!(contact_update_many(&pool, &[&late], &config)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // The second attempt is the last the policy allows: its no answer completes it.
+        let second = no_answer_end(id, "second", Utc::now());
+        let written = contact_update_many(&pool, &[&second], &config)
+            .await
+            .unwrap();
+        assert_eq!(written[0].retry_at, None);
+        let (state, _, _, outcome, _, past) = row().await.unwrap();
+        assert_eq!(
+            (state, outcome, past),
+            (DialRequestState::Completed, Some("no_answer".into()), 1)
+        );
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
+
+        let account = AccountId::parse("123456789012").unwrap();
+        let (status, _, attempts) = dial_request_status(&pool, &account, "c", id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.attempts, 2);
+        assert_eq!(status.contact_id.as_deref(), Some("second"));
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].0.contact_id.as_deref(), Some("first"));
+        assert_eq!(attempts[0].0.outcome, "no_answer");
+        assert_eq!(
+            attempts[0].1.len(),
+            2,
+            "the first contact's timeline is kept"
+        );
+    }
+
+    #[sqlx::test]
+    async fn no_retry_is_scheduled_at_or_after_the_expiration(pool: PgPool) {
+        use crate::rules::retry::RetriesConfig;
+        let id = one_request(&pool).await;
+        sqlx::query(
+            "update dial_request set expires_at = now() + interval '30 seconds' where id = $1",
+        )
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let config: RetriesConfig = toml::from_str(
+            "[default.outcomes]\nno_answer = { after_secs = 60, max_attempts = 3 }\n",
+        )
+        .unwrap();
+        claimed(&pool, id).await;
+        let end = no_answer_end(id, "only", Utc::now());
+        let written = contact_update_many(&pool, &[&end], &config.to_sql())
+            .await
+            .unwrap();
+        assert_eq!(written[0].retry_at, None);
+        let state: DialRequestState =
+            sqlx::query_scalar("select state from dial_request where id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(state, DialRequestState::Completed);
     }
 
     #[sqlx::test]

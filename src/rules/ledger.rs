@@ -1,8 +1,10 @@
 //! The decision ledger: one append-only row per decision a rule made about a request at the
-//! claim (dial, wait, refuse, retry), with the attempt, the rule, the recipient's local time
-//! when a rule used it, and the campaign configuration's version. Here: what a row is and
-//! how an export renders it (CSV or JSON), pure. The rows are written by the claim's
-//! statement ([`super::store::ledger_cte`]) and read by [`super::store::ledger_page`].
+//! claim (dial, wait, refuse) or when its call ended (retry), with the attempt, the rule,
+//! the recipient's local time when a rule used it, and the campaign configuration's version.
+//! Here: what a row is and how an export renders it (CSV or JSON), pure. The claim's rows
+//! are written by its statement ([`super::store::ledger_cte`]), the retries by the
+//! statement that writes a contact's end ([`crate::queue::store::contact_update_many`]);
+//! [`super::store::ledger_page`] reads them.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use uuid::Uuid;
@@ -44,6 +46,8 @@ pub enum Rule {
     DoNotCall,
     /// The recipient's communication time window (closed, or no time zone to tell).
     CommunicationTime,
+    /// The campaign's retry policy tries the request again after its call's outcome.
+    RetryPolicy,
 }
 
 impl Rule {
@@ -53,6 +57,7 @@ impl Rule {
             Rule::AllPassed => "all_passed",
             Rule::DoNotCall => "do_not_call",
             Rule::CommunicationTime => "communication_time",
+            Rule::RetryPolicy => "retry_policy",
         }
     }
 }

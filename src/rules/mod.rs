@@ -14,6 +14,7 @@ pub mod cli;
 pub mod dnc;
 pub mod ledger;
 pub mod number_hash;
+pub mod retry;
 pub mod store;
 pub mod window;
 

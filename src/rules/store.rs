@@ -9,6 +9,7 @@ use sqlx::PgExecutor;
 use super::dnc::{DncList, Listed};
 use super::ledger::{Decision, Rule, Verdict};
 use super::number_hash::{NumberHash, NumberHasher};
+use super::retry::{RetryPolicy, RetryPolicySpec};
 use super::RulesError;
 use crate::accounts::AccountId;
 use crate::queue::lifecycle::FailureReason;
@@ -196,6 +197,74 @@ pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
         refuse = Verdict::Refuse.as_str(),
         wait = Verdict::Wait.as_str(),
     )
+}
+
+/// Sets the retry policy of a campaign of `account` (the API's, which wins over the config
+/// file's).
+pub async fn retry_policy_put(
+    db: impl PgExecutor<'_>,
+    account: &AccountId,
+    campaign_id: &str,
+    policy: &RetryPolicy,
+) -> Result<(), RulesError> {
+    let stored = sqlx::query(
+        "insert into campaign_retry_policy (campaign_id, policy)
+         select id, $3 from campaign where id = $1 and account_id = $2
+         on conflict (campaign_id) do update set policy = excluded.policy, updated_at = now()",
+    )
+    .bind(campaign_id)
+    .bind(account.as_str())
+    .bind(sqlx::types::Json(policy.to_sql()))
+    .execute(db)
+    .await?
+    .rows_affected();
+    if stored == 0 {
+        return Err(RulesError::CampaignNotFound(campaign_id.to_string()));
+    }
+    Ok(())
+}
+
+/// A campaign of `account`: its name, and the retry policy set through the API, if any.
+pub async fn retry_policy_get(
+    db: impl PgExecutor<'_>,
+    account: &AccountId,
+    campaign_id: &str,
+) -> Result<(String, Option<RetryPolicySpec>), RulesError> {
+    let row: Option<(String, Option<sqlx::types::Json<RetryPolicySpec>>)> = sqlx::query_as(
+        "select c.name, p.policy from campaign c
+         left join campaign_retry_policy p on p.campaign_id = c.id
+         where c.id = $1 and c.account_id = $2",
+    )
+    .bind(campaign_id)
+    .bind(account.as_str())
+    .fetch_optional(db)
+    .await?;
+    let (name, policy) =
+        row.ok_or_else(|| RulesError::CampaignNotFound(campaign_id.to_string()))?;
+    Ok((name, policy.map(|p| p.0)))
+}
+
+/// Removes the retry policy set through the API from a campaign of `account`, which then
+/// follows the config file's; whether it had one.
+pub async fn retry_policy_delete(
+    db: impl PgExecutor<'_>,
+    account: &AccountId,
+    campaign_id: &str,
+) -> Result<bool, RulesError> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "with gone as (
+             delete from campaign_retry_policy p using campaign c
+             where p.campaign_id = $1 and c.id = p.campaign_id and c.account_id = $2
+             returning 1
+         )
+         select exists (select 1 from gone) from campaign where id = $1 and account_id = $2",
+    )
+    .bind(campaign_id)
+    .bind(account.as_str())
+    .fetch_optional(db)
+    .await?;
+    row.map(|(had,)| had)
+        .ok_or_else(|| RulesError::CampaignNotFound(campaign_id.to_string()))
 }
 
 /// What part of the ledger to read.

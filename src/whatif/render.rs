@@ -102,10 +102,15 @@ pub fn table(intervals: &[Interval]) -> String {
 
 /// One line with the shift's result.
 pub fn summary(report: &Report) -> String {
+    let retries = if report.retries > 0 {
+        format!(", {} retries", report.retries)
+    } else {
+        String::new()
+    };
     format!(
         "{mode}, {agents} agents, {hours} h, seed {seed}: occupancy {occ:.3}, abandonment {ab:.2}% \
          ({abandons}/{answers}; halves {h1:.2}% / {h2:.2}%), {dials} dials, dial ratio {ratio:.2}, \
-         mean agent idle {idle:.1} s per contact",
+         mean agent idle {idle:.1} s per contact{retries}",
         mode = report.mode.as_str(),
         agents = report.agents,
         hours = report.hours,
@@ -380,6 +385,7 @@ mod tests {
 
     fn report(minutes: Vec<Minute>) -> Report {
         Report {
+            retries: 0,
             mode: Mode::Predictive,
             seed: 1,
             hours: 1.0,

@@ -13,6 +13,7 @@ use super::SimulateError;
 use crate::config::ContactCenterConfig;
 use crate::contact_center::sim::model::{Dist, HandleTime, SimConfig, WRAP_SHARE_DEFAULT};
 use crate::pacing::{PacingConfig, PacingMode};
+use crate::rules::retry::{RetriesConfig, RetryPolicy};
 
 /// Default shift length.
 pub const HOURS_DEFAULT: f64 = 8.0;
@@ -84,6 +85,10 @@ pub struct Scenario {
     pub contact_center: ContactCenterConfig,
     /// Pacing settings: the daemon's `[pacing]`.
     pub pacing: PacingConfig,
+    /// Retries by outcome: the daemon's `[retries]`, whose `[retries.default]` is the
+    /// campaign's policy. Retries take the campaign's lines and agents like first calls,
+    /// ahead of the backlog once due.
+    pub retries: RetriesConfig,
 }
 
 impl Default for Scenario {
@@ -97,6 +102,7 @@ impl Default for Scenario {
             backlog: None,
             contact_center: ContactCenterConfig::default(),
             pacing: PacingConfig::default(),
+            retries: RetriesConfig::default(),
         }
     }
 }
@@ -227,7 +233,13 @@ impl Scenario {
         }
         errors.extend(sim.validate());
         errors.extend(self.pacing.validate());
+        errors.extend(self.retries.validate());
         errors
+    }
+
+    /// The campaign's retry policy (valid after [`Scenario::validate`]).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::parse("retries.default", &self.retries.default).unwrap_or_default()
     }
 }
 

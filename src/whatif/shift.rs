@@ -35,6 +35,7 @@ use crate::engine::dispatch::render;
 use crate::engine::events::{observation, ContactTimes};
 use crate::engine::planner::{pacing_input, ActiveCalls};
 use crate::pacing::{Observation, ObservedEvent, PacerState};
+use crate::rules::retry::RetryPolicy;
 
 /// Campaign id on the simulated contacts.
 const CAMPAIGN_ID: &str = "whatif";
@@ -85,6 +86,9 @@ pub struct Report {
     pub abandonment_target: f64,
     /// Contacts created.
     pub dials: u64,
+    /// Retries scheduled (calls whose outcome the retry policy tries again), whether or not
+    /// they came due within the shift.
+    pub retries: u64,
     /// Person-answered calls (with AMD off, machines too: they reach agents).
     pub human_answers: u64,
     /// Machines AMD detected.
@@ -143,6 +147,8 @@ pub fn simulate_with_progress(
 struct Tracked {
     status: ContactStatus,
     times: ContactTimes,
+    /// Which attempt of its request the contact is (1 for the first call).
+    attempt: u32,
 }
 
 /// Sampling points that do not plan.
@@ -170,6 +176,12 @@ struct Shift<'a> {
     next_request: u64,
     next_batch: u64,
     backlog_left: Option<u64>,
+    retry_policy: RetryPolicy,
+    /// Requests whose call ended with an outcome the policy retries: (due time, request
+    /// sequence number) to the attempt due, claimed first once due as the daemon's claim
+    /// takes them when their `not_before` passes.
+    retries_due: BTreeMap<(DateTime<Utc>, u64), u32>,
+    retries: u64,
     minutes: Vec<Minute>,
     /// Agent-seconds (busy, online) accrued up to the last mark, and at mid-shift.
     accrued: (f64, f64),
@@ -248,6 +260,9 @@ impl<'a> Shift<'a> {
             next_request: 0,
             next_batch: 0,
             backlog_left: scenario.backlog,
+            retry_policy: scenario.retry_policy(),
+            retries_due: BTreeMap::new(),
+            retries: 0,
             minutes: vec![Minute::default(); minutes],
             accrued: (0.0, 0.0),
             at_half: (0.0, 0.0),
@@ -362,7 +377,16 @@ impl<'a> Shift<'a> {
         }
         let answered_at = tracked.times.answered_at.unwrap_or(event.at);
         if tracked.status.terminal {
+            let (outcome, attempt) = (tracked.status.final_outcome(), tracked.attempt);
             self.contacts.remove(&seq);
+            // Requests never expire here, and a retry due after the shift is never claimed.
+            let due =
+                self.retry_policy
+                    .retry_at(outcome, attempt, event.at, DateTime::<Utc>::MAX_UTC);
+            if let Some(due) = due {
+                self.retries_due.insert((due, seq), attempt + 1);
+                self.retries += 1;
+            }
         }
         let half = usize::from(answered_at >= self.half);
         match &event.kind {
@@ -422,28 +446,40 @@ impl<'a> Shift<'a> {
         Ok(())
     }
 
-    /// Takes up to `n` requests from the backlog and dials them; returns how many.
+    /// Takes up to `n` requests and dials them, retries that are due first, then the
+    /// backlog; returns how many.
     fn claim(&mut self, n: u32, now: DateTime<Utc>) -> Result<u64, SimulateError> {
-        let mut remaining = u64::from(n).min(self.backlog_left.unwrap_or(u64::MAX));
-        if let Some(left) = &mut self.backlog_left {
-            *left -= remaining;
+        let mut picked: Vec<(u64, u32)> = Vec::new();
+        while picked.len() < n as usize {
+            match self.retries_due.first_key_value() {
+                Some((&(due, seq), &attempt)) if due <= now => {
+                    self.retries_due.remove(&(due, seq));
+                    picked.push((seq, attempt));
+                }
+                _ => break,
+            }
         }
+        let fresh = (u64::from(n) - picked.len() as u64).min(self.backlog_left.unwrap_or(u64::MAX));
+        if let Some(left) = &mut self.backlog_left {
+            *left -= fresh;
+        }
+        picked.extend((self.next_request..self.next_request + fresh).map(|seq| (seq, 1)));
+        self.next_request += fresh;
         let mut placed = 0;
-        while remaining > 0 {
-            let size = remaining.min(BATCH_MAX_CONTACTS as u64);
-            remaining -= size;
-            let items: Vec<BatchItem> = (self.next_request..self.next_request + size)
-                .map(|seq| BatchItem {
+        for chunk in picked.chunks(BATCH_MAX_CONTACTS) {
+            let items: Vec<BatchItem> = chunk
+                .iter()
+                .map(|&(seq, attempt)| BatchItem {
                     id: Uuid::from_u64_pair(REQUEST_ID_HIGH, seq),
                     // Made-up numbers in a fictional range: there is no personal data here.
                     phone_number: format!("+1555{:07}", seq % 10_000_000),
                     attributes: BTreeMap::new(),
                     expires_at: DateTime::<Utc>::MAX_UTC,
-                    attempts: 1,
+                    attempts: attempt as i32,
                     parameters: Default::default(),
                 })
                 .collect();
-            for seq in self.next_request..self.next_request + size {
+            for &(seq, attempt) in chunk {
                 let claimed = ContactStatus {
                     phase: Phase::Creating,
                     outcome: None,
@@ -458,10 +494,10 @@ impl<'a> Shift<'a> {
                     Tracked {
                         status: claimed,
                         times,
+                        attempt,
                     },
                 );
             }
-            self.next_request += size;
             let batch = Batch {
                 id: Uuid::from_u64_pair(BATCH_ID_HIGH, self.next_batch),
                 campaign_id: CAMPAIGN_ID.to_string(),
@@ -511,6 +547,7 @@ impl<'a> Shift<'a> {
         let abandons = self.abandons[0] + self.abandons[1];
         let shift_secs = secs_since(self.epoch, self.end);
         Report {
+            retries: self.retries,
             mode: self.scenario.mode,
             seed: sim.seed,
             hours: self.scenario.hours,
@@ -591,6 +628,27 @@ mod tests {
         assert!((report.mean_agent_idle_secs - idle / connects as f64).abs() < 1e-6);
         assert!(report.connected + report.abandons <= report.human_answers);
         assert!(report.human_answers - report.connected - report.abandons <= 1);
+    }
+
+    #[test]
+    fn retries_redial_the_backlog_the_policy_says_and_show_in_occupancy() {
+        let mut scenario = reference(10, Mode::Predictive, 1.0, 1);
+        scenario.backlog = Some(300);
+        let without = run(&scenario);
+        scenario.retries = toml::from_str(
+            "[default.outcomes]\nno_answer = { after_secs = 60, max_attempts = 3 }\n\
+             busy = { after_secs = 30, max_attempts = 2 }\n",
+        )
+        .unwrap();
+        let with = run(&scenario);
+        assert_eq!(without.retries, 0);
+        assert!(with.retries > 0, "{with:?}");
+        // Every retry due within the shift is dialed: the backlog's 300 and the retries.
+        assert!(
+            with.dials > 300 && with.dials <= 300 + with.retries,
+            "{with:?}"
+        );
+        assert!(with.occupancy > without.occupancy, "{with:?}\n{without:?}");
     }
 
     #[test]

@@ -14,7 +14,11 @@ const OTHER_ACCOUNT: &str = "222222222222";
 const OTHER_KEY: (&str, &str) = ("AKIDOTHER", "secret-of-other");
 
 async fn spawn(pool: PgPool) -> (TestApp, Client) {
-    let mut config = test_config();
+    spawn_with(pool, test_config()).await
+}
+
+/// An API without an engine, on `config`, with a second account's key.
+async fn spawn_with(pool: PgPool, mut config: dialer::config::Config) -> (TestApp, Client) {
     config.engine.enabled = false;
     config.auth.access_keys = vec![
         format!("{KEY_ID}:{SECRET}"),
@@ -287,4 +291,82 @@ async fn dialer_audit_exports_the_ledger_hashed_unless_asked(pool: PgPool) {
     .await;
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
+}
+
+#[sqlx::test]
+async fn a_campaigns_retry_policy_is_set_read_and_removed_per_account(pool: PgPool) {
+    let mut config = test_config();
+    config.retries =
+        toml::from_str("[default.outcomes]\nbusy = { after_secs = 300, max_attempts = 3 }\n")
+            .unwrap();
+    let (app, other) = spawn_with(pool, config).await;
+    let campaign = app.progressive_campaign().await;
+    let path = format!("/campaigns/{campaign}/retry-policy");
+
+    // Before any is set: the config file's default.
+    let read = app.call("GET", &path, None).await;
+    assert_eq!(
+        read.ok(),
+        &json!({ "campaignId": campaign, "source": "config", "retryPolicy": { "outcomes": {
+            "busy": { "afterSeconds": 300.0, "maxAttempts": 3 } } } })
+    );
+
+    let policy = json!({ "outcomes": {
+        "no_answer": { "afterSeconds": 1800, "maxAttempts": 3 },
+        "machine": { "afterSeconds": 3600, "maxAttempts": 2 },
+    }});
+    let set = app.call("PUT", &path, Some(policy)).await;
+    assert_eq!(set.ok()["source"], "api");
+    let read = app.call("GET", &path, None).await;
+    assert_eq!(
+        read.ok()["retryPolicy"]["outcomes"]["no_answer"],
+        json!({ "afterSeconds": 1800.0, "maxAttempts": 3 })
+    );
+    assert_eq!(read.ok()["source"], "api");
+
+    // Bad policies are refused with the key named, in the API's spelling.
+    for (bad, named) in [
+        (
+            json!({ "outcomes": { "connected": { "afterSeconds": 1, "maxAttempts": 2 } } }),
+            "connected",
+        ),
+        (
+            json!({ "outcomes": { "busy": { "afterSeconds": -1, "maxAttempts": 2 } } }),
+            "afterSeconds",
+        ),
+        (
+            json!({ "outcomes": { "busy": { "afterSeconds": 1, "maxAttempts": 0 } } }),
+            "maxAttempts",
+        ),
+        (
+            json!({ "outcomes": { "busy": { "afterSeconds": 1 } } }),
+            "outcomes.busy",
+        ),
+        (json!({ "retries": {} }), "retries"),
+    ] {
+        let answer = app.call("PUT", &path, Some(bad.clone())).await;
+        let message = answer.error(400, "ValidationException");
+        assert!(message.contains(named), "{bad}: {message}");
+    }
+
+    // Another account's caller does not see or change it.
+    other
+        .call("GET", &path, None)
+        .await
+        .error(404, "ResourceNotFoundException");
+    other
+        .call("PUT", &path, Some(json!({ "outcomes": {} })))
+        .await
+        .error(404, "ResourceNotFoundException");
+    other
+        .call("DELETE", &path, None)
+        .await
+        .error(404, "ResourceNotFoundException");
+
+    let removed = app.call("DELETE", &path, None).await;
+    assert_eq!(removed.ok()["removed"], true);
+    let read = app.call("GET", &path, None).await;
+    assert_eq!(read.ok()["source"], "config");
+    let removed = app.call("DELETE", &path, None).await;
+    assert_eq!(removed.ok()["removed"], false);
 }

@@ -81,6 +81,7 @@ async fn two_sinks_given_the_same_events_record_each_once(
             pool: db.daemon_pool().await,
             signals: Arc::new(Signals::default()),
             epoch: Utc::now(),
+            retries: Default::default(),
         };
         sinks.push(tokio::spawn(sink.run(feed.subscribe(), cancel.clone())));
     }

@@ -642,18 +642,23 @@ struct RequestRow {
     state: String,
     contact_id: Option<String>,
     expires_at: DateTime<Utc>,
+    /// The contacts of its earlier attempts (retries by outcome).
+    past_contacts: Vec<String>,
 }
 
 /// Checks invariants 1 to 3 over every request of `campaigns`:
-/// 1. at most one contact per dial request in the simulator, across every ClientToken ever
-///    sent, and the request records exactly that contact (and none the simulator lacks);
+/// 1. at most one contact per attempt of a dial request in the simulator, across every
+///    ClientToken ever sent: the contacts of its earlier attempts (retries by outcome), each
+///    known to the simulator, and one more at most, which the request records (and none the
+///    simulator lacks);
 /// 2. no contact was created after its request's expiration;
 /// 3. every acknowledged request (`accepted`) exists and is terminal.
 pub async fn check_invariants(pool: &PgPool, campaigns: &[String], accepted: &[Uuid]) -> Findings {
     let sim = sim_contacts(pool).await;
     let rows: Vec<RequestRow> = sqlx::query_as(
-        "select id, state::text as state, contact_id, expires_at from dial_request
-         where campaign_id = any($1)",
+        "select id, state::text as state, contact_id, expires_at,
+                array(select h ->> 'contactId' from jsonb_array_elements(attempt_history) h) as past_contacts
+         from dial_request where campaign_id = any($1)",
     )
     .bind(campaigns)
     .fetch_all(pool)
@@ -673,9 +678,23 @@ pub async fn check_invariants(pool: &PgPool, campaigns: &[String], accepted: &[U
         }
     }
     for row in &rows {
-        let contacts = sim.get(&row.id).map(Vec::as_slice).unwrap_or_default();
-        let distinct: HashSet<&str> = contacts.iter().map(|c| c.contact_id.as_str()).collect();
+        let all = sim.get(&row.id).map(Vec::as_slice).unwrap_or_default();
         let before = v.len();
+        for past in &row.past_contacts {
+            if !all.iter().any(|c| &c.contact_id == past) {
+                v.push(format!(
+                    "request {} had an attempt with contact {past} the simulator never created",
+                    row.id
+                ));
+            }
+        }
+        // The current attempt's contacts: what the earlier attempts did not create.
+        let contacts: Vec<SimContact> = all
+            .iter()
+            .filter(|c| !row.past_contacts.contains(&c.contact_id))
+            .cloned()
+            .collect();
+        let distinct: HashSet<&str> = contacts.iter().map(|c| c.contact_id.as_str()).collect();
         if distinct.len() > 1 {
             let tokens: Vec<&str> = contacts.iter().map(|c| c.client_token.as_str()).collect();
             v.push(format!(
@@ -698,7 +717,7 @@ pub async fn check_invariants(pool: &PgPool, campaigns: &[String], accepted: &[U
             )),
             _ => {}
         }
-        for contact in contacts {
+        for contact in all {
             if contact.recorded_at > row.expires_at {
                 v.push(format!(
                     "request {} got contact {} at {}, after its expiration {} (by {} ms)",
@@ -713,7 +732,7 @@ pub async fn check_invariants(pool: &PgPool, campaigns: &[String], accepted: &[U
         if v.len() > before {
             suspects.push(row.id);
         }
-        if !contacts.is_empty() {
+        if !all.is_empty() {
             findings.contacted += 1;
         }
     }

@@ -17,6 +17,7 @@ mod outage;
 mod pacing;
 mod restart;
 mod retention;
+mod retries;
 mod rules;
 mod schedule;
 mod sms;
