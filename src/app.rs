@@ -108,6 +108,7 @@ pub fn state(
     reloadable: &Reloadable,
 ) -> Result<AppState, AppError> {
     let keys = config.key_store().map_err(AppError::Config)?;
+    let activity = Arc::new(crate::engine::activity::DialingActivity::default());
     Ok(AppState {
         arns: ArnScheme::new(&config.aws.region),
         keys: Arc::new(keys),
@@ -118,9 +119,18 @@ pub fn state(
         connect_event_stored: Arc::new(Notify::new()),
         health: Arc::new(Health::default()),
         ingest: Arc::new(crate::api::throttle::IngestGate::new(
-            config.queue.ingest_max_concurrent_batches,
+            (
+                config.queue.ingest_max_concurrent_batches,
+                config.queue.ingest_max_concurrent_batches_idle.min(
+                    usize::try_from(config.database.max_connections)
+                        .unwrap_or(usize::MAX)
+                        .saturating_sub(1),
+                ),
+            ),
             config.queue.ingest_max_waiting_batches,
+            activity.clone(),
         )),
+        dialing: activity,
         pool,
         config,
         clock,
@@ -191,7 +201,10 @@ pub async fn run_with(
             clock.clone(),
             &config.engine,
             &reloadable,
-            app.engine_wake.clone(),
+            crate::engine::ApiLinks {
+                wake: app.engine_wake.clone(),
+                activity: app.dialing.clone(),
+            },
         );
         for service in engine
             .services()

@@ -50,6 +50,8 @@ pub const RETENTION_DAYS_DEFAULT: f64 = 30.0;
 pub const RETENTION_DAYS_MAX: f64 = 36_500.0;
 /// Default PutDialRequestBatch calls worked on at once (see `dialer bench mixed`).
 pub const INGEST_MAX_CONCURRENT_BATCHES_DEFAULT: usize = 2;
+/// Default of `queue.ingest_max_concurrent_batches_idle`.
+pub const INGEST_MAX_CONCURRENT_BATCHES_IDLE_DEFAULT: usize = 8;
 /// Default PutDialRequestBatch calls waiting for their turn.
 pub const INGEST_MAX_WAITING_BATCHES_DEFAULT: usize = 64;
 /// Most PutDialRequestBatch calls that may wait.
@@ -246,6 +248,10 @@ pub struct QueueConfig {
     /// PutDialRequestBatch calls worked on at once: uploads take what dialing leaves of the
     /// machine and the database, not all of it.
     pub ingest_max_concurrent_batches: usize,
+    /// PutDialRequestBatch calls worked on at once while this daemon dials no running
+    /// campaign, so a list loaded before the shift goes at full speed; at most
+    /// `database.max_connections` - 1 are used, leaving the other calls a connection.
+    pub ingest_max_concurrent_batches_idle: usize,
     /// PutDialRequestBatch calls that wait for their turn; beyond this a call answers 429
     /// `ThrottlingException` at once (SDKs retry it with backoff).
     pub ingest_max_waiting_batches: usize,
@@ -259,6 +265,7 @@ impl Default for QueueConfig {
             sweep_batch: SWEEP_BATCH_DEFAULT,
             retention_days: RETENTION_DAYS_DEFAULT,
             ingest_max_concurrent_batches: INGEST_MAX_CONCURRENT_BATCHES_DEFAULT,
+            ingest_max_concurrent_batches_idle: INGEST_MAX_CONCURRENT_BATCHES_IDLE_DEFAULT,
             ingest_max_waiting_batches: INGEST_MAX_WAITING_BATCHES_DEFAULT,
         }
     }
@@ -576,6 +583,11 @@ impl Config {
                 "queue.ingest_max_concurrent_batches must be at least 1 and less than database.max_connections ({}: the other API calls need a connection too), got {batches}",
                 self.database.max_connections
             ));
+        }
+        if self.queue.ingest_max_concurrent_batches_idle == 0 {
+            problems.push(
+                "queue.ingest_max_concurrent_batches_idle must be at least 1, got 0".to_string(),
+            );
         }
         if self.queue.ingest_max_waiting_batches > INGEST_MAX_WAITING_BATCHES_MAX {
             problems.push(format!(
@@ -1044,6 +1056,10 @@ mod tests {
             (
                 "[database]\nmax_connections = 4\n[queue]\ningest_max_concurrent_batches = 4\n",
                 "queue.ingest_max_concurrent_batches",
+            ),
+            (
+                "[queue]\ningest_max_concurrent_batches_idle = 0\n",
+                "queue.ingest_max_concurrent_batches_idle",
             ),
             (
                 "[queue]\ningest_max_waiting_batches = 100001\n",

@@ -118,6 +118,8 @@ pub struct AppState {
     pub health: Arc<crate::supervisor::Health>,
     /// Bounds the PutDialRequestBatch calls worked on at once.
     pub ingest: Arc<throttle::IngestGate>,
+    /// Marked by this daemon's engine while it dials; the ingest gate reads it.
+    pub dialing: Arc<crate::engine::activity::DialingActivity>,
 }
 
 impl AppState {

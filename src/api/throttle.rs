@@ -11,6 +11,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{Rate, ThrottlingConfig};
+use crate::engine::activity::DialingActivity;
 
 /// The limiters of every operation.
 pub struct Throttle {
@@ -53,11 +54,15 @@ impl Throttle {
 }
 
 /// Bounds the PutDialRequestBatch calls worked on at once, so that uploading a list takes
-/// what dialing leaves of the machine and the database. Calls beyond the bound wait their
-/// turn in arrival order; when `max_waiting` already wait, a call is refused at once (429
-/// `ThrottlingException`, which SDKs retry with backoff) rather than left to time out.
+/// what dialing leaves of the machine and the database: a tight bound while this daemon's
+/// engine dials, a wide one while it does not (a list loaded before the shift goes at full
+/// speed). Calls beyond the bound wait their turn in arrival order; when `max_waiting`
+/// already wait, a call is refused at once (429 `ThrottlingException`, which SDKs retry with
+/// backoff) rather than left to time out.
 pub struct IngestGate {
-    permits: Arc<Semaphore>,
+    while_dialing: Arc<Semaphore>,
+    while_idle: Arc<Semaphore>,
+    activity: Arc<DialingActivity>,
     waiting: AtomicUsize,
     max_waiting: usize,
 }
@@ -72,19 +77,29 @@ impl Drop for Waiting<'_> {
 }
 
 impl IngestGate {
-    /// A gate letting `concurrent` calls through at once (at least one), with up to
-    /// `max_waiting` waiting.
-    pub fn new(concurrent: usize, max_waiting: usize) -> Self {
+    /// A gate letting `bounds.0` calls through at once while `activity` says the engine
+    /// dials, `bounds.1` while it does not (each at least one), with up to `max_waiting`
+    /// waiting.
+    pub fn new(bounds: (usize, usize), max_waiting: usize, activity: Arc<DialingActivity>) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(concurrent.max(1))),
+            while_dialing: Arc::new(Semaphore::new(bounds.0.max(1))),
+            while_idle: Arc::new(Semaphore::new(bounds.1.max(1))),
+            activity,
             waiting: AtomicUsize::new(0),
             max_waiting,
         }
     }
 
-    /// A turn to work on one batch, held until dropped; `None` if too many calls wait.
+    /// A turn to work on one batch, held until dropped; `None` if too many calls wait. The
+    /// bound is chosen as the call arrives; calls let in under the wide bound just before
+    /// dialing starts finish their batch (milliseconds) beside the tight bound's.
     pub async fn enter(&self) -> Option<OwnedSemaphorePermit> {
-        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+        let permits = if self.activity.is_dialing() {
+            &self.while_dialing
+        } else {
+            &self.while_idle
+        };
+        if let Ok(permit) = permits.clone().try_acquire_owned() {
             return Some(permit);
         }
         if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.max_waiting {
@@ -92,8 +107,8 @@ impl IngestGate {
             return None;
         }
         let _waiting = Waiting(&self.waiting);
-        // The semaphore is never closed.
-        self.permits.clone().acquire_owned().await.ok()
+        // The semaphores are never closed.
+        permits.clone().acquire_owned().await.ok()
     }
 }
 
@@ -102,8 +117,25 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn the_gate_is_tight_while_the_engine_dials_and_wide_otherwise() {
+        let activity = Arc::new(DialingActivity::default());
+        let gate = IngestGate::new((1, 3), 0, activity.clone());
+        let idle: Vec<_> = [gate.enter().await, gate.enter().await, gate.enter().await]
+            .into_iter()
+            .collect::<Option<_>>()
+            .expect("three turns while nothing dials");
+        assert!(gate.enter().await.is_none(), "the wide bound is full");
+        drop(idle);
+        activity.dialing_for(std::time::Duration::from_secs(3600));
+        let first = gate.enter().await.expect("one turn while dialing");
+        assert!(gate.enter().await.is_none(), "the tight bound is full");
+        drop(first);
+        assert!(gate.enter().await.is_some());
+    }
+
+    #[tokio::test]
     async fn the_gate_queues_up_to_its_bound_then_refuses() {
-        let gate = Arc::new(IngestGate::new(1, 1));
+        let gate = Arc::new(IngestGate::new((1, 1), 1, Arc::default()));
         let first = gate.enter().await.expect("a free turn");
         let queued = tokio::spawn({
             let gate = gate.clone();

@@ -642,7 +642,10 @@ impl Engine {
             Arc::new(WallClock),
             &config.engine,
             &crate::reload::Reloadable::new(config),
-            wake.clone(),
+            crate::engine::ApiLinks {
+                wake: wake.clone(),
+                activity: Arc::default(),
+            },
         );
         for mut service in engine
             .services()

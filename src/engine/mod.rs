@@ -2,6 +2,7 @@
 //! pacing how many calls to place, claims that many dial requests into contact batches, has
 //! the contact center create the contacts, and follows every contact to its end.
 //!
+//! - [`activity`]: whether the engine dials, for the API's ingest gate.
 //! - [`batch`]: what a contact batch and its items are.
 //! - [`scheduler`]: the planning loop (leases, pacing inputs, claims).
 //! - [`dispatch`]: one BatchPutContact call per batch, its retries and its results.
@@ -24,6 +25,7 @@
 //! 4. one daemon paces a campaign at a time (a lease with a fence guards every write);
 //! 5. a dead daemon's leases lapse after `engine.lease_ttl_secs` and are taken over.
 
+pub mod activity;
 pub mod batch;
 pub mod dispatch;
 pub mod events;
@@ -172,6 +174,15 @@ pub fn secs_to_duration(secs: f64) -> chrono::Duration {
 /// [`crate::supervisor`]); what a scheduler knew in memory (its leases, its pacers) it reads
 /// back from the database.
 ///
+/// What the engine shares with its daemon's API.
+#[derive(Debug, Clone, Default)]
+pub struct ApiLinks {
+    /// Notified when campaigns change or requests arrive, so new work is planned at once.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Marked while the engine dials; the ingest gate reads it.
+    pub activity: Arc<activity::DialingActivity>,
+}
+
 /// Two clocks: `clock` (the wall) for everything compared with the database and the
 /// requests' expiration times; the contact center's clock for call timing (event times,
 /// ring and handle times, pacing), which a sped-up simulator runs faster.
@@ -186,6 +197,8 @@ pub struct Engine {
     retries: Arc<std::sync::RwLock<Arc<crate::rules::retry::RetriesConfig>>>,
     /// Shared with the API, so new work is planned at once.
     wake: Arc<tokio::sync::Notify>,
+    /// Shared with the API's ingest gate: marked while this engine dials.
+    activity: Arc<activity::DialingActivity>,
     signals: Arc<scheduler::Signals>,
     /// This daemon's name as a lease owner: the same across restarts of the scheduler, so
     /// its leases stay its own.
@@ -204,7 +217,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: &EngineConfig,
         reloadable: &crate::reload::Reloadable,
-        wake: Arc<tokio::sync::Notify>,
+        api: ApiLinks,
     ) -> Arc<Self> {
         let owner: Arc<str> = format!(
             "{}-{}",
@@ -223,7 +236,8 @@ impl Engine {
             pacing: reloadable.pacing.clone(),
             templates: reloadable.templates.clone(),
             retries: reloadable.retries.clone(),
-            wake,
+            wake: api.wake,
+            activity: api.activity,
             signals: Arc::new(scheduler::Signals::default()),
             owner,
         })
@@ -248,6 +262,7 @@ impl Engine {
                 engine.templates.clone(),
                 engine.owner.clone(),
                 engine.wake.clone(),
+                engine.activity.clone(),
                 engine.signals.clone(),
                 engine.epoch,
             );

@@ -18,6 +18,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::activity::DialingActivity;
 use super::batch::{Batch, BatchTemplate, SmsTemplate};
 use super::dispatch::Dispatcher;
 use super::planner::{agent_queue, pacing_input, ActiveCalls};
@@ -38,6 +39,9 @@ use crate::rules::window::{zone, CommunicationTime, Window, WindowError};
 use crate::sms::pace::SmsPace;
 use crate::sms::template::Templates;
 use crate::supervisor::{FailureStreak, ServiceError, ServiceResult};
+
+/// Ticks a pass with running campaigns keeps the engine marked as dialing.
+const DIALING_MARK_TICKS: f64 = 4.0;
 
 /// How often pacing estimates are saved with the lease for a successor.
 const PACER_SAVE_INTERVAL: Duration = Duration::from_secs(5);
@@ -203,6 +207,9 @@ pub struct Scheduler {
     /// Wakes the loop for a whole pass before its tick (the API: campaigns changed, requests
     /// arrived).
     pub wake: Arc<Notify>,
+    /// Marked while this daemon owns running campaigns: uploads then take their bounded
+    /// share of the machine.
+    pub activity: Arc<DialingActivity>,
     /// Wakes the loop for planning only (events), and carries pacing observations from the
     /// event sink and the dispatcher.
     pub signals: Arc<Signals>,
@@ -231,6 +238,7 @@ impl Scheduler {
         templates: Arc<std::sync::RwLock<Arc<Templates>>>,
         owner: Arc<str>,
         wake: Arc<Notify>,
+        activity: Arc<DialingActivity>,
         signals: Arc<Signals>,
         epoch: DateTime<Utc>,
     ) -> Self {
@@ -248,6 +256,7 @@ impl Scheduler {
             templates,
             owner,
             wake,
+            activity,
             signals,
             epoch,
             campaigns: HashMap::new(),
@@ -338,6 +347,11 @@ impl Scheduler {
 
         let running: Vec<&Campaign> = campaigns.iter().filter(|c| dials_at(c, now)).collect();
         if !running.is_empty() {
+            // Whole passes come every tick: the mark lapses a few ticks after the last
+            // running campaign stops.
+            self.activity.dialing_for(Duration::from_secs_f64(
+                self.engine.tick_secs * DIALING_MARK_TICKS,
+            ));
             let running_ids: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
             let active = active_calls_many(&self.pool, &running_ids).await?;
             let agents = self.agents(&running).await;
