@@ -171,16 +171,18 @@ fn refusal_rule() -> String {
 /// caller's CTE `claimed (id, attempts, phone_number)`, a `refuse` for every one of `refused
 /// (id, attempt, phone_number, reason)` and a `wait` for every one of `waited (id, attempt,
 /// phone_number)`, with the numbers' hashes, the campaign's configuration version, the time
-/// zone and local time the SQL from-item `zones (id, zone, local_time)` gives a request (if
-/// any), decided at the SQL expression `now`.
+/// zone, its source and the local time the SQL from-item `zones (id, zone, source,
+/// local_time)` gives a request (if any), decided at the SQL expression `now`.
 pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
     format!(
         "decided as (
             insert into rule_decision (decided_at, campaign_id, request_id, attempt, rule, verdict,
-                                       config_version, number_hash, time_zone, local_time)
+                                       config_version, number_hash, time_zone, time_zone_source,
+                                       local_time)
             select {now}, {campaign}, x.id, x.attempt, x.rule, x.verdict,
                    (select campaign_config_version(c) from campaign c where c.id = {campaign}),
-                   number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.local_time
+                   number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.source,
+                   z.local_time
             from (select id, attempts as attempt, phone_number, '{passed}' as rule, '{dial}'::rule_verdict as verdict from claimed
                   union all
                   select id, attempt, phone_number, {refusal_rule}, '{refuse}' from refused
@@ -220,7 +222,7 @@ pub async fn ledger_page(
 ) -> Result<Vec<Decision>, RulesError> {
     Ok(sqlx::query_as(
         "select r.seq, r.decided_at, r.campaign_id, r.request_id, r.attempt, r.rule, r.verdict,
-                r.time_zone, r.local_time, r.config_version,
+                r.time_zone, r.time_zone_source, r.local_time, r.config_version,
                 case when $5 then coalesce((select phone_number from dial_request d where d.id = r.request_id), '')
                      else encode(r.number_hash, 'hex') end as number
          from rule_decision r
