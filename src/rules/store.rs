@@ -152,10 +152,17 @@ pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
                            where n.account_id = (select account_id from campaign where id = {campaign})
                              and n.list in ('', {campaign})
                              and n.number_hash = number_hash_with(k.inner_pad, k.outer_pad, p.phone_number)) as do_not_call
-            from {picked} p cross join number_hash_key k
-        )"
+            from {picked} p cross join {hash_key} k
+        )",
+        hash_key = HASH_KEY,
     )
 }
+
+/// The key's row, as the claim joins it. `limit 1` tells the planner it is one row: the
+/// table is never analyzed (autovacuum waits for 50 changes), and without statistics the
+/// planner takes it for hundreds of rows, multiplies the claim's rows by as many, and
+/// updates the claimed requests through a scan of every pending one.
+const HASH_KEY: &str = "(select inner_pad, outer_pad from number_hash_key limit 1)";
 
 /// The rule a refusal's reason names, as an SQL expression over the column `reason`.
 fn refusal_rule() -> String {
@@ -188,12 +195,13 @@ pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
                   select id, attempt, phone_number, {refusal_rule}, '{refuse}' from refused
                   union all
                   select id, attempt, phone_number, '{time}', '{wait}' from waited) x
-            cross join number_hash_key k
+            cross join {hash_key} k
             left join {zones} on z.id = x.id
         )",
         passed = Rule::AllPassed.as_str(),
         time = Rule::CommunicationTime.as_str(),
         refusal_rule = refusal_rule(),
+        hash_key = HASH_KEY,
         dial = Verdict::Dial.as_str(),
         refuse = Verdict::Refuse.as_str(),
         wait = Verdict::Wait.as_str(),
