@@ -383,7 +383,9 @@ pub async fn dial_request_purge_many(
 /// Makes ready up to `limit` waiting requests of a campaign's `channel` whose time (calling
 /// hours, backoff) has come at `now`, earliest first, by clearing their `not_before`: the
 /// claim walks ready requests alone, so that a backlog of waiting ones never slows it.
-/// Rows a claimer holds are skipped. Returns how many it made ready.
+/// Rows a claimer holds are skipped. Returns how many it made ready. (The ids go through an
+/// array so that the update finds them by primary key: a join with the subquery may be
+/// planned as a scan of the whole table.)
 pub async fn dial_request_ready_many(
     db: impl PgExecutor<'_>,
     campaign_id: &str,
@@ -393,14 +395,14 @@ pub async fn dial_request_ready_many(
 ) -> Result<u64, QueueError> {
     static READY: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "update dial_request d set not_before = null
-             from (select id from dial_request
-                   where campaign_id = $1 and channel = $2 and state = '{pending}'
-                     and not_before is not null and not_before <= $3
-                   order by not_before
-                   limit $4
-                   for update skip locked) due
-             where d.id = due.id",
+            "update dial_request set not_before = null
+             where state = '{pending}' and id = any(array(
+                 select id from dial_request
+                 where campaign_id = $1 and channel = $2 and state = '{pending}'
+                   and not_before is not null and not_before <= $3
+                 order by not_before
+                 limit $4
+                 for update skip locked))",
             pending = DialRequestState::Pending.as_str(),
         )
     });
