@@ -1,6 +1,8 @@
 //! `dialer bench backlog`: the claim's latency with a small and a large backlog, half of each
 //! expired and not yet swept, so a claim must find the valid half without wading through the
-//! dead one.
+//! dead one. With `--waiting` the other half is not expired but waiting for its calling
+//! hours, expiring before the valid half: the claim must find the ready half without walking
+//! the waiting one.
 //!
 //! Each size gets a campaign of its own in one scratch database, filled with plain SQL, and
 //! a lease row written directly: the claim ([`crate::engine::store::batch_claim`]) is called
@@ -48,6 +50,10 @@ pub struct BacklogArgs {
     /// case for the heap pages a claim touches) instead of arrival order.
     #[arg(long)]
     shuffled: bool,
+    /// Make the dead half wait for its calling hours (and expire before the valid half)
+    /// instead of having expired.
+    #[arg(long)]
+    waiting: bool,
     /// Config file; database and engine settings are taken from it.
     #[arg(long, default_value = "config/dialer.toml")]
     config: PathBuf,
@@ -69,8 +75,9 @@ pub async fn run(args: BacklogArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config, is_default, &EnvOverrides::from_env())?;
     let scratch = ScratchDatabase::create(&config.database, "bench_backlog").await?;
     println!(
-        "backlog: {} claims of {BATCH} per series after {WARM_UP_CLAIMS} warm-up claims; half of each backlog expired and unswept; valid half expiring {}; depth kept constant",
+        "backlog: {} claims of {BATCH} per series after {WARM_UP_CLAIMS} warm-up claims; half of each backlog {}; valid half expiring {}; depth kept constant",
         args.claims,
+        dead_half(args.waiting),
         if args.shuffled {
             "in shuffled order"
         } else {
@@ -100,8 +107,14 @@ async fn series(
     engine: &EngineConfig,
     pool: &PgPool,
 ) -> anyhow::Result<((f64, f64), (f64, f64))> {
-    let expiry = Expiry::HalfExpired {
-        shuffled: args.shuffled,
+    let expiry = if args.waiting {
+        Expiry::HalfWaiting {
+            shuffled: args.shuffled,
+        }
+    } else {
+        Expiry::HalfExpired {
+            shuffled: args.shuffled,
+        }
     };
     let mut small = Queue::fill(pool, engine, args.small, expiry).await?;
     let mut alone = Vec::with_capacity(args.claims);
@@ -111,7 +124,15 @@ async fn series(
             alone.push(took);
         }
     }
-    report(&format!("{} alone", args.small), &small, pool, &mut alone).await?;
+    let dead = dead_half(args.waiting);
+    report(
+        &format!("{} alone", args.small),
+        &small,
+        pool,
+        dead,
+        &mut alone,
+    )
+    .await?;
 
     let mut large = Queue::fill(pool, engine, args.large, expiry).await?;
     let (mut beside, mut deep) = (Vec::new(), Vec::new());
@@ -122,15 +143,32 @@ async fn series(
             deep.push(l);
         }
     }
-    let beside = report(&format!("{} beside", args.small), &small, pool, &mut beside).await?;
-    let deep = report(&args.large.to_string(), &large, pool, &mut deep).await?;
+    let beside = report(
+        &format!("{} beside", args.small),
+        &small,
+        pool,
+        dead,
+        &mut beside,
+    )
+    .await?;
+    let deep = report(&args.large.to_string(), &large, pool, dead, &mut deep).await?;
     Ok((beside, deep))
+}
+
+/// What the backlog's other half is.
+fn dead_half(waiting: bool) -> &'static str {
+    if waiting {
+        "waiting for its hours, expiring first"
+    } else {
+        "expired and unswept"
+    }
 }
 
 async fn report(
     name: &str,
     queue: &Queue,
     pool: &PgPool,
+    dead: &str,
     latencies: &mut [f64],
 ) -> anyhow::Result<(f64, f64)> {
     let (table, index): (String, String) = sqlx::query_as(
@@ -140,7 +178,7 @@ async fn report(
     .await?;
     let (p50, p99) = percentiles_ms(latencies);
     println!(
-        "{name:>16} pending ({} expired): claim p50 {p50:.3} ms  p99 {p99:.3} ms over {} claims (filled in {:.1}s; table {table}, pending index {index})",
+        "{name:>16} pending ({} {dead}): claim p50 {p50:.3} ms  p99 {p99:.3} ms over {} claims (filled in {:.1}s; table {table}, pending index {index})",
         queue.size / 2,
         latencies.len(),
         queue.filled_secs,

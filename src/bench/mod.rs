@@ -203,6 +203,14 @@ pub enum Expiry {
         /// Whether the valid half's expiration order is a permutation of the numbering.
         shuffled: bool,
     },
+    /// As [`Expiry::HalfExpired`], but the odd-numbered half waits for its calling hours
+    /// (`not_before` in the future, as the claim leaves a request whose window is closed)
+    /// and expires when they would open, half an hour or more from now: all before the
+    /// valid half, so an expiration-ordered walk would meet every one of them first.
+    HalfWaiting {
+        /// Whether the valid half's expiration order is a permutation of the numbering.
+        shuffled: bool,
+    },
 }
 
 /// Inserts pending requests numbered `first..first + n` into a campaign with plain SQL
@@ -214,21 +222,26 @@ pub async fn insert_pending(
     n: i64,
     expiry: Expiry,
 ) -> anyhow::Result<()> {
-    let (half_expired, shuffled, after_secs) = match expiry {
-        Expiry::InOrder { after_secs } => (false, false, after_secs),
-        Expiry::HalfExpired { shuffled } => (true, shuffled, 3600.0),
+    let (half_expired, half_waiting, shuffled, after_secs) = match expiry {
+        Expiry::InOrder { after_secs } => (false, false, false, after_secs),
+        Expiry::HalfExpired { shuffled } => (true, false, shuffled, 3600.0),
+        Expiry::HalfWaiting { shuffled } => (false, true, shuffled, 3600.0),
     };
     // 7919 is prime, so i * 7919 mod m visits every residue once as i runs over m numbers.
     sqlx::query(
         r#"
-        insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+        insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, not_before, attributes, digest)
         select gen_random_uuid(), $1, 'bench-' || i, '+1415555' || lpad((i % 10000)::text, 4, '0'),
-               case when $4 and i % 2 = 1 then now() - interval '1 minute' - i * interval '1 millisecond'
-                    when $7 then now() + $5 * interval '1 second' + ((i * 7919) % $6) * interval '1 millisecond'
-                    else now() + $5 * interval '1 second' + i * interval '1 millisecond'
-               end,
+               e.expires_at, case when $8 and i % 2 = 1 then e.expires_at end,
                '{"customer": "bench"}'::jsonb, '\x00'::bytea
         from generate_series($2::bigint, $2::bigint + $3::bigint - 1) as i
+        cross join lateral (
+            select case when $4 and i % 2 = 1 then now() - interval '1 minute' - i * interval '1 millisecond'
+                        when $8 and i % 2 = 1 then now() + interval '30 minutes' + (i % 1000000) * interval '1 millisecond'
+                        when $7 then now() + $5 * interval '1 second' + ((i * 7919) % $6) * interval '1 millisecond'
+                        else now() + $5 * interval '1 second' + i * interval '1 millisecond'
+                   end as expires_at
+        ) e
         "#,
     )
     .bind(campaign_id)
@@ -238,6 +251,7 @@ pub async fn insert_pending(
     .bind(after_secs)
     .bind(n.max(1))
     .bind(shuffled)
+    .bind(half_waiting)
     .execute(pool)
     .await?;
     campaign_pending_add(pool, campaign_id, n).await?;

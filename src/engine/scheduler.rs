@@ -35,6 +35,7 @@ use crate::clock::Clock;
 use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
+use crate::queue::Channel;
 use crate::rules::window::{zone, CommunicationTime, Window, WindowError};
 use crate::sms::pace::SmsPace;
 use crate::sms::template::Templates;
@@ -132,27 +133,48 @@ fn count_refusals(campaign_id: &str, claimed: &Claimed) {
     }
 }
 
-/// The campaign's telephony calling hours, if it has any (`communicationTimeConfig` with a
-/// telephony window), compiled, with the zone attribute of `engine`.
+/// The campaign's hours for `channel`, if it has any (`communicationTimeConfig` with a
+/// window for the channel), compiled, with the zone attribute of `engine`.
 fn communication_time(
     campaign: &Campaign,
     engine: &EngineConfig,
-) -> Result<Option<CommunicationTime>, WindowError> {
+    channel: Channel,
+) -> Result<Option<Arc<CommunicationTime>>, WindowError> {
     let Some(config) = &campaign.settings.communication_time_config else {
         return Ok(None);
     };
-    let Some(telephony) = &config.telephony else {
+    let window = match channel {
+        Channel::Telephony => &config.telephony,
+        Channel::Sms => &config.sms,
+        Channel::Email => &config.email,
+        Channel::WhatsApp => &config.whats_app,
+    };
+    let Some(window) = window else {
         return Ok(None);
     };
-    Ok(Some(CommunicationTime {
-        window: Window::compile(telephony)?,
+    Ok(Some(Arc::new(CommunicationTime {
+        window: Window::compile(window)?,
         default_zone: config
             .local_time_zone_config
             .default_time_zone
             .as_deref()
             .and_then(zone),
         zone_attribute: engine.time_zone_attribute.clone(),
-    }))
+    })))
+}
+
+/// [`communication_time`] for a claim: hours that cannot be evaluated must not be taken for
+/// "always open", so they stop the channel's claims (`None`), with a warning.
+fn claim_hours(
+    campaign: &Campaign,
+    engine: &EngineConfig,
+    channel: Channel,
+) -> Option<Option<Arc<CommunicationTime>>> {
+    communication_time(campaign, engine, channel)
+        .inspect_err(|error| {
+            tracing::warn!(campaign_id = %campaign.id, channel = channel.as_sql(), %error, "the campaign's hours cannot be evaluated; not contacting it on this channel");
+        })
+        .ok()
 }
 
 /// Whether the engine dials for `campaign` at `now`: it runs, and its schedule, if any, is
@@ -589,13 +611,9 @@ impl Scheduler {
         if rows == 0 {
             return Ok(());
         }
-        let communication_time = match communication_time(campaign, &self.engine) {
-            Ok(time) => time.map(Arc::new),
-            Err(error) => {
-                // Hours that cannot be evaluated must not be taken for "always open".
-                tracing::warn!(campaign_id = %campaign.id, %error, "the campaign's calling hours cannot be evaluated; not dialing it");
-                return Ok(());
-            }
+        let Some(communication_time) = claim_hours(campaign, &self.engine, Channel::Telephony)
+        else {
+            return Ok(());
         };
         let scope = ClaimScope {
             campaign_id: campaign.id.clone(),
@@ -655,6 +673,10 @@ impl Scheduler {
         if allowed == 0 {
             return Ok(());
         }
+        let Some(communication_time) = claim_hours(campaign, &self.engine, Channel::Sms) else {
+            owned.sms.refund(allowed);
+            return Ok(());
+        };
         let fence = owned.fence;
         let scope = ClaimScope {
             campaign_id: campaign.id.clone(),
@@ -664,11 +686,15 @@ impl Scheduler {
             dialed_at: self.center_clock.now(),
             margin: secs_to_duration(self.engine.claim_expiry_margin_secs),
             call_timeout: self.in_flight_mark(),
-            communication_time: None,
+            communication_time,
             template,
         };
         let claimed = sms_claim(&self.pool, &scope, allowed as i64).await?;
         count_refusals(&campaign.id, &claimed);
+        if claimed.waiting > 0 {
+            let labels = [(m::CAMPAIGN_ID, campaign.id.clone())];
+            metrics::counter!(m::DIAL_REQUESTS_WAITING, &labels).increment(claimed.waiting);
+        }
         // What sent no message is not spent: it is there when requests arrive.
         if let Some(owned) = self.campaigns.get_mut(&campaign.id) {
             owned.sms.refund(allowed - claimed.batches.len());

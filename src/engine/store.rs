@@ -23,7 +23,9 @@ use super::EngineError;
 use crate::contact_center::BATCH_MAX_CONTACTS;
 use crate::contacts::{Outcome, Phase};
 use crate::queue::lifecycle::{FailureReason, ItemResult, Transition};
-use crate::queue::store::{claim_ctes, resolve_ctes, StoredStatus, PENDING_SHARDS};
+use crate::queue::store::{
+    claim_ctes, dial_request_ready_many, resolve_ctes, StoredStatus, PENDING_SHARDS,
+};
 use crate::queue::{Channel, DialRequestState};
 use crate::rules::store::{dnc_check_cte, ledger_cte};
 use crate::rules::window::{CommunicationTime, Gate};
@@ -177,11 +179,13 @@ const CLAIMABLE: &str = "
         )";
 
 /// The claimable requests' filter on `channel`, after [`CLAIMABLE`]'s `lease`: never one
-/// expiring before `$5` (now plus the margin) or in its backoff at `$4` (now).
+/// expiring before `$5` (now plus the margin), and only ready ones (not waiting for calling
+/// hours or a backoff): [`claim_ready`] makes ready those whose time has come, so that the
+/// walk in expiration order never passes over waiting ones.
 fn claimable_filter(channel: Channel) -> String {
     format!(
         "campaign_id = $1 and channel = '{channel}' and state = '{pending}' and expires_at > $5
-              and (not_before is null or not_before <= $4)
+              and not_before is null
               and exists (select 1 from lease)",
         channel = channel.as_sql(),
         pending = DialRequestState::Pending.as_str(),
@@ -198,6 +202,7 @@ struct Gates {
     wait_until: Vec<DateTime<Utc>>,
     zone_ids: Vec<Uuid>,
     zones: Vec<&'static str>,
+    zone_sources: Vec<&'static str>,
     local_times: Vec<chrono::NaiveDateTime>,
     no_zone: Vec<Uuid>,
 }
@@ -222,9 +227,85 @@ impl Gates {
             }
         };
         self.zone_ids.push(id);
-        self.zones.push(zone.name());
+        self.zones.push(zone.tz.name());
+        self.zone_sources.push(zone.source.as_str());
         self.local_times.push(local);
     }
+
+    /// Binds the decisions as the claim statements take them, after their own parameters:
+    /// the requests it may take, those that wait and until when, each one's zone, its source
+    /// and local time, and those without a zone.
+    fn bind<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.restrict)
+            .bind(&self.wait_ids)
+            .bind(&self.wait_until)
+            .bind(&self.zone_ids)
+            .bind(&self.zones)
+            .bind(&self.local_times)
+            .bind(&self.no_zone)
+            .bind(&self.zone_sources)
+    }
+
+    /// Locks the ready requests a claim of `channel` would take (as its statement picks
+    /// them) and decides each one's gate under `time`. Run in the claim's transaction.
+    async fn pick(
+        db: &mut sqlx::PgConnection,
+        scope: &ClaimScope,
+        n: i64,
+        channel: Channel,
+        time: &CommunicationTime,
+    ) -> Result<Gates, EngineError> {
+        let pick = format!(
+            "{CLAIMABLE}
+            select id, expires_at, phone_number, attributes ->> $7 from dial_request
+            where {filter}
+            order by expires_at
+            limit $6
+            for update skip locked",
+            filter = claimable_filter(channel),
+        );
+        let picked: Vec<(Uuid, DateTime<Utc>, String, Option<String>)> = sqlx::query_as(&pick)
+            .bind(&scope.campaign_id)
+            .bind(&*scope.owner)
+            .bind(scope.fence)
+            .bind(scope.now)
+            .bind(scope.now + scope.margin)
+            .bind(n)
+            .bind(&time.zone_attribute)
+            .fetch_all(&mut *db)
+            .await?;
+        let mut gates = Gates {
+            restrict: Some(Vec::with_capacity(picked.len())),
+            ..Gates::default()
+        };
+        for (id, expires_at, phone_number, zone) in picked {
+            gates.add(
+                id,
+                time.gate(zone.as_deref(), &phone_number, scope.now, expires_at),
+            );
+        }
+        Ok(gates)
+    }
+}
+
+/// How many waiting requests one claim makes ready at most: enough for every claim of a
+/// busy campaign, and bounded so that a window opening for a large backlog is spread over
+/// a few claims (each takes those that opened first) instead of stalling one.
+const READY_PER_CLAIM: i64 = 5_000;
+
+/// Makes ready the requests of the scope's campaign and `channel` whose waiting time has
+/// come, before a claim walks the ready ones.
+async fn claim_ready(
+    db: impl PgExecutor<'_>,
+    scope: &ClaimScope,
+    channel: Channel,
+) -> Result<(), EngineError> {
+    dial_request_ready_many(db, &scope.campaign_id, channel, scope.now, READY_PER_CLAIM).await?;
+    Ok(())
 }
 
 /// Claims up to `n` pending requests of a campaign into new contact batches of at most
@@ -246,42 +327,40 @@ pub async fn batch_claim(
     scope: &ClaimScope,
     n: i64,
 ) -> Result<Claimed, EngineError> {
+    claim_channel(pool, scope, n, Channel::Telephony).await
+}
+
+/// The claim of `channel`, as [`batch_claim`] describes it.
+async fn claim_channel(
+    pool: &PgPool,
+    scope: &ClaimScope,
+    n: i64,
+    channel: Channel,
+) -> Result<Claimed, EngineError> {
     let n = n.max(0);
+    claim_ready(pool, scope, channel).await?;
     let Some(time) = &scope.communication_time else {
-        return claim_gated(pool, scope, n, &Gates::default()).await;
+        return claim_statement(pool, scope, n, channel, &Gates::default()).await;
     };
-    static PICK: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "{CLAIMABLE}
-            select id, expires_at, attributes ->> $7 from dial_request
-            where {filter}
-            order by expires_at
-            limit $6
-            for update skip locked",
-            filter = claimable_filter(Channel::Telephony),
-        )
-    });
     let mut tx = pool.begin().await?;
-    let picked: Vec<(Uuid, DateTime<Utc>, Option<String>)> = sqlx::query_as(&PICK)
-        .bind(&scope.campaign_id)
-        .bind(&*scope.owner)
-        .bind(scope.fence)
-        .bind(scope.now)
-        .bind(scope.now + scope.margin)
-        .bind(n)
-        .bind(&time.zone_attribute)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut gates = Gates {
-        restrict: Some(Vec::with_capacity(picked.len())),
-        ..Gates::default()
-    };
-    for (id, expires_at, zone) in picked {
-        gates.add(id, time.gate(zone.as_deref(), scope.now, expires_at));
-    }
-    let claimed = claim_gated(&mut *tx, scope, n, &gates).await?;
+    let gates = Gates::pick(&mut tx, scope, n, channel, time).await?;
+    let claimed = claim_statement(&mut *tx, scope, n, channel, &gates).await?;
     tx.commit().await?;
     Ok(claimed)
+}
+
+/// The claim statement of `channel`: calls in batches, each message in a batch of its own.
+async fn claim_statement(
+    db: impl PgExecutor<'_>,
+    scope: &ClaimScope,
+    n: i64,
+    channel: Channel,
+    gates: &Gates,
+) -> Result<Claimed, EngineError> {
+    match channel {
+        Channel::Telephony => claim_gated(db, scope, n, gates).await,
+        _ => sms_claim_gated(db, scope, n, gates).await,
+    }
 }
 
 /// The claim statement, with the calling hours' decisions made.
@@ -352,11 +431,11 @@ async fn claim_gated(
             decided = ledger_cte(
                 "$1",
                 "$4",
-                "unnest($17::uuid[], $18::text[], $19::timestamp[]) as z(id, zone, local_time)"
+                "unnest($17::uuid[], $18::text[], $21::text[], $19::timestamp[]) as z(id, zone, source, local_time)"
             ),
         )
     });
-    let rows: Vec<ClaimedRow> = sqlx::query_as(&CLAIM)
+    let query = sqlx::query_as(&CLAIM)
         .bind(campaign_id)
         .bind(&**owner)
         .bind(fence)
@@ -369,16 +448,8 @@ async fn claim_gated(
         .bind(*now + *call_timeout)
         .bind(shard)
         .bind(dialed_at)
-        .bind(BATCH_MAX_CONTACTS as i64)
-        .bind(&gates.restrict)
-        .bind(&gates.wait_ids)
-        .bind(&gates.wait_until)
-        .bind(&gates.zone_ids)
-        .bind(&gates.zones)
-        .bind(&gates.local_times)
-        .bind(&gates.no_zone)
-        .fetch_all(db)
-        .await?;
+        .bind(BATCH_MAX_CONTACTS as i64);
+    let rows: Vec<ClaimedRow> = gates.bind(query).fetch_all(db).await?;
     let mut batches: Vec<Batch> = Vec::with_capacity(slots);
     let mut refused = std::collections::BTreeMap::new();
     for row in rows {
@@ -409,29 +480,42 @@ async fn claim_gated(
 }
 
 /// Claims up to `n` pending SMS requests of a campaign, as [`batch_claim`] claims calls
-/// (same order, margin, backoff, lease and do-not-call rules, the same ledger), each into a
-/// batch of its own whose ClientToken names the request and the claim:
+/// (same order, margin, backoff, lease, do-not-call rules and time window, here the
+/// campaign's `sms` one, the same ledger), each into a batch of its own whose ClientToken
+/// names the request and the claim:
 /// `dialer-sms-{id}-{attempts}`. Every send of one claim carries it, so the contact center
 /// never sends that claim's message twice; a later claim (after a retryable failure put the
 /// request back) is a new send.
-pub async fn sms_claim(
+pub async fn sms_claim(pool: &PgPool, scope: &ClaimScope, n: i64) -> Result<Claimed, EngineError> {
+    claim_channel(pool, scope, n, Channel::Sms).await
+}
+
+/// The SMS claim statement, with the time window's decisions made.
+async fn sms_claim_gated(
     db: impl PgExecutor<'_>,
     scope: &ClaimScope,
     n: i64,
+    gates: &Gates,
 ) -> Result<Claimed, EngineError> {
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
             r#"{CLAIMABLE},
         picked as (
             select id, expires_at, phone_number from dial_request
-            where {filter}
+            where {filter} and ($11::uuid[] is null or id = any($11))
             order by expires_at
             limit $6
             for update skip locked
         ),
         {checked},
-        refusals as (select id, '{dnc}' as reason from checked where do_not_call),
-        slotted as (select id, gen_random_uuid() as batch_id from checked where not do_not_call),
+        refusals as (
+            select id, case when do_not_call then '{dnc}' else '{no_zone}' end as reason
+            from checked where do_not_call or id = any($17)
+        ),
+        slotted as (
+            select id, gen_random_uuid() as batch_id from checked
+            where not do_not_call and id <> all($17)
+        ),
         {claimed},
         {decided},
         tokened as (
@@ -451,34 +535,37 @@ pub async fn sms_claim(
             filter = claimable_filter(Channel::Sms),
             checked = dnc_check_cte("picked", "$1"),
             dnc = FailureReason::DoNotCall.as_str(),
+            no_zone = FailureReason::MissingTimeZone.as_str(),
             claimed = claim_ctes(
                 "$1",
                 "$9",
                 "$10",
                 None,
-                "unnest('{}'::uuid[], '{}'::timestamptz[]) as w(id, until)"
+                "unnest($12::uuid[], $13::timestamptz[]) as w(id, until)"
             ),
             decided = ledger_cte(
                 "$1",
                 "$4",
-                "unnest('{}'::uuid[], '{}'::text[], '{}'::timestamp[]) as z(id, zone, local_time)"
+                "unnest($14::uuid[], $15::text[], $18::text[], $16::timestamp[]) as z(id, zone, source, local_time)"
             ),
         )
     });
-    let rows: Vec<SmsClaimedRow> = sqlx::query_as(&CLAIM)
+    let query = sqlx::query_as(&CLAIM)
         .bind(&scope.campaign_id)
         .bind(&*scope.owner)
         .bind(scope.fence)
         .bind(scope.now)
         .bind(scope.now + scope.margin)
-        .bind(n.max(0))
+        .bind(n)
         .bind(Json(&scope.template))
         .bind(scope.now + scope.call_timeout)
         .bind(rand::random_range(0..PENDING_SHARDS))
-        .bind(scope.dialed_at)
-        .fetch_all(db)
-        .await?;
-    let mut claimed = Claimed::default();
+        .bind(scope.dialed_at);
+    let rows: Vec<SmsClaimedRow> = gates.bind(query).fetch_all(db).await?;
+    let mut claimed = Claimed {
+        waiting: gates.wait_ids.len() as u64,
+        ..Claimed::default()
+    };
     for row in rows {
         // A row without a batch is a refused request.
         let (Some(batch_id), Some(client_token)) = (row.batch_id, row.client_token) else {
@@ -1013,6 +1100,60 @@ mod tests {
         campaign_pending_add(pool, "c", n).await.unwrap();
     }
 
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    /// Hours 08:00-21:00 on Mondays and Tuesdays, zones from the attribute `timeZone`.
+    fn monday_and_tuesday_hours(
+        default_zone: Option<chrono_tz::Tz>,
+    ) -> Option<std::sync::Arc<CommunicationTime>> {
+        let hours = crate::campaigns::channels::TimeWindow {
+            open_hours: crate::campaigns::channels::OpenHours::DailyHours(
+                ["MONDAY", "TUESDAY"]
+                    .map(|d| {
+                        let range = crate::campaigns::channels::TimeRange {
+                            start_time: "T08:00".into(),
+                            end_time: "T21:00".into(),
+                        };
+                        (d.to_string(), vec![range])
+                    })
+                    .into(),
+            ),
+            restricted_periods: None,
+        };
+        Some(std::sync::Arc::new(CommunicationTime {
+            window: crate::rules::window::Window::compile(&hours).unwrap(),
+            default_zone,
+            zone_attribute: "timeZone".into(),
+        }))
+    }
+
+    /// A claim on Monday 2026-06-15 at 13:30 UTC, with [`monday_and_tuesday_hours`] and New
+    /// York as the campaign's zone.
+    fn monday_1330_utc_with_hours() -> ClaimScope {
+        ClaimScope {
+            now: at("2026-06-15T13:30:00Z"),
+            dialed_at: at("2026-06-15T13:30:00Z"),
+            communication_time: monday_and_tuesday_hours(Some(chrono_tz::America::New_York)),
+            ..scope()
+        }
+    }
+
+    /// The client tokens of the requests of `claimed`'s batches, sorted.
+    async fn claimed_tokens(pool: &PgPool, claimed: &Claimed) -> Vec<String> {
+        let ids: Vec<Uuid> = claimed
+            .batches
+            .iter()
+            .flat_map(|b| b.items.iter().map(|i| i.id))
+            .collect();
+        sqlx::query_scalar("select client_token from dial_request where id = any($1) order by 1")
+            .bind(&ids)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
     fn scope() -> ClaimScope {
         ClaimScope {
             campaign_id: "c".into(),
@@ -1148,9 +1289,10 @@ mod tests {
     #[sqlx::test]
     async fn closed_hours_park_a_request_until_they_open_and_the_ledger_says_where(pool: PgPool) {
         running_campaign(&pool, 3).await;
-        // t1 is in Tokyo, t2 names no zone the campaign could use, t3 names none: New York.
+        // t1 is in Tokyo, t2 names no zone the campaign could use, t3 names none, and their
+        // number (Alaska's area code, two zones) names none either: New York.
         sqlx::query(
-            "update dial_request set attributes = case client_token
+            "update dial_request set phone_number = '+19075550123', attributes = case client_token
                  when 't1' then '{\"timeZone\": \"Asia/Tokyo\"}'::jsonb
                  when 't2' then '{\"timeZone\": \"Nowhere/Special\"}'::jsonb
                  else '{}'::jsonb end,
@@ -1159,35 +1301,8 @@ mod tests {
         .execute(&pool)
         .await
         .unwrap();
-        let hours = crate::campaigns::channels::TimeWindow {
-            open_hours: crate::campaigns::channels::OpenHours::DailyHours(
-                ["MONDAY", "TUESDAY"]
-                    .map(|d| {
-                        let range = crate::campaigns::channels::TimeRange {
-                            start_time: "T08:00".into(),
-                            end_time: "T21:00".into(),
-                        };
-                        (d.to_string(), vec![range])
-                    })
-                    .into(),
-            ),
-            restricted_periods: None,
-        };
-        let time = |default_zone| {
-            Some(std::sync::Arc::new(CommunicationTime {
-                window: crate::rules::window::Window::compile(&hours).unwrap(),
-                default_zone,
-                zone_attribute: "timeZone".into(),
-            }))
-        };
-        let at = |text: &str| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
         // Monday 2026-06-15 13:30 UTC: 09:30 in New York, 22:30 in Tokyo.
-        let mut scope = ClaimScope {
-            now: at("2026-06-15T13:30:00Z"),
-            dialed_at: at("2026-06-15T13:30:00Z"),
-            communication_time: time(Some(chrono_tz::America::New_York)),
-            ..scope()
-        };
+        let mut scope = monday_1330_utc_with_hours();
         let claimed = batch_claim(&pool, &scope, 3).await.unwrap();
         assert_eq!(claimed.waiting, 1);
         assert!(claimed.refused.is_empty());
@@ -1222,7 +1337,8 @@ mod tests {
 
         type Row = (String, String, String, Option<String>, Option<String>);
         let ledger: Vec<Row> = sqlx::query_as(
-            "select d.client_token, r.verdict::text, r.rule, r.time_zone, r.local_time::text
+            "select d.client_token, r.verdict::text, r.rule,
+                    r.time_zone || ' from ' || r.time_zone_source, r.local_time::text
              from rule_decision r join dial_request d on d.id = r.request_id order by r.seq",
         )
         .fetch_all(&pool)
@@ -1240,21 +1356,21 @@ mod tests {
                     "t1",
                     "wait",
                     "communication_time",
-                    "Asia/Tokyo",
+                    "Asia/Tokyo from attribute",
                     "2026-06-15 22:30:00"
                 ),
                 row(
                     "t2",
                     "dial",
                     "all_passed",
-                    "America/New_York",
+                    "America/New_York from campaign",
                     "2026-06-15 09:30:00"
                 ),
                 row(
                     "t3",
                     "dial",
                     "all_passed",
-                    "America/New_York",
+                    "America/New_York from campaign",
                     "2026-06-15 09:30:00"
                 ),
             ]
@@ -1265,7 +1381,7 @@ mod tests {
                 "t1",
                 "dial",
                 "all_passed",
-                "Asia/Tokyo",
+                "Asia/Tokyo from attribute",
                 "2026-06-16 08:00:00"
             )
         );
@@ -1274,6 +1390,11 @@ mod tests {
     #[sqlx::test]
     async fn without_a_time_zone_a_request_is_refused(pool: PgPool) {
         running_campaign(&pool, 1).await;
+        // Alaska's area code spans two zones: the number names none.
+        sqlx::query("update dial_request set phone_number = '+19075550123'")
+            .execute(&pool)
+            .await
+            .unwrap();
         let hours = crate::campaigns::channels::TimeWindow {
             open_hours: crate::campaigns::channels::OpenHours::DailyHours(Default::default()),
             restricted_periods: None,
@@ -1393,5 +1514,117 @@ mod tests {
                 .is_err()
         );
         assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
+    }
+
+    #[sqlx::test]
+    async fn waiting_requests_join_the_claim_when_their_time_comes_earliest_deadline_first(
+        pool: PgPool,
+    ) {
+        running_campaign(&pool, 4).await;
+        let now = Utc::now();
+        let minutes = |m: i64| now + chrono::Duration::minutes(m);
+        // t1 waits 5 more minutes; t2 waited, and its time has come; t3 and t4 are ready.
+        for (token, expires, not_before) in [
+            ("t1", minutes(10), Some(minutes(5))),
+            ("t2", minutes(20), Some(minutes(-1))),
+            ("t3", minutes(30), None),
+            ("t4", minutes(40), None),
+        ] {
+            sqlx::query(
+                "update dial_request set expires_at = $2, not_before = $3 where client_token = $1",
+            )
+            .bind(token)
+            .bind(expires)
+            .bind(not_before)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let mut scope = ClaimScope { now, ..scope() };
+        let claimed = batch_claim(&pool, &scope, 2).await.unwrap();
+        assert_eq!(claimed_tokens(&pool, &claimed).await, ["t2", "t3"]);
+        scope.now = minutes(6);
+        let claimed = batch_claim(&pool, &scope, 2).await.unwrap();
+        assert_eq!(claimed_tokens(&pool, &claimed).await, ["t1", "t4"]);
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
+    }
+
+    #[sqlx::test]
+    async fn the_sweeper_expires_waiting_requests_too(pool: PgPool) {
+        running_campaign(&pool, 2).await;
+        // t1 waited for hours that open after its expiration, which has passed; t2 waits.
+        sqlx::query(
+            "update dial_request set
+                 expires_at = case client_token when 't1' then now() - interval '1 minute'
+                                                else now() + interval '1 hour' end,
+                 not_before = case client_token when 't1' then now() - interval '1 minute'
+                                                else now() + interval '30 minutes' end",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let report = crate::queue::store::dial_request_sweep_many(&pool, Utc::now(), 100)
+            .await
+            .unwrap();
+        assert_eq!(report.expired, [("c".to_string(), 1)]);
+        let states: Vec<(String, DialRequestState)> =
+            sqlx::query_as("select client_token, state from dial_request order by 1")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            states,
+            [
+                ("t1".into(), DialRequestState::Expired),
+                ("t2".into(), DialRequestState::Pending)
+            ]
+        );
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
+    }
+
+    #[sqlx::test]
+    async fn the_sms_window_holds_a_message_until_it_opens_in_the_numbers_zone(pool: PgPool) {
+        running_campaign(&pool, 1).await;
+        sqlx::query("update dial_request set channel = 'sms', expires_at = '2026-06-20T00:00:00Z'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // Monday 13:30 UTC is 06:30 in San Francisco (415), whose window opens at 08:00
+        // there, 15:00 UTC; the campaign's own zone (New York) would be open.
+        let mut scope = monday_1330_utc_with_hours();
+        let claimed = sms_claim(&pool, &scope, 1).await.unwrap();
+        assert!(claimed.batches.is_empty());
+        assert_eq!(claimed.waiting, 1);
+        let not_before: Option<DateTime<Utc>> =
+            sqlx::query_scalar("select not_before from dial_request")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(not_before, Some(at("2026-06-15T15:00:00Z")));
+        scope.now = at("2026-06-15T14:59:00Z");
+        assert!(sms_claim(&pool, &scope, 1)
+            .await
+            .unwrap()
+            .batches
+            .is_empty());
+        scope.now = at("2026-06-15T15:00:00Z");
+        assert_eq!(sms_claim(&pool, &scope, 1).await.unwrap().batches.len(), 1);
+        let ledger: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "select verdict::text, time_zone, time_zone_source from rule_decision order by seq",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let la = (
+            Some("America/Los_Angeles".into()),
+            Some("phone_number".into()),
+        );
+        assert_eq!(
+            ledger,
+            [
+                ("wait".into(), la.0.clone(), la.1.clone()),
+                ("dial".into(), la.0, la.1)
+            ]
+        );
     }
 }

@@ -258,16 +258,37 @@ pub async fn dial_request_sweep_many(
             -- over every campaign's expirations would also be the claim's, and lead it
             -- through the other campaigns' requests.
             -- Channel by channel too: the index orders expirations within a channel.
-            select l.id
-            from campaign c
-            cross join unnest({channels}::text[]) as ch(channel)
-            cross join lateral (
-                select id from dial_request
-                where campaign_id = c.id and channel = ch.channel and state = '{pending}' and expires_at <= $1
-                order by expires_at
-                limit $2
-                for update skip locked
-            ) l
+            -- Ready requests on the index's ready part; waiting ones on the waiting index,
+            -- by their time: a request never waits past its expiration (calling hours wait
+            -- until the opening or the expiration, a backoff ends before it), so a lapsed
+            -- one's time has come.
+            select id from (
+                (select l.id
+                 from campaign c
+                 cross join unnest({channels}::text[]) as ch(channel)
+                 cross join lateral (
+                     select id from dial_request
+                     where campaign_id = c.id and channel = ch.channel and state = '{pending}'
+                       and not_before is null and expires_at <= $1
+                     order by expires_at
+                     limit $2
+                     for update skip locked
+                 ) l
+                 limit $2)
+                union all
+                (select w.id
+                 from campaign c
+                 cross join unnest({channels}::text[]) as ch(channel)
+                 cross join lateral (
+                     select id from dial_request
+                     where campaign_id = c.id and channel = ch.channel and state = '{pending}'
+                       and not_before is not null and not_before <= $1 and expires_at <= $1
+                     order by not_before
+                     limit $2
+                     for update skip locked
+                 ) w
+                 limit $2)
+            ) ready_or_waiting
             limit $2
         ),
         verdicts as (
@@ -357,6 +378,42 @@ pub async fn dial_request_purge_many(
         .bind(limit)
         .fetch_all(db)
         .await?)
+}
+
+/// Makes ready up to `limit` waiting requests of a campaign's `channel` whose time (calling
+/// hours, backoff) has come at `now`, earliest first, by clearing their `not_before`: the
+/// claim walks ready requests alone, so that a backlog of waiting ones never slows it.
+/// Rows a claimer holds are skipped. Returns how many it made ready. (The ids go through an
+/// array so that the update finds them by primary key: a join with the subquery may be
+/// planned as a scan of the whole table.)
+pub async fn dial_request_ready_many(
+    db: impl PgExecutor<'_>,
+    campaign_id: &str,
+    channel: Channel,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, QueueError> {
+    static READY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "update dial_request set not_before = null
+             where state = '{pending}' and id = any(array(
+                 select id from dial_request
+                 where campaign_id = $1 and channel = $2 and state = '{pending}'
+                   and not_before is not null and not_before <= $3
+                 order by not_before
+                 limit $4
+                 for update skip locked))",
+            pending = DialRequestState::Pending.as_str(),
+        )
+    });
+    Ok(sqlx::query(&READY)
+        .bind(campaign_id)
+        .bind(channel.as_sql())
+        .bind(now)
+        .bind(limit)
+        .execute(db)
+        .await?
+        .rows_affected())
 }
 
 /// Requests per campaign and state, for the queue-depth gauge.

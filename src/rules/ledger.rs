@@ -83,6 +83,8 @@ pub struct Decision {
     pub verdict: Verdict,
     /// The recipient's time zone, when a rule used it.
     pub time_zone: Option<String>,
+    /// Where that zone came from: `attribute`, `phone_number` or `campaign`.
+    pub time_zone_source: Option<String>,
     /// The recipient's local time, when a rule used it.
     pub local_time: Option<NaiveDateTime>,
     /// The campaign configuration's version.
@@ -98,7 +100,7 @@ pub fn csv_header(clear_numbers: bool) -> String {
     } else {
         "number_hash"
     };
-    format!("seq,decided_at,campaign_id,request_id,attempt,rule,verdict,time_zone,local_time,config_version,{number}")
+    format!("seq,decided_at,campaign_id,request_id,attempt,rule,verdict,time_zone,time_zone_source,local_time,config_version,{number}")
 }
 
 /// One decision as a CSV line (RFC 4180 quoting where a field needs it).
@@ -113,6 +115,7 @@ pub fn csv_line(d: &Decision) -> String {
         d.rule.clone(),
         d.verdict.as_str().to_string(),
         d.time_zone.clone().unwrap_or_default(),
+        d.time_zone_source.clone().unwrap_or_default(),
         d.local_time
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
             .unwrap_or_default(),
@@ -148,6 +151,7 @@ mod tests {
             rule: Rule::DoNotCall.as_str().into(),
             verdict: Verdict::Refuse,
             time_zone: None,
+            time_zone_source: None,
             local_time: None,
             config_version: "0123456789abcdef".into(),
             number: "ab".into(),
@@ -159,9 +163,9 @@ mod tests {
         let line = csv_line(&decision());
         assert_eq!(
             line,
-            "7,2027-01-15T08:00:00.000000Z,\"c,1\",00000000-0000-0000-0000-000000000000,1,do_not_call,refuse,,,0123456789abcdef,ab"
+            "7,2027-01-15T08:00:00.000000Z,\"c,1\",00000000-0000-0000-0000-000000000000,1,do_not_call,refuse,,,,0123456789abcdef,ab"
         );
-        assert_eq!(csv_header(false).split(',').count(), 11);
+        assert_eq!(csv_header(false).split(',').count(), 12);
         assert!(csv_header(true).ends_with(",phone_number"));
     }
 

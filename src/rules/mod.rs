@@ -14,6 +14,9 @@ pub mod cli;
 pub mod dnc;
 pub mod ledger;
 pub mod number_hash;
+pub mod number_zone;
+#[rustfmt::skip]
+pub mod number_zones_data;
 pub mod retry;
 pub mod store;
 pub mod window;

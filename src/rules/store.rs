@@ -153,10 +153,17 @@ pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
                            where n.account_id = (select account_id from campaign where id = {campaign})
                              and n.list in ('', {campaign})
                              and n.number_hash = number_hash_with(k.inner_pad, k.outer_pad, p.phone_number)) as do_not_call
-            from {picked} p cross join number_hash_key k
-        )"
+            from {picked} p cross join {hash_key} k
+        )",
+        hash_key = HASH_KEY,
     )
 }
+
+/// The key's row, as the claim joins it. `limit 1` tells the planner it is one row: the
+/// table is never analyzed (autovacuum waits for 50 changes), and without statistics the
+/// planner takes it for hundreds of rows, multiplies the claim's rows by as many, and
+/// updates the claimed requests through a scan of every pending one.
+const HASH_KEY: &str = "(select inner_pad, outer_pad from number_hash_key limit 1)";
 
 /// The rule a refusal's reason names, as an SQL expression over the column `reason`.
 fn refusal_rule() -> String {
@@ -172,27 +179,30 @@ fn refusal_rule() -> String {
 /// caller's CTE `claimed (id, attempts, phone_number)`, a `refuse` for every one of `refused
 /// (id, attempt, phone_number, reason)` and a `wait` for every one of `waited (id, attempt,
 /// phone_number)`, with the numbers' hashes, the campaign's configuration version, the time
-/// zone and local time the SQL from-item `zones (id, zone, local_time)` gives a request (if
-/// any), decided at the SQL expression `now`.
+/// zone, its source and the local time the SQL from-item `zones (id, zone, source,
+/// local_time)` gives a request (if any), decided at the SQL expression `now`.
 pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
     format!(
         "decided as (
             insert into rule_decision (decided_at, campaign_id, request_id, attempt, rule, verdict,
-                                       config_version, number_hash, time_zone, local_time)
+                                       config_version, number_hash, time_zone, time_zone_source,
+                                       local_time)
             select {now}, {campaign}, x.id, x.attempt, x.rule, x.verdict,
                    (select campaign_config_version(c) from campaign c where c.id = {campaign}),
-                   number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.local_time
+                   number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.source,
+                   z.local_time
             from (select id, attempts as attempt, phone_number, '{passed}' as rule, '{dial}'::rule_verdict as verdict from claimed
                   union all
                   select id, attempt, phone_number, {refusal_rule}, '{refuse}' from refused
                   union all
                   select id, attempt, phone_number, '{time}', '{wait}' from waited) x
-            cross join number_hash_key k
+            cross join {hash_key} k
             left join {zones} on z.id = x.id
         )",
         passed = Rule::AllPassed.as_str(),
         time = Rule::CommunicationTime.as_str(),
         refusal_rule = refusal_rule(),
+        hash_key = HASH_KEY,
         dial = Verdict::Dial.as_str(),
         refuse = Verdict::Refuse.as_str(),
         wait = Verdict::Wait.as_str(),
@@ -289,7 +299,7 @@ pub async fn ledger_page(
 ) -> Result<Vec<Decision>, RulesError> {
     Ok(sqlx::query_as(
         "select r.seq, r.decided_at, r.campaign_id, r.request_id, r.attempt, r.rule, r.verdict,
-                r.time_zone, r.local_time, r.config_version,
+                r.time_zone, r.time_zone_source, r.local_time, r.config_version,
                 case when $5 then coalesce((select phone_number from dial_request d where d.id = r.request_id), '')
                      else encode(r.number_hash, 'hex') end as number
          from rule_decision r

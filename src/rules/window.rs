@@ -27,6 +27,7 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
+use super::number_zone::zone_of_number;
 use crate::campaigns::channels::{OpenHours, RestrictedPeriods, TimeWindow};
 
 /// The days of the week as the v2 model names them, Monday first.
@@ -222,8 +223,9 @@ impl Window {
     }
 }
 
-/// A campaign's telephony window with how a request's time zone is found: the request's
-/// attribute `zone_attribute` if it names an IANA zone, else the campaign's default zone.
+/// A campaign's window for one channel, with how a request's time zone is found: the
+/// request's attribute `zone_attribute` if it names an IANA zone, else the zone of its phone
+/// number if its prefix names exactly one ([`zone_of_number`]), else the campaign's default.
 #[derive(Debug, Clone)]
 pub struct CommunicationTime {
     /// The window.
@@ -234,13 +236,44 @@ pub struct CommunicationTime {
     pub zone_attribute: String,
 }
 
+/// Where a request's time zone came from, as the ledger records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneSource {
+    /// The request's zone attribute.
+    Attribute,
+    /// The phone number's prefix.
+    PhoneNumber,
+    /// The campaign's `defaultTimeZone`.
+    Campaign,
+}
+
+impl ZoneSource {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneSource::Attribute => "attribute",
+            ZoneSource::PhoneNumber => "phone_number",
+            ZoneSource::Campaign => "campaign",
+        }
+    }
+}
+
+/// A recipient's time zone and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone {
+    /// The zone.
+    pub tz: Tz,
+    /// Its source.
+    pub source: ZoneSource,
+}
+
 /// What the window says of one request at the claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {
-    /// Dial it now.
+    /// Contact it now.
     Open {
         /// The recipient's zone.
-        zone: Tz,
+        zone: Zone,
         /// Its local time.
         local: NaiveDateTime,
     },
@@ -248,36 +281,48 @@ pub enum Gate {
     /// not open before, when the sweeper expires it).
     Wait {
         /// The recipient's zone.
-        zone: Tz,
+        zone: Zone,
         /// Its local time.
         local: NaiveDateTime,
         /// When to look again.
         until: DateTime<Utc>,
     },
-    /// No zone: neither the attribute nor the campaign names one, so no local time can be
-    /// known, and the request is refused (`MISSING_TIME_ZONE`), as AWS drops such recipients.
+    /// No zone: neither the attribute, nor the number, nor the campaign names one, so no
+    /// local time can be known, and the request is refused (`MISSING_TIME_ZONE`), as AWS
+    /// drops such recipients.
     NoZone,
 }
 
 impl CommunicationTime {
-    /// The gate of a request whose zone attribute is `zone_name`, expiring at `expires_at`,
-    /// at `now`.
+    /// The zone of a request whose zone attribute is `zone_name` and number `phone_number`.
+    pub fn zone(&self, zone_name: Option<&str>, phone_number: &str) -> Option<Zone> {
+        let found = |source| move |tz| Zone { tz, source };
+        zone_name
+            .and_then(zone)
+            .map(found(ZoneSource::Attribute))
+            .or_else(|| zone_of_number(phone_number).map(found(ZoneSource::PhoneNumber)))
+            .or_else(|| self.default_zone.map(found(ZoneSource::Campaign)))
+    }
+
+    /// The gate of a request whose zone attribute is `zone_name` and number `phone_number`,
+    /// expiring at `expires_at`, at `now`.
     pub fn gate(
         &self,
         zone_name: Option<&str>,
+        phone_number: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> Gate {
-        let Some(zone) = zone_name.and_then(zone).or(self.default_zone) else {
+        let Some(zone) = self.zone(zone_name, phone_number) else {
             return Gate::NoZone;
         };
-        let local = local_time(zone, now);
-        if self.window.is_open(zone, now) {
+        let local = local_time(zone.tz, now);
+        if self.window.is_open(zone.tz, now) {
             Gate::Open { zone, local }
         } else {
             let until = self
                 .window
-                .next_change(zone, now, true)
+                .next_change(zone.tz, now, true)
                 .map_or(expires_at, |opens| opens.min(expires_at));
             Gate::Wait { zone, local, until }
         }
@@ -494,7 +539,7 @@ mod tests {
     }
 
     #[test]
-    fn a_request_gets_its_attributes_zone_else_the_campaigns() {
+    fn a_request_gets_its_attributes_zone_else_its_numbers_else_the_campaigns() {
         let time = CommunicationTime {
             window: every_day(&[("T08:00", "T21:00")]),
             default_zone: Some(NEW_YORK),
@@ -502,33 +547,54 @@ mod tests {
         };
         let now = utc("2026-06-15T13:30:00Z"); // 09:30 in New York, 22:30 in Tokyo
         let expires = utc("2026-06-20T00:00:00Z");
+        let campaign = Zone {
+            tz: NEW_YORK,
+            source: ZoneSource::Campaign,
+        };
+        // Alaska's area code spans two zones: the campaign's.
+        let alaska = "+19075550123";
         assert!(matches!(
-            time.gate(None, now, expires),
-            Gate::Open { zone: NEW_YORK, .. }
+            time.gate(None, alaska, now, expires),
+            Gate::Open { zone, .. } if zone == campaign
         ));
         assert!(matches!(
-            time.gate(Some("Not/A_Zone"), now, expires),
-            Gate::Open { zone: NEW_YORK, .. }
+            time.gate(Some("Not/A_Zone"), alaska, now, expires),
+            Gate::Open { zone, .. } if zone == campaign
         ));
         let tokyo = chrono_tz::Asia::Tokyo;
         assert_eq!(
-            time.gate(Some("Asia/Tokyo"), now, expires),
+            time.gate(Some("Asia/Tokyo"), "+12125550123", now, expires),
             Gate::Wait {
-                zone: tokyo,
+                zone: Zone {
+                    tz: tokyo,
+                    source: ZoneSource::Attribute
+                },
                 local: local_time(tokyo, now),
+                until: utc("2026-06-15T23:00:00Z"),
+            }
+        );
+        // A Tokyo number without the attribute: its number's zone, 06:30 there.
+        assert_eq!(
+            time.gate(None, "+81312345678", utc("2026-06-15T21:30:00Z"), expires),
+            Gate::Wait {
+                zone: Zone {
+                    tz: tokyo,
+                    source: ZoneSource::PhoneNumber
+                },
+                local: local_time(tokyo, utc("2026-06-15T21:30:00Z")),
                 until: utc("2026-06-15T23:00:00Z"),
             }
         );
         // Expiring before the opening: it waits for its expiration.
         let soon = utc("2026-06-15T20:00:00Z");
         assert!(
-            matches!(time.gate(Some("Asia/Tokyo"), now, soon), Gate::Wait { until, .. } if until == soon)
+            matches!(time.gate(Some("Asia/Tokyo"), alaska, now, soon), Gate::Wait { until, .. } if until == soon)
         );
         let no_default = CommunicationTime {
             default_zone: None,
             ..time
         };
-        assert_eq!(no_default.gate(None, now, expires), Gate::NoZone);
+        assert_eq!(no_default.gate(None, alaska, now, expires), Gate::NoZone);
     }
 
     #[test]

@@ -140,14 +140,27 @@ async fn numbers_listed_after_queueing_are_never_called_and_the_ledger_says_why(
 const EAST: &str = "Etc/GMT-6"; // UTC+6
 const WEST: &str = "Etc/GMT+6"; // UTC-6
 
-#[sqlx::test]
-async fn requests_outside_their_hours_wait_for_them_and_the_ledger_shows_their_local_time(
-    _: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let db = TestDb::new(connect).await;
-    let app = db.app(&Knobs::default()).await;
-    let campaign = agentless_campaign(&app).await;
+/// Waits until every request of `campaign` is decided, dialed to its end or waiting for its
+/// hours, and `waiting` of them wait.
+async fn wait_decided(db: &TestDb, campaign: &str, waiting: i64) {
+    let campaigns = [campaign.to_string()];
+    crate::harness::wait_for("every request decided", Duration::from_secs(30), || async {
+        let undecided: i64 = sqlx::query_scalar(
+            "select count(*) from dial_request
+             where state = 'in_progress' or (state = 'pending' and not_before is null)",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        let open = crate::harness::unfinished(&db.pool, &campaigns).await;
+        (undecided == 0 && open == waiting).then_some(())
+    })
+    .await;
+}
+
+/// Gives `campaign` calling hours from midnight to noon every day, local time, UTC when
+/// nothing tells the recipient's zone.
+async fn mornings_only(app: &crate::common::Client, campaign: &str) {
     let every_day: serde_json::Map<String, serde_json::Value> = dialer::rules::window::DAYS
         .iter()
         .map(|d| {
@@ -168,6 +181,17 @@ async fn requests_outside_their_hours_wait_for_them_and_the_ledger_shows_their_l
     )
     .await
     .ok();
+}
+
+#[sqlx::test]
+async fn requests_outside_their_hours_wait_for_them_and_the_ledger_shows_their_local_time(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let db = TestDb::new(connect).await;
+    let app = db.app(&Knobs::default()).await;
+    let campaign = agentless_campaign(&app).await;
+    mornings_only(&app, &campaign).await;
     let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     let items: Vec<serde_json::Value> = (0..20)
         .map(|i| {
@@ -183,19 +207,7 @@ async fn requests_outside_their_hours_wait_for_them_and_the_ledger_shows_their_l
     command(&app, &campaign, "start").await;
 
     // Every request is decided once: dialed to its end, or waiting for its zone's midnight.
-    let campaigns = [campaign.clone()];
-    crate::harness::wait_for("every request decided", Duration::from_secs(30), || async {
-        let undecided: i64 = sqlx::query_scalar(
-            "select count(*) from dial_request
-             where state = 'in_progress' or (state = 'pending' and not_before is null)",
-        )
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-        let open = crate::harness::unfinished(&db.pool, &campaigns).await;
-        (undecided == 0 && open == 10).then_some(())
-    })
-    .await;
+    wait_decided(&db, &campaign, 10).await;
 
     type Row = (
         String,
@@ -250,5 +262,79 @@ async fn requests_outside_their_hours_wait_for_them_and_the_ledger_shows_their_l
     let mut seen: Vec<&String> = verdicts.values().collect();
     seen.sort();
     assert_eq!(seen, ["dial", "wait"], "one zone open, the other closed");
+    app.shutdown().await.unwrap();
+}
+
+#[sqlx::test]
+async fn without_a_zone_attribute_the_number_tells_the_zone_and_the_request_waits_for_its_hours(
+    _: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let db = TestDb::new(connect).await;
+    let app = db.app(&Knobs::default()).await;
+    let campaign = agentless_campaign(&app).await;
+    mornings_only(&app, &campaign).await;
+    // Honolulu (UTC-10) and Johannesburg (UTC+2), twelve hours apart and neither with
+    // daylight saving time: whenever the test runs, one of them is in its morning and the
+    // other is not. No attribute names a zone.
+    const NUMBERS: [(&str, &str); 2] = [
+        ("+18085550123", "Pacific/Honolulu"),
+        ("+27115550123", "Africa/Johannesburg"),
+    ];
+    let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let items: Vec<serde_json::Value> = (0..10)
+        .map(|i| {
+            json!({
+                "clientToken": format!("n-{i}"),
+                "phoneNumber": NUMBERS[i % 2].0,
+                "expirationTime": expires,
+                "attributes": {"customer": "c"},
+            })
+        })
+        .collect();
+    app.put_dial_requests(&campaign, json!(items)).await.ok();
+    command(&app, &campaign, "start").await;
+
+    wait_decided(&db, &campaign, 5).await;
+
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select d.phone_number, r.verdict::text, d.state::text, r.time_zone, r.time_zone_source,
+                coalesce(to_char(d.not_before at time zone r.time_zone, 'HH24:MI'), '')
+         from rule_decision r join dial_request d on d.id = r.request_id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 10, "one decision per request: {rows:?}");
+    let mut verdicts: Vec<&str> = Vec::new();
+    for (number, verdict, state, zone, source, not_before) in &rows {
+        let expected = NUMBERS.iter().find(|(n, _)| n == number).unwrap().1;
+        assert_eq!(zone.as_deref(), Some(expected), "{number}");
+        assert_eq!(source.as_deref(), Some("phone_number"), "{number}");
+        match verdict.as_str() {
+            "dial" => assert_eq!(state, "completed"),
+            "wait" => {
+                assert_eq!(state, "pending");
+                assert_eq!(not_before, "00:00", "waits for its zone's midnight");
+            }
+            other => panic!("{number}: {other}"),
+        }
+        verdicts.push(verdict);
+    }
+    verdicts.sort();
+    verdicts.dedup();
+    assert_eq!(
+        verdicts,
+        ["dial", "wait"],
+        "one zone open, the other closed"
+    );
     app.shutdown().await.unwrap();
 }
