@@ -141,6 +141,9 @@ pub enum FailureReason {
     /// The campaign has calling hours but neither the request nor the campaign names the
     /// recipient's time zone (`MISSING_TIME_ZONE`).
     MissingTimeZone,
+    /// The recipient has had as many contacts as a communication limit allows in its window
+    /// (`LIMIT_EXCEEDED`); the ledger names the limit.
+    LimitExceeded,
 }
 
 impl FailureReason {
@@ -160,6 +163,7 @@ impl FailureReason {
             FailureReason::Message(failure) => failure.as_str(),
             FailureReason::DoNotCall => "DO_NOT_CALL",
             FailureReason::MissingTimeZone => "MISSING_TIME_ZONE",
+            FailureReason::LimitExceeded => "LIMIT_EXCEEDED",
         }
     }
 }

@@ -44,6 +44,9 @@ pub enum Rule {
     DoNotCall,
     /// The recipient's communication time window (closed, or no time zone to tell).
     CommunicationTime,
+    /// A communication limit: the recipient had its share of contacts (the decision's
+    /// `detail` names the limit).
+    CommunicationLimits,
 }
 
 impl Rule {
@@ -53,6 +56,7 @@ impl Rule {
             Rule::AllPassed => "all_passed",
             Rule::DoNotCall => "do_not_call",
             Rule::CommunicationTime => "communication_time",
+            Rule::CommunicationLimits => "communication_limits",
         }
     }
 }
@@ -76,6 +80,9 @@ pub struct Decision {
     pub rule: String,
     /// The verdict.
     pub verdict: Verdict,
+    /// What the rule found, when it says more than its name: the limit a
+    /// `communication_limits` refusal met, as `scope:contacts/daysd` (e.g. `instance:3/7d`).
+    pub detail: Option<String>,
     /// The recipient's time zone, when a rule used it.
     pub time_zone: Option<String>,
     /// The recipient's local time, when a rule used it.
@@ -93,7 +100,7 @@ pub fn csv_header(clear_numbers: bool) -> String {
     } else {
         "number_hash"
     };
-    format!("seq,decided_at,campaign_id,request_id,attempt,rule,verdict,time_zone,local_time,config_version,{number}")
+    format!("seq,decided_at,campaign_id,request_id,attempt,rule,verdict,detail,time_zone,local_time,config_version,{number}")
 }
 
 /// One decision as a CSV line (RFC 4180 quoting where a field needs it).
@@ -107,6 +114,7 @@ pub fn csv_line(d: &Decision) -> String {
         d.attempt.to_string(),
         d.rule.clone(),
         d.verdict.as_str().to_string(),
+        d.detail.clone().unwrap_or_default(),
         d.time_zone.clone().unwrap_or_default(),
         d.local_time
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
@@ -142,6 +150,7 @@ mod tests {
             attempt: 1,
             rule: Rule::DoNotCall.as_str().into(),
             verdict: Verdict::Refuse,
+            detail: None,
             time_zone: None,
             local_time: None,
             config_version: "0123456789abcdef".into(),
@@ -154,9 +163,9 @@ mod tests {
         let line = csv_line(&decision());
         assert_eq!(
             line,
-            "7,2027-01-15T08:00:00.000000Z,\"c,1\",00000000-0000-0000-0000-000000000000,1,do_not_call,refuse,,,0123456789abcdef,ab"
+            "7,2027-01-15T08:00:00.000000Z,\"c,1\",00000000-0000-0000-0000-000000000000,1,do_not_call,refuse,,,,0123456789abcdef,ab"
         );
-        assert_eq!(csv_header(false).split(',').count(), 11);
+        assert_eq!(csv_header(false).split(',').count(), 12);
         assert!(csv_header(true).ends_with(",phone_number"));
     }
 

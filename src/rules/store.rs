@@ -1,6 +1,7 @@
-//! Rules SQL: the number-hashing key, the do-not-call lists and the decision ledger. The
-//! claim's side of the lists and the ledger are CTEs ([`dnc_check_cte`], [`ledger_cte`])
-//! that the engine splices into its claim statement, so that a number is checked, and the
+//! Rules SQL: the number-hashing key, the do-not-call lists, the recipients' contact history
+//! and the decision ledger. The claim's side of the lists, the limits and the ledger are
+//! CTEs ([`dnc_check_cte`], [`limit_check_ctes`], [`ledger_cte`]) that the engine splices
+//! into its claim statement, so that a number is checked, its contact counted, and the
 //! decision recorded, in the statement that takes its request.
 
 use chrono::{DateTime, Utc};
@@ -8,6 +9,7 @@ use sqlx::PgExecutor;
 
 use super::dnc::{DncList, Listed};
 use super::ledger::{Decision, Rule, Verdict};
+use super::limits::{InstanceLimitsHandling, LimitScope, HISTORY_DAYS, MAX_LIMITS_PER_SCOPE};
 use super::number_hash::{NumberHash, NumberHasher};
 use super::RulesError;
 use crate::accounts::AccountId;
@@ -140,29 +142,143 @@ pub async fn dnc_count(
     )
 }
 
-/// The claim's do-not-call check, as a CTE `checked (id, expires_at, do_not_call)` over the
-/// caller's CTE `picked (id, expires_at, phone_number)` of campaign `campaign` (an SQL
-/// expression): whether each picked request's number is on the account's list or the
-/// campaign's.
+/// The claim's do-not-call check, as a CTE `checked (id, expires_at, number_hash,
+/// do_not_call)` over the caller's CTE `picked (id, expires_at, phone_number)` of campaign
+/// `campaign` (an SQL expression): each picked request's number hash, and whether the
+/// number is on the account's list or the campaign's.
 pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
     format!(
         "checked as (
-            select p.id, p.expires_at,
+            select p.id, p.expires_at, h.number_hash,
                    exists (select 1 from do_not_call n
                            where n.account_id = (select account_id from campaign where id = {campaign})
                              and n.list in ('', {campaign})
-                             and n.number_hash = number_hash_with(k.inner_pad, k.outer_pad, p.phone_number)) as do_not_call
+                             and n.number_hash = h.number_hash) as do_not_call
             from {picked} p cross join number_hash_key k
+            cross join lateral (select number_hash_with(k.inner_pad, k.outer_pad, p.phone_number) as number_hash) h
         )"
+    )
+}
+
+/// The claim's communication limits (see [`super::limits`]), as CTEs over `eligible`, a
+/// query of the requests of campaign `campaign` (an SQL expression) that every other rule
+/// lets through, as `(id, expires_at, number_hash)`, to be contacted at the SQL expression
+/// `now`. `allowed (id, expires_at)` are the requests to contact, whose contacts are in
+/// their recipients' histories already; `limited (id, detail)` are those a limit refuses,
+/// with the limit (`scope:contacts/daysd`). Of several requests for one recipient, the
+/// earliest expiring are contacted first.
+pub fn limit_check_ctes(eligible: &str, campaign: &str, now: &str) -> String {
+    format!(
+        "limit_eligible as ({eligible}),
+        limit_campaign as (
+            select account_id, connect_instance_id as instance_id, communication_limits_override as override
+            from campaign where id = {campaign}
+        ),
+        limit_rules as (
+            -- The campaign's own limits, then its instance's unless it opted out of them.
+            select r.scope, r.max_count, r.days, r.ord,
+                   r.scope || ':' || r.max_count || '/' || r.days || 'd' as label
+            from (
+                select '{campaign_scope}' as scope, (e.v ->> 'maxCountPerRecipient')::int as max_count,
+                       (e.v ->> 'frequency')::int as days, e.ord
+                from limit_campaign c
+                cross join jsonb_array_elements(coalesce(c.override #> '{{allChannelSubtypes,communicationLimitsList}}', '[]'))
+                    with ordinality as e(v, ord)
+                union all
+                select '{instance_scope}', (e.v ->> 'maxCountPerRecipient')::int, (e.v ->> 'frequency')::int,
+                       {max_limits} + e.ord
+                from limit_campaign c
+                join connect_instance_config i on i.account_id = c.account_id and i.instance_id = c.instance_id
+                cross join jsonb_array_elements(coalesce(i.communication_limits #> '{{allChannelSubtypes,communicationLimitsList}}', '[]'))
+                    with ordinality as e(v, ord)
+                where coalesce(c.override ->> 'instanceLimitsHandling', '{opt_in}') <> '{opt_out}'
+            ) r
+        ),
+        limit_cap as (
+            -- The smallest limit: no claim contacts a recipient more often, whatever its history.
+            select max_count, label from limit_rules order by max_count, ord limit 1
+        ),
+        limit_ranked as (
+            select id, expires_at, number_hash,
+                   row_number() over (partition by number_hash order by expires_at, id) as rank
+            from limit_eligible
+        ),
+        limit_wanted as (
+            select number_hash, count(*)::int as wanted from limit_ranked
+            where rank <= coalesce((select max_count from limit_cap), rank)
+            group by number_hash
+        ),
+        limit_contacted as (
+            -- One upsert per recipient, which finds the row as the last committed claim left
+            -- it and locks it until this claim commits: a concurrent claim of the recipient
+            -- waits, then counts this one's contacts. Rows in hash order, so that two claims
+            -- lock their shared recipients in the same order.
+            insert into recipient_contact as r (account_id, number_hash, contacts, last_contact_at, taken)
+            select c.account_id, w.number_hash,
+                   array(select row({now}, {campaign}, c.instance_id)::recipient_contact_entry
+                         from generate_series(1, w.wanted)),
+                   {now}, w.wanted
+            from limit_wanted w cross join limit_campaign c
+            order by w.number_hash
+            on conflict (account_id, number_hash) do update
+            set (contacts, last_contact_at, taken, refused_by) = (
+                select array(select e from unnest(r.contacts) e
+                             where (e).contacted_at > {now} - interval '{history_days} days')
+                           || excluded.contacts[1:t.n],
+                       case when t.n > 0 then greatest(r.last_contact_at, excluded.last_contact_at)
+                            else r.last_contact_at end,
+                       t.n,
+                       case when t.n < cardinality(excluded.contacts) then t.label end
+                from (
+                    select greatest(0, least(cardinality(excluded.contacts),
+                                             coalesce(b.room, cardinality(excluded.contacts))))::int as n,
+                           b.label
+                    from (select) one
+                    left join lateral (
+                        -- The limit with the least room left in its window.
+                        select l.label,
+                               l.max_count - (select count(*) from unnest(r.contacts) e
+                                              where (e).contacted_at > {now} - l.days * interval '1 day'
+                                                and case l.scope
+                                                        when '{campaign_scope}' then (e).campaign_id = {campaign}
+                                                        else (e).instance_id = (select instance_id from limit_campaign)
+                                                    end) as room
+                        from limit_rules l
+                        order by 2, l.ord
+                        limit 1
+                    ) b on true
+                ) t
+            )
+            returning number_hash, taken, refused_by
+        ),
+        allowed as (
+            select k.id, k.expires_at from limit_ranked k
+            join limit_contacted c on c.number_hash = k.number_hash
+            where k.rank <= c.taken
+        ),
+        limited as (
+            select k.id, coalesce(c.refused_by, (select label from limit_cap)) as detail
+            from limit_ranked k
+            left join limit_contacted c on c.number_hash = k.number_hash
+            where k.rank > coalesce(c.taken, 0)
+        )",
+        campaign_scope = LimitScope::Campaign.as_str(),
+        instance_scope = LimitScope::Instance.as_str(),
+        max_limits = MAX_LIMITS_PER_SCOPE,
+        opt_in = InstanceLimitsHandling::OptIn.as_str(),
+        opt_out = InstanceLimitsHandling::OptOut.as_str(),
+        history_days = HISTORY_DAYS,
     )
 }
 
 /// The rule a refusal's reason names, as an SQL expression over the column `reason`.
 fn refusal_rule() -> String {
     format!(
-        "case reason when '{dnc_reason}' then '{dnc}' else '{time}' end",
+        "case reason when '{dnc_reason}' then '{dnc}' when '{limit_reason}' then '{limits}' else '{time}' end",
         dnc_reason = FailureReason::DoNotCall.as_str(),
         dnc = Rule::DoNotCall.as_str(),
+        limit_reason = FailureReason::LimitExceeded.as_str(),
+        limits = Rule::CommunicationLimits.as_str(),
         time = Rule::CommunicationTime.as_str(),
     )
 }
@@ -172,15 +288,17 @@ fn refusal_rule() -> String {
 /// (id, attempt, phone_number, reason)` and a `wait` for every one of `waited (id, attempt,
 /// phone_number)`, with the numbers' hashes, the campaign's configuration version, the time
 /// zone and local time the SQL from-item `zones (id, zone, local_time)` gives a request (if
-/// any), decided at the SQL expression `now`.
+/// any), the limit the caller's CTE `limited (id, detail)` names for it (if any), decided at
+/// the SQL expression `now`.
 pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
     format!(
         "decided as (
             insert into rule_decision (decided_at, campaign_id, request_id, attempt, rule, verdict,
-                                       config_version, number_hash, time_zone, local_time)
+                                       config_version, number_hash, time_zone, local_time, detail)
             select {now}, {campaign}, x.id, x.attempt, x.rule, x.verdict,
                    (select campaign_config_version(c) from campaign c where c.id = {campaign}),
-                   number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.local_time
+                   number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.local_time,
+                   (select l.detail from limited l where l.id = x.id)
             from (select id, attempts as attempt, phone_number, '{passed}' as rule, '{dial}'::rule_verdict as verdict from claimed
                   union all
                   select id, attempt, phone_number, {refusal_rule}, '{refuse}' from refused
@@ -219,7 +337,7 @@ pub async fn ledger_page(
     limit: i64,
 ) -> Result<Vec<Decision>, RulesError> {
     Ok(sqlx::query_as(
-        "select r.seq, r.decided_at, r.campaign_id, r.request_id, r.attempt, r.rule, r.verdict,
+        "select r.seq, r.decided_at, r.campaign_id, r.request_id, r.attempt, r.rule, r.verdict, r.detail,
                 r.time_zone, r.local_time, r.config_version,
                 case when $5 then coalesce((select phone_number from dial_request d where d.id = r.request_id), '')
                      else encode(r.number_hash, 'hex') end as number
