@@ -271,6 +271,33 @@ pub fn limit_check_ctes(eligible: &str, campaign: &str, now: &str) -> String {
     )
 }
 
+/// Deletes up to `limit` recipients' contact histories whose last contact was before
+/// `before`; returns how many. A claim that contacts such a recipient again meanwhile holds
+/// its row, which is skipped, or has moved its last contact past `before`.
+pub async fn recipient_contact_purge_many(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, RulesError> {
+    Ok(sqlx::query(
+        "with old as (
+             select account_id, number_hash from recipient_contact
+             where last_contact_at < $1
+             order by last_contact_at
+             limit $2
+             for update skip locked
+         )
+         delete from recipient_contact r using old
+         where r.account_id = old.account_id and r.number_hash = old.number_hash
+           and r.last_contact_at < $1",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 /// The rule a refusal's reason names, as an SQL expression over the column `reason`.
 fn refusal_rule() -> String {
     format!(
