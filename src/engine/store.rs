@@ -235,8 +235,10 @@ impl Gates {
 /// in flight until `now + call_timeout`.
 ///
 /// The calling rules are applied to the requests taken, in the same statement: one whose
-/// number is on a do-not-call list ends failed (`DO_NOT_CALL`) instead, and every request
-/// taken gets its decision in the ledger, at `now`. A campaign with calling hours takes its
+/// number is on a do-not-call list ends failed (`DO_NOT_CALL`) instead, one whose recipient
+/// had its share of contacts under a communication limit ends failed (`LIMIT_EXCEEDED`),
+/// every contact enters its recipient's history, and every request taken gets its decision
+/// in the ledger, at `now`. A campaign with calling hours takes its
 /// requests in a transaction of two statements: the first locks them and reads their time
 /// zones, the hours are evaluated here, and the second claims the open ones, leaves the
 /// others pending until their hours open (`not_before`), and refuses those without a time
@@ -418,7 +420,8 @@ async fn claim_gated(
 }
 
 /// Claims up to `n` pending SMS requests of a campaign, as [`batch_claim`] claims calls
-/// (same order, margin, backoff, lease and do-not-call rules, the same ledger), each into a
+/// (same order, margin, backoff, lease, do-not-call and communication limits, which count
+/// calls and messages alike, the same ledger), each into a
 /// batch of its own whose ClientToken names the request and the claim:
 /// `dialer-sms-{id}-{attempts}`. Every send of one claim carries it, so the contact center
 /// never sends that claim's message twice; a later claim (after a retryable failure put the
