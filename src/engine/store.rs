@@ -1313,11 +1313,10 @@ mod tests {
         assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
     }
 
-    /// Gives campaign `c` (see [`running_campaign`]) the communication limits override
-    /// `limits`.
+    /// Gives campaign `c` (see [`running_campaign`]) the communication limits `limits`.
     async fn limit_campaign(pool: &PgPool, limits: serde_json::Value) {
         sqlx::query("update campaign set communication_limits_override = $1 where id = 'c'")
-            .bind(limits)
+            .bind(serde_json::json!({ "allChannelSubtypes": limits }))
             .execute(pool)
             .await
             .unwrap();
@@ -1353,11 +1352,7 @@ mod tests {
     #[sqlx::test]
     async fn a_campaign_limit_refuses_the_contacts_over_it_and_the_ledger_names_it(pool: PgPool) {
         running_campaign(&pool, 3).await;
-        limit_campaign(
-            &pool,
-            serde_json::json!({"allChannelSubtypes": per_days(2, 1)}),
-        )
-        .await;
+        limit_campaign(&pool, per_days(2, 1)).await;
         let claimed = batch_claim(&pool, &scope(), 3).await.unwrap();
         assert_eq!(
             claimed.batches.iter().map(|b| b.items.len()).sum::<usize>(),
@@ -1393,11 +1388,7 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
-        limit_campaign(
-            &pool,
-            serde_json::json!({"allChannelSubtypes": per_days(1, 1)}),
-        )
-        .await;
+        limit_campaign(&pool, per_days(1, 1)).await;
         let start = scope();
         let at = |hours| ClaimScope {
             now: start.now + chrono::Duration::hours(hours),
@@ -1479,11 +1470,7 @@ mod tests {
     #[sqlx::test]
     async fn messages_and_calls_count_towards_the_same_limits(pool: PgPool) {
         running_campaign(&pool, 2).await;
-        limit_campaign(
-            &pool,
-            serde_json::json!({"allChannelSubtypes": per_days(1, 1)}),
-        )
-        .await;
+        limit_campaign(&pool, per_days(1, 1)).await;
         sqlx::query("update dial_request set channel = 'sms' where client_token = 't1'")
             .execute(&pool)
             .await
