@@ -239,7 +239,7 @@ async fn limit_everything(pool: &PgPool) -> anyhow::Result<()> {
         .await?;
     sqlx::query(
         "insert into connect_instance_config (account_id, instance_id, service_linked_role_arn, encryption_config, communication_limits)
-         select distinct account_id, connect_instance_id, 'arn:aws:iam::' || account_id || ':role/bench', '{}', $1
+         select distinct account_id, connect_instance_id, 'arn:aws:iam::' || account_id || ':role/bench', '{}'::jsonb, $1
          from campaign
          on conflict (account_id, instance_id) do update set communication_limits = excluded.communication_limits",
     )
