@@ -39,7 +39,7 @@ pub const DIAL_REQUESTS_DELETED: &str = "dialer_dial_requests_deleted_total";
 /// campaign.
 pub const DIAL_REQUESTS_WAITING: &str = "dialer_dial_requests_window_waits_total";
 /// Counter: requests a calling rule refused at the claim, by campaign and reason
-/// (`DO_NOT_CALL`, `MISSING_TIME_ZONE`).
+/// (`DO_NOT_CALL`, `MISSING_TIME_ZONE`, `LIMIT_EXCEEDED`).
 pub const DIAL_REQUESTS_REFUSED: &str = "dialer_dial_requests_refused_total";
 
 /// Label: contact outcome (`connected`, `abandoned`, `machine`, `no_answer`, `busy`,
@@ -176,7 +176,7 @@ pub const CATALOGUE: &[(&str, Kind, &str, &str)] = &[
     (DIAL_REQUESTS_EXPIRED, Kind::Counter, "campaign_id", "Dial requests that reached their expiration time before being dialed."),
     (DIAL_REQUESTS_CANCELLED, Kind::Counter, "campaign_id", "Pending dial requests cancelled because their campaign was stopped."),
     (DIAL_REQUESTS_DELETED, Kind::Counter, "campaign_id", "Finished dial requests deleted by retention (older than queue.retention_days)."),
-    (DIAL_REQUESTS_REFUSED, Kind::Counter, "campaign_id, reason", "Dial requests a calling rule refused when they were to be dialed, ended failed with the reason (DO_NOT_CALL, MISSING_TIME_ZONE)."),
+    (DIAL_REQUESTS_REFUSED, Kind::Counter, "campaign_id, reason", "Dial requests a calling rule refused when they were to be dialed, ended failed with the reason (DO_NOT_CALL, MISSING_TIME_ZONE, LIMIT_EXCEEDED)."),
     (DIAL_REQUESTS_WAITING, Kind::Counter, "campaign_id", "Times the claim left a request pending until its calling hours open (communicationTimeConfig)."),
     (DIALS, Kind::Counter, "campaign_id", "Contacts created (dials launched)."),
     (CONTACTS_COMPLETED, Kind::Counter, "campaign_id, outcome", "Contacts that reached their end, by outcome (connected, abandoned, machine, answered, no_answer, busy, invalid, lost)."),

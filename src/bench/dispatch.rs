@@ -71,6 +71,11 @@ pub struct DispatchArgs {
     /// every claimed request is looked up in a list of that size.
     #[arg(long, default_value_t = 0)]
     dnc_entries: i64,
+    /// Give the campaigns two communication limits of their own and their instance two,
+    /// none of which a recipient reaches, so that every claimed request is counted against
+    /// all four.
+    #[arg(long)]
+    limits: bool,
 }
 
 /// Lines the engine may use in the throughput phase: more than it can fill in a run, so
@@ -205,6 +210,9 @@ async fn phases(
             args.dnc_entries
         );
     }
+    if args.limits {
+        limit_everything(pool).await?;
+    }
     settle(pool).await?;
     latency(args, config, pool, metrics, &latency_campaign).await?;
     let (engine, raw) =
@@ -216,6 +224,30 @@ async fn phases(
         _ => None,
     };
     Ok((engine, raw, wire))
+}
+
+/// Puts communication limits no recipient reaches on every campaign and on their instance
+/// (the v2 model's maximum of two each, windows of 1 and 30 days).
+async fn limit_everything(pool: &PgPool) -> anyhow::Result<()> {
+    let limits = serde_json::json!({"communicationLimitsList": [
+        {"maxCountPerRecipient": 1_000_000, "frequency": 1, "unit": "DAY"},
+        {"maxCountPerRecipient": 1_000_000, "frequency": 30, "unit": "DAY"},
+    ]});
+    sqlx::query("update campaign set communication_limits_override = $1")
+        .bind(serde_json::json!({"allChannelSubtypes": limits, "instanceLimitsHandling": "OPT_IN"}))
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "insert into connect_instance_config (account_id, instance_id, service_linked_role_arn, encryption_config, communication_limits)
+         select distinct account_id, connect_instance_id, 'arn:aws:iam::' || account_id || ':role/bench', '{}'::jsonb, $1
+         from campaign
+         on conflict (account_id, instance_id) do update set communication_limits = excluded.communication_limits",
+    )
+    .bind(serde_json::json!({"allChannelSubtypes": limits}))
+    .execute(pool)
+    .await?;
+    println!("limits: two per campaign and two on the instance, never reached");
+    Ok(())
 }
 
 /// The throughput phase's engine on the Amazon Connect backend, against an emulator that

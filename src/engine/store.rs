@@ -27,7 +27,7 @@ use crate::queue::store::{
     claim_ctes, dial_request_ready_many, resolve_ctes, StoredStatus, PENDING_SHARDS,
 };
 use crate::queue::{Channel, DialRequestState};
-use crate::rules::store::{dnc_check_cte, ledger_cte};
+use crate::rules::store::{dnc_check_cte, ledger_cte, limit_check_ctes};
 use crate::rules::window::{CommunicationTime, Gate};
 
 /// A campaign this daemon holds the lease of.
@@ -159,7 +159,7 @@ pub struct Claimed {
     /// The new contact batches.
     pub batches: Vec<Batch>,
     /// Requests a calling rule forbade, ended failed, not dialed: how many per reason
-    /// (`DO_NOT_CALL`, `MISSING_TIME_ZONE`).
+    /// (`DO_NOT_CALL`, `MISSING_TIME_ZONE`, `LIMIT_EXCEEDED`).
     pub refused: std::collections::BTreeMap<String, u64>,
     /// Requests outside their calling hours, left pending until the hours open.
     pub waiting: u64,
@@ -316,8 +316,10 @@ async fn claim_ready(
 /// in flight until `now + call_timeout`.
 ///
 /// The calling rules are applied to the requests taken, in the same statement: one whose
-/// number is on a do-not-call list ends failed (`DO_NOT_CALL`) instead, and every request
-/// taken gets its decision in the ledger, at `now`. A campaign with calling hours takes its
+/// number is on a do-not-call list ends failed (`DO_NOT_CALL`) instead, one whose recipient
+/// had its share of contacts under a communication limit ends failed (`LIMIT_EXCEEDED`),
+/// every contact enters its recipient's history, and every request taken gets its decision
+/// in the ledger, at `now`. A campaign with calling hours takes its
 /// requests in a transaction of two statements: the first locks them and reads their time
 /// zones, the hours are evaluated here, and the second claims the open ones, leaves the
 /// others pending until their hours open (`not_before`), and refuses those without a time
@@ -396,13 +398,16 @@ async fn claim_gated(
             for update skip locked
         ),
         {checked},
+        {limits},
         refusals as (
             select id, case when do_not_call then '{dnc}' else '{no_zone}' end as reason
             from checked where do_not_call or id = any($20)
+            union all
+            select id, '{limit}' from limited
         ),
         slotted as (
             select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
-            from checked where not do_not_call and id <> all($20)
+            from allowed
         ),
         {claimed},
         {decided},
@@ -419,8 +424,14 @@ async fn claim_gated(
         "#,
             filter = claimable_filter(Channel::Telephony),
             checked = dnc_check_cte("picked", "$1"),
+            limits = limit_check_ctes(
+                "select id, expires_at, number_hash from checked where not do_not_call and id <> all($20)",
+                "$1",
+                "$4"
+            ),
             dnc = FailureReason::DoNotCall.as_str(),
             no_zone = FailureReason::MissingTimeZone.as_str(),
+            limit = FailureReason::LimitExceeded.as_str(),
             claimed = claim_ctes(
                 "$1",
                 "$11",
@@ -481,8 +492,9 @@ async fn claim_gated(
 
 /// Claims up to `n` pending SMS requests of a campaign, as [`batch_claim`] claims calls
 /// (same order, margin, backoff, lease, do-not-call rules and time window, here the
-/// campaign's `sms` one, the same ledger), each into a batch of its own whose ClientToken
-/// names the request and the claim:
+/// campaign's `sms` one, communication limits, which count calls and messages alike, the
+/// same ledger), each into a batch of its own whose ClientToken names the request and the
+/// claim:
 /// `dialer-sms-{id}-{attempts}`. Every send of one claim carries it, so the contact center
 /// never sends that claim's message twice; a later claim (after a retryable failure put the
 /// request back) is a new send.
@@ -508,14 +520,14 @@ async fn sms_claim_gated(
             for update skip locked
         ),
         {checked},
+        {limits},
         refusals as (
             select id, case when do_not_call then '{dnc}' else '{no_zone}' end as reason
             from checked where do_not_call or id = any($17)
+            union all
+            select id, '{limit}' from limited
         ),
-        slotted as (
-            select id, gen_random_uuid() as batch_id from checked
-            where not do_not_call and id <> all($17)
-        ),
+        slotted as (select id, gen_random_uuid() as batch_id from allowed),
         {claimed},
         {decided},
         tokened as (
@@ -534,8 +546,14 @@ async fn sms_claim_gated(
         "#,
             filter = claimable_filter(Channel::Sms),
             checked = dnc_check_cte("picked", "$1"),
+            limits = limit_check_ctes(
+                "select id, expires_at, number_hash from checked where not do_not_call and id <> all($17)",
+                "$1",
+                "$4"
+            ),
             dnc = FailureReason::DoNotCall.as_str(),
             no_zone = FailureReason::MissingTimeZone.as_str(),
+            limit = FailureReason::LimitExceeded.as_str(),
             claimed = claim_ctes(
                 "$1",
                 "$9",
@@ -1626,5 +1644,193 @@ mod tests {
                 ("dial".into(), la.0, la.1)
             ]
         );
+    }
+
+    /// Gives campaign `c` (see [`running_campaign`]) the communication limits `limits`.
+    async fn limit_campaign(pool: &PgPool, limits: serde_json::Value) {
+        sqlx::query("update campaign set communication_limits_override = $1 where id = 'c'")
+            .bind(serde_json::json!({ "allChannelSubtypes": limits }))
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+
+    fn per_days(max: i64, days: i64) -> serde_json::Value {
+        serde_json::json!({"communicationLimitsList": [
+            {"maxCountPerRecipient": max, "frequency": days, "unit": "DAY"}
+        ]})
+    }
+
+    /// Requests per state and reason, and the ledger's (verdict, rule, detail) in order.
+    async fn limit_outcome(
+        pool: &PgPool,
+    ) -> (
+        Vec<(DialRequestState, Option<String>, i64)>,
+        Vec<(String, String, Option<String>)>,
+    ) {
+        let states = sqlx::query_as(
+            "select state, reason, count(*) from dial_request group by 1, 2 order by 1, 2",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let ledger =
+            sqlx::query_as("select verdict::text, rule, detail from rule_decision order by seq")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        (states, ledger)
+    }
+
+    #[sqlx::test]
+    async fn a_campaign_limit_refuses_the_contacts_over_it_and_the_ledger_names_it(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        limit_campaign(&pool, per_days(2, 1)).await;
+        let claimed = batch_claim(&pool, &scope(), 3).await.unwrap();
+        assert_eq!(
+            claimed.batches.iter().map(|b| b.items.len()).sum::<usize>(),
+            2
+        );
+        assert_eq!(
+            claimed.refused,
+            std::collections::BTreeMap::from([("LIMIT_EXCEEDED".to_string(), 1)])
+        );
+        let (states, ledger) = limit_outcome(&pool).await;
+        assert_eq!(
+            states,
+            [
+                (DialRequestState::InProgress, None, 2),
+                (DialRequestState::Failed, Some("LIMIT_EXCEEDED".into()), 1)
+            ]
+        );
+        let dial = ("dial".to_string(), "all_passed".to_string(), None);
+        let refuse = (
+            "refuse".to_string(),
+            "communication_limits".to_string(),
+            Some("campaign:2/1d".to_string()),
+        );
+        assert_eq!(ledger.iter().filter(|d| **d == dial).count(), 2);
+        assert_eq!(ledger.iter().filter(|d| **d == refuse).count(), 1);
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 0);
+    }
+
+    #[sqlx::test]
+    async fn a_window_counts_only_its_days(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        sqlx::query("update dial_request set expires_at = now() + interval '5 days'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        limit_campaign(&pool, per_days(1, 1)).await;
+        let start = scope();
+        let at = |hours| ClaimScope {
+            now: start.now + chrono::Duration::hours(hours),
+            ..scope()
+        };
+        assert_eq!(
+            batch_claim(&pool, &at(0), 1).await.unwrap().batches.len(),
+            1
+        );
+        // 23 hours later the contact still counts; 25 hours later it no longer does.
+        let refused = batch_claim(&pool, &at(23), 1).await.unwrap();
+        assert!(refused.batches.is_empty());
+        assert_eq!(refused.refused.get("LIMIT_EXCEEDED"), Some(&1));
+        assert_eq!(
+            batch_claim(&pool, &at(25), 1).await.unwrap().batches.len(),
+            1
+        );
+    }
+
+    #[sqlx::test]
+    async fn instance_limits_count_every_campaign_of_the_instance_unless_opted_out(pool: PgPool) {
+        running_campaign(&pool, 1).await;
+        sqlx::query(
+            "insert into connect_instance_config (account_id, instance_id, service_linked_role_arn, encryption_config, communication_limits)
+             values ('123456789012', 'i', 'arn:role', '{}', $1)",
+        )
+        .bind(serde_json::json!({"allChannelSubtypes": per_days(1, 7)}))
+        .execute(&pool)
+        .await
+        .unwrap();
+        // Campaign c contacts the number; campaigns d (held to the instance's limits) and e
+        // (opted out) then have a request for it each.
+        assert_eq!(
+            batch_claim(&pool, &scope(), 1).await.unwrap().batches.len(),
+            1
+        );
+        for (id, handling) in [("d", "OPT_IN"), ("e", "OPT_OUT")] {
+            sqlx::query(
+                "insert into campaign (id, arn, name, connect_instance_id, dialer_config, outbound_call_config, account_id, state, communication_limits_override)
+                 select $1, arn || $1, $1, connect_instance_id, dialer_config, outbound_call_config, account_id, state, $2
+                 from campaign where id = 'c'",
+            )
+            .bind(id)
+            .bind(serde_json::json!({"instanceLimitsHandling": handling}))
+            .execute(&pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "with lease as (
+                     insert into campaign_lease (campaign_id, owner, fence, expires_at)
+                     values ($1, 'me', 1, now() + interval '1 hour')
+                 )
+                 insert into dial_request (id, campaign_id, client_token, phone_number, expires_at, attributes, digest)
+                 values (gen_random_uuid(), $1, 't', '+14155550123', now() + interval '1 hour', '{}', '')",
+            )
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        let of = |campaign: &str| ClaimScope {
+            campaign_id: campaign.into(),
+            ..scope()
+        };
+        let held = batch_claim(&pool, &of("d"), 1).await.unwrap();
+        assert!(held.batches.is_empty());
+        let detail: Option<String> =
+            sqlx::query_scalar("select detail from rule_decision where campaign_id = 'd'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(detail.as_deref(), Some("instance:1/7d"));
+        assert_eq!(
+            batch_claim(&pool, &of("e"), 1).await.unwrap().batches.len(),
+            1
+        );
+    }
+
+    #[sqlx::test]
+    async fn messages_and_calls_count_towards_the_same_limits(pool: PgPool) {
+        running_campaign(&pool, 2).await;
+        limit_campaign(&pool, per_days(1, 1)).await;
+        sqlx::query("update dial_request set channel = 'sms' where client_token = 't1'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            sms_claim(&pool, &scope(), 1).await.unwrap().batches.len(),
+            1
+        );
+        let call = batch_claim(&pool, &scope(), 1).await.unwrap();
+        assert!(call.batches.is_empty());
+        assert_eq!(call.refused.get("LIMIT_EXCEEDED"), Some(&1));
+    }
+
+    #[sqlx::test]
+    async fn without_limits_every_contact_enters_the_history(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        assert_eq!(
+            batch_claim(&pool, &scope(), 3).await.unwrap().batches[0]
+                .items
+                .len(),
+            3
+        );
+        let contacts: i32 =
+            sqlx::query_scalar("select cardinality(contacts) from recipient_contact")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(contacts, 3);
     }
 }

@@ -154,6 +154,9 @@ pub enum FailureReason {
     /// (`NO_ANSWER`, `BUSY`, `MACHINE`, `ABANDONED`: the outcome in capitals, as the
     /// SQL that retries it writes it).
     RetriedAfter(Outcome),
+    /// The recipient has had as many contacts as a communication limit allows in its window
+    /// (`LIMIT_EXCEEDED`); the ledger names the limit.
+    LimitExceeded,
 }
 
 impl FailureReason {
@@ -185,6 +188,7 @@ impl FailureReason {
                 Outcome::Connected => "CONNECTED",
                 Outcome::Sent => "SENT",
             },
+            FailureReason::LimitExceeded => "LIMIT_EXCEEDED",
         }
     }
 }

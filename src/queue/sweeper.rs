@@ -1,8 +1,9 @@
 //! The sweeper: completes the campaigns whose schedule has ended, ends pending requests
 //! that can never be dialed (expired, or of an ended campaign) in short batches, and applies retention (`queue.retention_days`): finished
 //! requests older than that are deleted, then the contact batches none of whose requests is
-//! left, then the simulated center's ledger rows of batches that are gone. Every daemon runs
-//! one; `SKIP LOCKED` keeps them apart.
+//! left, then the simulated center's ledger rows of batches that are gone; and recipients'
+//! contact histories whose last contact is older than the longest communication limit's
+//! window (30 days). Every daemon runs one; `SKIP LOCKED` keeps them apart.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -48,6 +49,9 @@ pub enum RetentionError {
     /// Deleting the simulated center's ledger rows failed.
     #[error("deleting simulator ledger rows: {0}")]
     Ledger(#[from] crate::contact_center::sim::LedgerError),
+    /// Deleting recipients' contact histories failed.
+    #[error("deleting contact histories: {0}")]
+    Rules(#[from] crate::rules::RulesError),
 }
 
 /// Rows one retention pass deleted.
@@ -59,6 +63,8 @@ pub struct RetentionReport {
     pub batches: u64,
     /// Simulated center ledger rows.
     pub ledger: u64,
+    /// Recipients' contact histories with no contact a communication limit can count.
+    pub contact_histories: u64,
 }
 
 impl Sweeper {
@@ -159,11 +165,30 @@ impl Sweeper {
             }
             tokio::task::yield_now().await;
         }
+        // Contact histories follow the longest communication limit's window, not the
+        // retention: a limit must count every contact of its window, however short the
+        // retention, and a contact older than every window counts for nothing.
+        let history_start =
+            self.clock.now() - chrono::Duration::days(crate::rules::limits::HISTORY_DAYS);
+        for _ in 0..MAX_PURGE_ROUNDS {
+            let n = crate::rules::store::recipient_contact_purge_many(
+                &self.pool,
+                history_start,
+                self.batch,
+            )
+            .await?;
+            report.contact_histories += n;
+            if n < self.batch as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         if report != RetentionReport::default() {
             tracing::debug!(
                 requests = report.requests,
                 batches = report.batches,
                 ledger = report.ledger,
+                contact_histories = report.contact_histories,
                 "retention deleted old rows"
             );
         }

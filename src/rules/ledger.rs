@@ -48,6 +48,9 @@ pub enum Rule {
     CommunicationTime,
     /// The campaign's retry policy tries the request again after its call's outcome.
     RetryPolicy,
+    /// A communication limit: the recipient had its share of contacts (the decision's
+    /// `detail` names the limit).
+    CommunicationLimits,
 }
 
 impl Rule {
@@ -58,6 +61,7 @@ impl Rule {
             Rule::DoNotCall => "do_not_call",
             Rule::CommunicationTime => "communication_time",
             Rule::RetryPolicy => "retry_policy",
+            Rule::CommunicationLimits => "communication_limits",
         }
     }
 }
@@ -81,6 +85,9 @@ pub struct Decision {
     pub rule: String,
     /// The verdict.
     pub verdict: Verdict,
+    /// What the rule found, when it says more than its name: the limit a
+    /// `communication_limits` refusal met, as `scope:contacts/daysd` (e.g. `instance:3/7d`).
+    pub detail: Option<String>,
     /// The recipient's time zone, when a rule used it.
     pub time_zone: Option<String>,
     /// Where that zone came from: `attribute`, `phone_number` or `campaign`.
@@ -100,7 +107,7 @@ pub fn csv_header(clear_numbers: bool) -> String {
     } else {
         "number_hash"
     };
-    format!("seq,decided_at,campaign_id,request_id,attempt,rule,verdict,time_zone,time_zone_source,local_time,config_version,{number}")
+    format!("seq,decided_at,campaign_id,request_id,attempt,rule,verdict,detail,time_zone,time_zone_source,local_time,config_version,{number}")
 }
 
 /// One decision as a CSV line (RFC 4180 quoting where a field needs it).
@@ -114,6 +121,7 @@ pub fn csv_line(d: &Decision) -> String {
         d.attempt.to_string(),
         d.rule.clone(),
         d.verdict.as_str().to_string(),
+        d.detail.clone().unwrap_or_default(),
         d.time_zone.clone().unwrap_or_default(),
         d.time_zone_source.clone().unwrap_or_default(),
         d.local_time
@@ -150,6 +158,7 @@ mod tests {
             attempt: 1,
             rule: Rule::DoNotCall.as_str().into(),
             verdict: Verdict::Refuse,
+            detail: None,
             time_zone: None,
             time_zone_source: None,
             local_time: None,

@@ -4,8 +4,10 @@
 //! per campaign, checked by the engine's claim in the statement that takes requests, so that
 //! a number listed after its request was queued is never called (the request ends `failed`
 //! with reason `DO_NOT_CALL`). Every decision of the claim (dial or refuse) is appended to
-//! the ledger ([`ledger`]) in that same statement. Numbers are kept and exported only as
-//! keyed hashes ([`number_hash`]).
+//! the ledger ([`ledger`]) in that same statement. Communication limits ([`limits`]) are
+//! counted and enforced there too: a recipient who had its share of contacts ends `failed`
+//! with reason `LIMIT_EXCEEDED`. Numbers are kept and exported only as keyed hashes
+//! ([`number_hash`]).
 //!
 //! [`store`] holds the SQL of the lists and the ledger; the claim's side of both is spliced
 //! into the engine's claim statement as CTEs.
@@ -13,6 +15,7 @@
 pub mod cli;
 pub mod dnc;
 pub mod ledger;
+pub mod limits;
 pub mod number_hash;
 pub mod number_zone;
 #[rustfmt::skip]

@@ -1,6 +1,7 @@
-//! Rules SQL: the number-hashing key, the do-not-call lists and the decision ledger. The
-//! claim's side of the lists and the ledger are CTEs ([`dnc_check_cte`], [`ledger_cte`])
-//! that the engine splices into its claim statement, so that a number is checked, and the
+//! Rules SQL: the number-hashing key, the do-not-call lists, the recipients' contact history
+//! and the decision ledger. The claim's side of the lists, the limits and the ledger are
+//! CTEs ([`dnc_check_cte`], [`limit_check_ctes`], [`ledger_cte`]) that the engine splices
+//! into its claim statement, so that a number is checked, its contact counted, and the
 //! decision recorded, in the statement that takes its request.
 
 use chrono::{DateTime, Utc};
@@ -8,6 +9,7 @@ use sqlx::PgExecutor;
 
 use super::dnc::{DncList, Listed};
 use super::ledger::{Decision, Rule, Verdict};
+use super::limits::{InstanceLimitsHandling, LimitScope, HISTORY_DAYS, MAX_LIMITS_PER_SCOPE};
 use super::number_hash::{NumberHash, NumberHasher};
 use super::retry::{RetryPolicy, RetryPolicySpec};
 use super::RulesError;
@@ -141,36 +143,176 @@ pub async fn dnc_count(
     )
 }
 
-/// The claim's do-not-call check, as a CTE `checked (id, expires_at, do_not_call)` over the
-/// caller's CTE `picked (id, expires_at, phone_number)` of campaign `campaign` (an SQL
-/// expression): whether each picked request's number is on the account's list or the
-/// campaign's.
+/// The key's pads, as the claim's statements join them: `limit 1` tells the planner the
+/// one row the table has. Unanalyzed (a new database), the table is estimated at hundreds of
+/// rows, which multiplied every estimate of the claim past the JIT's thresholds: compiling
+/// it then took seconds per claim.
+const HASH_KEY: &str = "select inner_pad, outer_pad from number_hash_key limit 1";
+
+/// The claim's do-not-call check, as a CTE `checked (id, expires_at, number_hash,
+/// do_not_call)` over the caller's CTE `picked (id, expires_at, phone_number)` of campaign
+/// `campaign` (an SQL expression): each picked request's number hash, and whether the
+/// number is on the account's list or the campaign's.
 pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
     format!(
         "checked as (
-            select p.id, p.expires_at,
+            select p.id, p.expires_at, h.number_hash,
                    exists (select 1 from do_not_call n
                            where n.account_id = (select account_id from campaign where id = {campaign})
                              and n.list in ('', {campaign})
-                             and n.number_hash = number_hash_with(k.inner_pad, k.outer_pad, p.phone_number)) as do_not_call
-            from {picked} p cross join {hash_key} k
-        )",
-        hash_key = HASH_KEY,
+                             and n.number_hash = h.number_hash) as do_not_call
+            from {picked} p cross join ({HASH_KEY}) k
+            cross join lateral (select number_hash_with(k.inner_pad, k.outer_pad, p.phone_number) as number_hash) h
+        )"
     )
 }
 
-/// The key's row, as the claim joins it. `limit 1` tells the planner it is one row: the
-/// table is never analyzed (autovacuum waits for 50 changes), and without statistics the
-/// planner takes it for hundreds of rows, multiplies the claim's rows by as many, and
-/// updates the claimed requests through a scan of every pending one.
-const HASH_KEY: &str = "(select inner_pad, outer_pad from number_hash_key limit 1)";
+/// The claim's communication limits (see [`super::limits`]), as CTEs over `eligible`, a
+/// query of the requests of campaign `campaign` (an SQL expression) that every other rule
+/// lets through, as `(id, expires_at, number_hash)`, to be contacted at the SQL expression
+/// `now`. `allowed (id, expires_at)` are the requests to contact, whose contacts are in
+/// their recipients' histories already; `limited (id, detail)` are those a limit refuses,
+/// with the limit (`scope:contacts/daysd`). Of several requests for one recipient, the
+/// earliest expiring are contacted first.
+pub fn limit_check_ctes(eligible: &str, campaign: &str, now: &str) -> String {
+    format!(
+        "limit_eligible as ({eligible}),
+        limit_campaign as (
+            select account_id, connect_instance_id as instance_id, communication_limits_override as override
+            from campaign where id = {campaign}
+        ),
+        limit_rules as (
+            -- The campaign's own limits, then its instance's unless it opted out of them.
+            select r.scope, r.max_count, r.days, r.ord,
+                   r.scope || ':' || r.max_count || '/' || r.days || 'd' as label
+            from (
+                select '{campaign_scope}' as scope, (e.v ->> 'maxCountPerRecipient')::int as max_count,
+                       (e.v ->> 'frequency')::int as days, e.ord
+                from limit_campaign c
+                cross join jsonb_array_elements(coalesce(c.override #> '{{allChannelSubtypes,communicationLimitsList}}', '[]'))
+                    with ordinality as e(v, ord)
+                union all
+                select '{instance_scope}', (e.v ->> 'maxCountPerRecipient')::int, (e.v ->> 'frequency')::int,
+                       {max_limits} + e.ord
+                from limit_campaign c
+                join connect_instance_config i on i.account_id = c.account_id and i.instance_id = c.instance_id
+                cross join jsonb_array_elements(coalesce(i.communication_limits #> '{{allChannelSubtypes,communicationLimitsList}}', '[]'))
+                    with ordinality as e(v, ord)
+                where coalesce(c.override ->> 'instanceLimitsHandling', '{opt_in}') <> '{opt_out}'
+            ) r
+        ),
+        limit_cap as (
+            -- The smallest limit: no claim contacts a recipient more often, whatever its history.
+            select max_count, label from limit_rules order by max_count, ord limit 1
+        ),
+        limit_ranked as (
+            select id, expires_at, number_hash,
+                   row_number() over (partition by number_hash order by expires_at, id) as rank
+            from limit_eligible
+        ),
+        limit_wanted as (
+            select number_hash, count(*)::int as wanted from limit_ranked
+            where rank <= coalesce((select max_count from limit_cap), rank)
+            group by number_hash
+        ),
+        limit_contacted as (
+            -- One upsert per recipient, which finds the row as the last committed claim left
+            -- it and locks it until this claim commits: a concurrent claim of the recipient
+            -- waits, then counts this one's contacts. Rows in hash order, so that two claims
+            -- lock their shared recipients in the same order.
+            insert into recipient_contact as r (account_id, number_hash, contacts, last_contact_at, taken)
+            select c.account_id, w.number_hash,
+                   array(select row({now}, {campaign}, c.instance_id)::recipient_contact_entry
+                         from generate_series(1, w.wanted)),
+                   {now}, w.wanted
+            from limit_wanted w cross join limit_campaign c
+            order by w.number_hash
+            on conflict (account_id, number_hash) do update
+            set (contacts, last_contact_at, taken, refused_by) = (
+                select array(select e from unnest(r.contacts) e
+                             where (e).contacted_at > {now} - interval '{history_days} days')
+                           || excluded.contacts[1:t.n],
+                       case when t.n > 0 then greatest(r.last_contact_at, excluded.last_contact_at)
+                            else r.last_contact_at end,
+                       t.n,
+                       case when t.n < cardinality(excluded.contacts) then t.label end
+                from (
+                    select greatest(0, least(cardinality(excluded.contacts),
+                                             coalesce(b.room, cardinality(excluded.contacts))))::int as n,
+                           b.label
+                    from (select) one
+                    left join lateral (
+                        -- The limit with the least room left in its window.
+                        select l.label,
+                               l.max_count - (select count(*) from unnest(r.contacts) e
+                                              where (e).contacted_at > {now} - l.days * interval '1 day'
+                                                and case l.scope
+                                                        when '{campaign_scope}' then (e).campaign_id = {campaign}
+                                                        else (e).instance_id = (select instance_id from limit_campaign)
+                                                    end) as room
+                        from limit_rules l
+                        order by 2, l.ord
+                        limit 1
+                    ) b on true
+                ) t
+            )
+            returning number_hash, taken, refused_by
+        ),
+        allowed as (
+            select k.id, k.expires_at from limit_ranked k
+            join limit_contacted c on c.number_hash = k.number_hash
+            where k.rank <= c.taken
+        ),
+        limited as (
+            select k.id, coalesce(c.refused_by, (select label from limit_cap)) as detail
+            from limit_ranked k
+            left join limit_contacted c on c.number_hash = k.number_hash
+            where k.rank > coalesce(c.taken, 0)
+        )",
+        campaign_scope = LimitScope::Campaign.as_str(),
+        instance_scope = LimitScope::Instance.as_str(),
+        max_limits = MAX_LIMITS_PER_SCOPE,
+        opt_in = InstanceLimitsHandling::OptIn.as_str(),
+        opt_out = InstanceLimitsHandling::OptOut.as_str(),
+        history_days = HISTORY_DAYS,
+    )
+}
+
+/// Deletes up to `limit` recipients' contact histories whose last contact was before
+/// `before`; returns how many. A claim that contacts such a recipient again meanwhile holds
+/// its row, which is skipped, or has moved its last contact past `before`.
+pub async fn recipient_contact_purge_many(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, RulesError> {
+    Ok(sqlx::query(
+        "with old as (
+             select account_id, number_hash from recipient_contact
+             where last_contact_at < $1
+             order by last_contact_at
+             limit $2
+             for update skip locked
+         )
+         delete from recipient_contact r using old
+         where r.account_id = old.account_id and r.number_hash = old.number_hash
+           and r.last_contact_at < $1",
+    )
+    .bind(before)
+    .bind(limit)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
 
 /// The rule a refusal's reason names, as an SQL expression over the column `reason`.
 fn refusal_rule() -> String {
     format!(
-        "case reason when '{dnc_reason}' then '{dnc}' else '{time}' end",
+        "case reason when '{dnc_reason}' then '{dnc}' when '{limit_reason}' then '{limits}' else '{time}' end",
         dnc_reason = FailureReason::DoNotCall.as_str(),
         dnc = Rule::DoNotCall.as_str(),
+        limit_reason = FailureReason::LimitExceeded.as_str(),
+        limits = Rule::CommunicationLimits.as_str(),
         time = Rule::CommunicationTime.as_str(),
     )
 }
@@ -180,29 +322,30 @@ fn refusal_rule() -> String {
 /// (id, attempt, phone_number, reason)` and a `wait` for every one of `waited (id, attempt,
 /// phone_number)`, with the numbers' hashes, the campaign's configuration version, the time
 /// zone, its source and the local time the SQL from-item `zones (id, zone, source,
-/// local_time)` gives a request (if any), decided at the SQL expression `now`.
+/// local_time)` gives a request (if any), the limit the caller's CTE `limited (id, detail)`
+/// names for it (if any), decided at the SQL expression `now`.
 pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
     format!(
         "decided as (
             insert into rule_decision (decided_at, campaign_id, request_id, attempt, rule, verdict,
                                        config_version, number_hash, time_zone, time_zone_source,
-                                       local_time)
+                                       local_time, detail)
             select {now}, {campaign}, x.id, x.attempt, x.rule, x.verdict,
                    (select campaign_config_version(c) from campaign c where c.id = {campaign}),
                    number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.source,
-                   z.local_time
+                   z.local_time, l.detail
             from (select id, attempts as attempt, phone_number, '{passed}' as rule, '{dial}'::rule_verdict as verdict from claimed
                   union all
                   select id, attempt, phone_number, {refusal_rule}, '{refuse}' from refused
                   union all
                   select id, attempt, phone_number, '{time}', '{wait}' from waited) x
-            cross join {hash_key} k
+            cross join ({HASH_KEY}) k
             left join {zones} on z.id = x.id
+            left join limited l on l.id = x.id
         )",
         passed = Rule::AllPassed.as_str(),
         time = Rule::CommunicationTime.as_str(),
         refusal_rule = refusal_rule(),
-        hash_key = HASH_KEY,
         dial = Verdict::Dial.as_str(),
         refuse = Verdict::Refuse.as_str(),
         wait = Verdict::Wait.as_str(),
@@ -298,7 +441,7 @@ pub async fn ledger_page(
     limit: i64,
 ) -> Result<Vec<Decision>, RulesError> {
     Ok(sqlx::query_as(
-        "select r.seq, r.decided_at, r.campaign_id, r.request_id, r.attempt, r.rule, r.verdict,
+        "select r.seq, r.decided_at, r.campaign_id, r.request_id, r.attempt, r.rule, r.verdict, r.detail,
                 r.time_zone, r.time_zone_source, r.local_time, r.config_version,
                 case when $5 then coalesce((select phone_number from dial_request d where d.id = r.request_id), '')
                      else encode(r.number_hash, 'hex') end as number

@@ -13,6 +13,7 @@ mod duplicates;
 mod events;
 mod expiry;
 mod harness;
+mod limits;
 mod outage;
 mod pacing;
 mod restart;

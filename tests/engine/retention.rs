@@ -2,6 +2,8 @@
 //! than the retention, then their contact batches and the simulated center's ledger rows,
 //! counts them in `dialer_dial_requests_deleted_total`, and the status API answers 404 for
 //! them; pending requests stay whatever their age, and so do the hourly abandonment counts.
+//! Recipients' contact histories go when their last contact is older than the longest
+//! communication limit's window.
 
 use std::time::Duration;
 
@@ -95,6 +97,34 @@ async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
         .execute(&db.pool)
         .await
         .unwrap();
+
+    // Contact histories go by the longest limit's window (30 days), not the retention: of the
+    // run's 60 recipients, 40 last contacted 31 days ago go, 20 contacted 2 days ago stay.
+    sqlx::query(
+        "update recipient_contact r
+         set last_contact_at = now() - case when o.n <= 40 then interval '31 days' else interval '2 days' end
+         from (select number_hash, row_number() over (order by number_hash) as n from recipient_contact) o
+         where o.number_hash = r.number_hash",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    wait_for(
+        "retention to delete the old histories",
+        Duration::from_secs(20),
+        || async {
+            (count(&db.pool, "select count(*) from recipient_contact").await == 20).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        count(
+            &db.pool,
+            "select count(*) from recipient_contact where last_contact_at < now() - interval '30 days'"
+        )
+        .await,
+        0
+    );
 
     wait_for("retention to delete the old requests", Duration::from_secs(20), || async {
         let left: i64 = sqlx::query_scalar("select count(*) from dial_request where id = any($1)")
