@@ -172,9 +172,9 @@ mod tests {
         let line = csv_line(&decision());
         assert_eq!(
             line,
-            "7,2027-01-15T08:00:00.000000Z,\"c,1\",00000000-0000-0000-0000-000000000000,1,do_not_call,refuse,,,,0123456789abcdef,ab"
+            "7,2027-01-15T08:00:00.000000Z,\"c,1\",00000000-0000-0000-0000-000000000000,1,do_not_call,refuse,,,,,0123456789abcdef,ab"
         );
-        assert_eq!(csv_header(false).split(',').count(), 12);
+        assert_eq!(csv_header(false).split(',').count(), 13);
         assert!(csv_header(true).ends_with(",phone_number"));
     }
 

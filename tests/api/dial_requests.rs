@@ -307,7 +307,8 @@ async fn sweeper_expires_and_cancels(pool: PgPool) {
 #[sqlx::test]
 async fn an_overfull_ingest_is_throttled_not_timed_out(pool: PgPool) {
     let mut config = test_config();
-    config.queue.ingest_max_concurrent_batches = 1;
+    // Nothing dials here, so the idle bound is the one in force.
+    config.queue.ingest_max_concurrent_batches_idle = 1;
     config.queue.ingest_max_waiting_batches = 0;
     let app = Arc::new(TestApp::spawn_with(pool.clone(), config).await);
     let campaign = app.progressive_campaign().await;

@@ -259,7 +259,7 @@ async fn dialer_audit_exports_the_ledger_hashed_unless_asked(pool: PgPool) {
     assert!(lines[0].ends_with(",number_hash"));
     assert!(lines[1].contains(",do_not_call,refuse,"), "{csv}");
     assert!(
-        lines[2].ends_with(&format!(",all_passed,dial,,,,0123456789abcdef,{hash}")),
+        lines[2].ends_with(&format!(",all_passed,dial,,,,,0123456789abcdef,{hash}")),
         "{csv}"
     );
     assert!(!csv.contains("4155550101"), "no clear number: {csv}");
