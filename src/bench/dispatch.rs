@@ -601,7 +601,7 @@ async fn raw_claim(
                     "with picked as (
                          select id from dial_request
                          where campaign_id = $1 and channel = 'telephony' and state = 'pending'
-                           and expires_at > now()
+                           and not_before is null and expires_at > now()
                          order by expires_at
                          limit $2
                          for update skip locked
