@@ -192,6 +192,43 @@ fn claimable_filter(channel: Channel) -> String {
     )
 }
 
+/// The calling rules' part of a claim on `channel`, after [`CLAIMABLE`]'s `lease`: `picked`
+/// (at most `$6`, earliest expiration first, only the ids of the SQL array `restrict` unless
+/// it is null), `checked` (the do-not-call lists), the communication limits' CTEs, whose
+/// `allowed` are the requests to claim, and `refusals (id, reason)`: the listed, those in the
+/// SQL array `no_zone` (calling hours and no time zone), and those over a limit.
+fn ruled_picks(channel: Channel, restrict: &str, no_zone: &str) -> String {
+    format!(
+        "picked as (
+            select id, expires_at, phone_number from dial_request
+            where {filter} and ({restrict}::uuid[] is null or id = any({restrict}))
+            order by expires_at
+            limit $6
+            for update skip locked
+        ),
+        {checked},
+        {limits},
+        refusals as (
+            select id, case when do_not_call then '{dnc}' else '{missing_zone}' end as reason
+            from checked where do_not_call or id = any({no_zone})
+            union all
+            select id, '{limit}' from limited
+        )",
+        filter = claimable_filter(channel),
+        checked = dnc_check_cte("picked", "$1"),
+        limits = limit_check_ctes(
+            &format!(
+                "select id, expires_at, number_hash from checked where not do_not_call and id <> all({no_zone})"
+            ),
+            "$1",
+            "$4"
+        ),
+        dnc = FailureReason::DoNotCall.as_str(),
+        missing_zone = FailureReason::MissingTimeZone.as_str(),
+        limit = FailureReason::LimitExceeded.as_str(),
+    )
+}
+
 /// Per-request decisions of the calling hours, for the claim statement: which requests it may
 /// take (all, when the campaign has no hours), which wait and until when, which have no time
 /// zone, and each one's zone and local time for the ledger.
@@ -390,21 +427,7 @@ async fn claim_gated(
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
             r#"{CLAIMABLE},
-        picked as (
-            select id, expires_at, phone_number from dial_request
-            where {filter} and ($14::uuid[] is null or id = any($14))
-            order by expires_at
-            limit $6
-            for update skip locked
-        ),
-        {checked},
-        {limits},
-        refusals as (
-            select id, case when do_not_call then '{dnc}' else '{no_zone}' end as reason
-            from checked where do_not_call or id = any($20)
-            union all
-            select id, '{limit}' from limited
-        ),
+        {ruled},
         slotted as (
             select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
             from allowed
@@ -422,16 +445,7 @@ async fn claim_gated(
         select null, id, '', '{{}}', expires_at, attempt, reason from refused
         order by batch_id, id
         "#,
-            filter = claimable_filter(Channel::Telephony),
-            checked = dnc_check_cte("picked", "$1"),
-            limits = limit_check_ctes(
-                "select id, expires_at, number_hash from checked where not do_not_call and id <> all($20)",
-                "$1",
-                "$4"
-            ),
-            dnc = FailureReason::DoNotCall.as_str(),
-            no_zone = FailureReason::MissingTimeZone.as_str(),
-            limit = FailureReason::LimitExceeded.as_str(),
+            ruled = ruled_picks(Channel::Telephony, "$14", "$20"),
             claimed = claim_ctes(
                 "$1",
                 "$11",
@@ -512,21 +526,7 @@ async fn sms_claim_gated(
     static CLAIM: LazyLock<String> = LazyLock::new(|| {
         format!(
             r#"{CLAIMABLE},
-        picked as (
-            select id, expires_at, phone_number from dial_request
-            where {filter} and ($11::uuid[] is null or id = any($11))
-            order by expires_at
-            limit $6
-            for update skip locked
-        ),
-        {checked},
-        {limits},
-        refusals as (
-            select id, case when do_not_call then '{dnc}' else '{no_zone}' end as reason
-            from checked where do_not_call or id = any($17)
-            union all
-            select id, '{limit}' from limited
-        ),
+        {ruled},
         slotted as (select id, gen_random_uuid() as batch_id from allowed),
         {claimed},
         {decided},
@@ -544,16 +544,7 @@ async fn sms_claim_gated(
         select null, null, id, '', '{{}}', expires_at, attempt, null, reason from refused
         order by expires_at, id
         "#,
-            filter = claimable_filter(Channel::Sms),
-            checked = dnc_check_cte("picked", "$1"),
-            limits = limit_check_ctes(
-                "select id, expires_at, number_hash from checked where not do_not_call and id <> all($17)",
-                "$1",
-                "$4"
-            ),
-            dnc = FailureReason::DoNotCall.as_str(),
-            no_zone = FailureReason::MissingTimeZone.as_str(),
-            limit = FailureReason::LimitExceeded.as_str(),
+            ruled = ruled_picks(Channel::Sms, "$11", "$17"),
             claimed = claim_ctes(
                 "$1",
                 "$9",
