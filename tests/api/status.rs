@@ -117,13 +117,7 @@ async fn a_timeline_whose_events_share_a_time_is_in_lifecycle_order(pool: PgPool
         .await
         .unwrap();
 
-    let status = app
-        .call(
-            "GET",
-            &format!("/campaigns/{campaign}/dial-requests/{id}"),
-            None,
-        )
-        .await;
+    let status = app.dial_request_status(&campaign, &id).await;
     let status = status.ok();
     assert_eq!(timeline_events(status), CONNECTED_TIMELINE, "{status}");
     assert_eq!(status["timeline"][3]["agentId"], "agent-7", "{status}");

@@ -266,6 +266,16 @@ impl Client {
             .await
     }
 
+    /// The status API's answer for dial request `id` of `campaign`.
+    pub async fn dial_request_status(&self, campaign: &str, id: impl std::fmt::Display) -> Answer {
+        self.call(
+            "GET",
+            &format!("/campaigns/{campaign}/dial-requests/{id}"),
+            None,
+        )
+        .await
+    }
+
     pub async fn put_dial_requests(&self, campaign: &str, requests: Value) -> Answer {
         self.call(
             "PUT",

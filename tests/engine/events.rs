@@ -184,12 +184,5 @@ async fn two_sinks_given_the_same_events_record_each_once(
 
 /// What the status API says of a request.
 async fn request_status(app: &TestApp, campaign: &str, id: uuid::Uuid) -> serde_json::Value {
-    app.call(
-        "GET",
-        &format!("/campaigns/{campaign}/dial-requests/{id}"),
-        None,
-    )
-    .await
-    .ok()
-    .clone()
+    app.dial_request_status(campaign, id).await.ok().clone()
 }

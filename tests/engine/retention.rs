@@ -213,14 +213,7 @@ async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
 
     let status = |id: Uuid| {
         let (app, campaign) = (&app, dialed.clone());
-        async move {
-            app.call(
-                "GET",
-                &format!("/campaigns/{campaign}/dial-requests/{id}"),
-                None,
-            )
-            .await
-        }
+        async move { app.dial_request_status(&campaign, id).await }
     };
     let gone = status(old[0]).await;
     let message = gone.error(404, "ResourceNotFoundException");

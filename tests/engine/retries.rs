@@ -128,13 +128,7 @@ async fn retries_happen_at_the_right_times_as_new_attempts_of_the_same_request(
 
     // The status API shows every attempt of a retried request.
     let (id, _, _, attempts, _) = rows.iter().find(|r| r.3 > 1).unwrap();
-    let status = app
-        .call(
-            "GET",
-            &format!("/campaigns/{campaign}/dial-requests/{id}"),
-            None,
-        )
-        .await;
+    let status = app.dial_request_status(&campaign, id).await;
     let shown = status.ok()["attemptHistory"].as_array().unwrap().clone();
     assert_eq!(shown.len() as i32, *attempts);
     let contact_ids: std::collections::HashSet<&str> = shown
