@@ -164,6 +164,22 @@ pub fn session_options(options: PgConnectOptions) -> PgConnectOptions {
     ])
 }
 
+/// Begins a transaction in which prepared statements run on their generic plan, made once
+/// per connection. For the engine's hot statements (the claim, a batch's resolution, the
+/// contact events' write), long chains of CTEs, the planner otherwise keeps choosing a plan
+/// made for each execution's parameters, and making it took 4-7 ms a time: more than a small
+/// claim's execution, on the path from a free agent to its next contact, and a quarter of a
+/// core in a busy engine. Their generic plans are as fast (`dialer bench dispatch`).
+pub async fn begin_generic(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set local plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// A pool on `url`, with the [`session_options`].
 ///
 /// A connection that has been idle a while (the server may have restarted or a firewall

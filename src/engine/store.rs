@@ -378,11 +378,11 @@ async fn claim_channel(
 ) -> Result<Claimed, EngineError> {
     let n = n.max(0);
     claim_ready(pool, scope, channel).await?;
-    let Some(time) = &scope.communication_time else {
-        return claim_statement(pool, scope, n, channel, &Gates::default()).await;
+    let mut tx = crate::db::begin_generic(pool).await?;
+    let gates = match &scope.communication_time {
+        Some(time) => Gates::pick(&mut tx, scope, n, channel, time).await?,
+        None => Gates::default(),
     };
-    let mut tx = pool.begin().await?;
-    let gates = Gates::pick(&mut tx, scope, n, channel, time).await?;
     let claimed = claim_statement(&mut *tx, scope, n, channel, &gates).await?;
     tx.commit().await?;
     Ok(claimed)
@@ -691,7 +691,7 @@ pub async fn batch_due_many(
 /// one are retried, failed, expired or, for a sent message, completed. One statement,
 /// guarded by the lease.
 pub async fn batch_resolve(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     batch: &Batch,
     owner: &str,
     fence: i64,
@@ -758,7 +758,7 @@ pub async fn batch_resolve(
             in_progress = DialRequestState::InProgress.as_str(),
         )
     });
-    let closed: Option<i64> = sqlx::query_scalar(&RESOLVE)
+    let query = sqlx::query_scalar(&RESOLVE)
         .bind(batch.id)
         .bind(&batch.campaign_id)
         .bind(owner)
@@ -770,9 +770,10 @@ pub async fn batch_resolve(
         .bind(&not_before)
         .bind(now)
         .bind(shard)
-        .bind(&outcomes)
-        .fetch_optional(db)
-        .await?;
+        .bind(&outcomes);
+    let mut tx = crate::db::begin_generic(pool).await?;
+    let closed: Option<i64> = query.fetch_optional(&mut *tx).await?;
+    tx.commit().await?;
     if closed.unwrap_or(0) == 0 {
         return Err(EngineError::StaleLease(batch.campaign_id.clone()));
     }
@@ -1646,6 +1647,18 @@ mod tests {
             .unwrap();
     }
 
+    /// Gives instance `i` of campaign `c` the communication limits `limits`.
+    async fn limit_instance(pool: &PgPool, limits: serde_json::Value) {
+        sqlx::query(
+            "insert into connect_instance_config (account_id, instance_id, service_linked_role_arn, encryption_config, communication_limits)
+             values ('123456789012', 'i', 'arn:role', '{}', $1)",
+        )
+        .bind(serde_json::json!({ "allChannelSubtypes": limits }))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
     fn per_days(max: i64, days: i64) -> serde_json::Value {
         serde_json::json!({"communicationLimitsList": [
             {"maxCountPerRecipient": max, "frequency": days, "unit": "DAY"}
@@ -1735,14 +1748,7 @@ mod tests {
     #[sqlx::test]
     async fn instance_limits_count_every_campaign_of_the_instance_unless_opted_out(pool: PgPool) {
         running_campaign(&pool, 1).await;
-        sqlx::query(
-            "insert into connect_instance_config (account_id, instance_id, service_linked_role_arn, encryption_config, communication_limits)
-             values ('123456789012', 'i', 'arn:role', '{}', $1)",
-        )
-        .bind(serde_json::json!({"allChannelSubtypes": per_days(1, 7)}))
-        .execute(&pool)
-        .await
-        .unwrap();
+        limit_instance(&pool, per_days(1, 7)).await;
         // Campaign c contacts the number; campaigns d (held to the instance's limits) and e
         // (opted out) then have a request for it each.
         assert_eq!(
@@ -1808,20 +1814,35 @@ mod tests {
         assert_eq!(call.refused.get("LIMIT_EXCEEDED"), Some(&1));
     }
 
+    /// Contacts in the recipient's history.
+    async fn history_len(pool: &PgPool) -> Option<i32> {
+        sqlx::query_scalar("select cardinality(contacts) from recipient_contact")
+            .fetch_optional(pool)
+            .await
+            .unwrap()
+    }
+
     #[sqlx::test]
-    async fn without_limits_every_contact_enters_the_history(pool: PgPool) {
+    async fn histories_are_kept_where_a_campaign_or_instance_limit_counts_them(pool: PgPool) {
         running_campaign(&pool, 3).await;
+        sqlx::query("update campaign set communication_limits_override = '{\"instanceLimitsHandling\": \"OPT_OUT\"}'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // No limit anywhere: no history to write on every claim.
         assert_eq!(
-            batch_claim(&pool, &scope(), 3).await.unwrap().batches[0]
+            batch_claim(&pool, &scope(), 1).await.unwrap().batches.len(),
+            1
+        );
+        assert_eq!(history_len(&pool).await, None);
+        // The instance has limits: an opted-out campaign's contacts count towards them.
+        limit_instance(&pool, per_days(5, 7)).await;
+        assert_eq!(
+            batch_claim(&pool, &scope(), 2).await.unwrap().batches[0]
                 .items
                 .len(),
-            3
+            2
         );
-        let contacts: i32 =
-            sqlx::query_scalar("select cardinality(contacts) from recipient_contact")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        assert_eq!(contacts, 3);
+        assert_eq!(history_len(&pool).await, Some(2));
     }
 }

@@ -667,7 +667,7 @@ pub struct WrittenContact {
 ///
 /// [`RetriesConfig::to_sql`]: crate::rules::retry::RetriesConfig::to_sql
 pub async fn contact_update_many(
-    db: impl PgExecutor<'_>,
+    pool: &PgPool,
     updates: &[&StatusUpdate],
     retries: &serde_json::Value,
 ) -> Result<Vec<WrittenContact>, QueueError> {
@@ -765,7 +765,7 @@ pub async fn contact_update_many(
             retry = crate::rules::ledger::Verdict::Retry.as_str(),
         )
     });
-    Ok(sqlx::query_as(&UPDATE)
+    let query = sqlx::query_as(&UPDATE)
         .bind(&ids)
         .bind(&was_phase)
         .bind(&was_outcome)
@@ -782,9 +782,11 @@ pub async fn contact_update_many(
         .bind(&at)
         .bind(rand::random_range(0..HOURLY_SHARDS))
         .bind(Json(retries))
-        .bind(&ended_at)
-        .fetch_all(db)
-        .await?)
+        .bind(&ended_at);
+    let mut tx = crate::db::begin_generic(pool).await?;
+    let written = query.fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(written)
 }
 
 /// The retry decision of [`contact_update_many`], as a CTE `retried (id, retry_at)` over its
@@ -792,12 +794,13 @@ pub async fn contact_update_many(
 /// policy retries, attempts left, and a retry time before the request's expiration. The
 /// policy is the campaign's own (`campaign_retry_policy`), else the config file's (`$16`)
 /// for its id, then its name, then the default; [`RetryPolicy::retry_at`] is the same rule.
-/// Only calls are retried: a message is sent or not.
+/// Only calls are retried: a message is sent or not. Materialized: inlined, the planner
+/// estimated it at one row and evaluated it once per written row (quadratic in the batch).
 ///
 /// [`RetryPolicy::retry_at`]: crate::rules::retry::RetryPolicy::retry_at
 fn retried_cte() -> String {
     format!(
-        "retried as (
+        "retried as materialized (
              select u.id, u.ended_at + make_interval(secs => (r.rule ->> 'after_secs')::float8) as retry_at
              from u
              join dial_request d on d.id = u.id

@@ -18,6 +18,10 @@
 //! other's contact. A history of rows per contact could not be counted so: a claim's
 //! statement sees the table as it was when the statement began, before a concurrent claim
 //! committed.
+//!
+//! Histories are written only for campaigns some limit concerns (their own or their
+//! instance's): the upsert was a fifth of every claim's time, limits or not. A limit set
+//! where there was none counts the contacts from then on.
 
 /// Days of contacts a recipient's history keeps: the longest window the v2 model allows
 /// (`CommunicationLimit.frequency` is at most 30 days). Older contacts can count towards no

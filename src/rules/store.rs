@@ -201,6 +201,15 @@ pub fn limit_check_ctes(eligible: &str, campaign: &str, now: &str) -> String {
                 where coalesce(c.override ->> 'instanceLimitsHandling', '{opt_in}') <> '{opt_out}'
             ) r
         ),
+        limit_history as (
+            -- Histories are kept where a limit counts the campaign's contacts: its own, or
+            -- its instance's (which count opted-out campaigns' contacts too).
+            select exists (select 1 from limit_rules) or exists (
+                       select 1 from limit_campaign c
+                       join connect_instance_config i on i.account_id = c.account_id and i.instance_id = c.instance_id
+                       where jsonb_array_length(coalesce(i.communication_limits #> '{{allChannelSubtypes,communicationLimitsList}}', '[]')) > 0
+                   ) as kept
+        ),
         limit_cap as (
             -- The smallest limit: no claim contacts a recipient more often, whatever its history.
             select max_count, label from limit_rules order by max_count, ord limit 1
@@ -226,6 +235,7 @@ pub fn limit_check_ctes(eligible: &str, campaign: &str, now: &str) -> String {
                          from generate_series(1, w.wanted)),
                    {now}, w.wanted
             from limit_wanted w cross join limit_campaign c
+            where (select kept from limit_history)
             order by w.number_hash
             on conflict (account_id, number_hash) do update
             set (contacts, last_contact_at, taken, refused_by) = (
@@ -258,16 +268,20 @@ pub fn limit_check_ctes(eligible: &str, campaign: &str, now: &str) -> String {
             )
             returning number_hash, taken, refused_by
         ),
-        allowed as (
-            select k.id, k.expires_at from limit_ranked k
-            join limit_contacted c on c.number_hash = k.number_hash
-            where k.rank <= c.taken
-        ),
-        limited as (
-            select k.id, coalesce(c.refused_by, (select label from limit_cap)) as detail
+        limit_taken as (
+            -- Without a history to keep, no limit applies: every request is taken.
+            select k.id, k.expires_at, c.refused_by,
+                   k.rank <= case when (select kept from limit_history) then coalesce(c.taken, 0)
+                                  else k.rank end as taken
             from limit_ranked k
             left join limit_contacted c on c.number_hash = k.number_hash
-            where k.rank > coalesce(c.taken, 0)
+        ),
+        allowed as (
+            select id, expires_at from limit_taken where taken
+        ),
+        limited as (
+            select id, coalesce(refused_by, (select label from limit_cap)) as detail
+            from limit_taken where not taken
         )",
         campaign_scope = LimitScope::Campaign.as_str(),
         instance_scope = LimitScope::Instance.as_str(),
@@ -320,10 +334,12 @@ fn refusal_rule() -> String {
 /// The claim's ledger entries, as a CTE `decided`: a `dial` for every request of the
 /// caller's CTE `claimed (id, attempts, phone_number)`, a `refuse` for every one of `refused
 /// (id, attempt, phone_number, reason)` and a `wait` for every one of `waited (id, attempt,
-/// phone_number)`, with the numbers' hashes, the campaign's configuration version, the time
-/// zone, its source and the local time the SQL from-item `zones (id, zone, source,
-/// local_time)` gives a request (if any), the limit the caller's CTE `limited (id, detail)`
-/// names for it (if any), decided at the SQL expression `now`.
+/// phone_number)`, with the numbers' hashes (as the caller's CTE `checked (id, number_hash)`
+/// has them, else hashed here: waiting requests are not checked), the campaign's
+/// configuration version, the time zone, its source
+/// and the local time the SQL from-item `zones (id, zone, source, local_time)` gives a
+/// request (if any), the limit the caller's CTE `limited (id, detail)` names for it (if
+/// any), decided at the SQL expression `now`.
 pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
     format!(
         "decided as (
@@ -332,7 +348,8 @@ pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
                                        local_time, detail)
             select {now}, {campaign}, x.id, x.attempt, x.rule, x.verdict,
                    (select campaign_config_version(c) from campaign c where c.id = {campaign}),
-                   number_hash_with(k.inner_pad, k.outer_pad, x.phone_number), z.zone, z.source,
+                   coalesce(ch.number_hash, number_hash_with(k.inner_pad, k.outer_pad, x.phone_number)),
+                   z.zone, z.source,
                    z.local_time, l.detail
             from (select id, attempts as attempt, phone_number, '{passed}' as rule, '{dial}'::rule_verdict as verdict from claimed
                   union all
@@ -340,6 +357,7 @@ pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
                   union all
                   select id, attempt, phone_number, '{time}', '{wait}' from waited) x
             cross join ({HASH_KEY}) k
+            left join checked ch on ch.id = x.id
             left join {zones} on z.id = x.id
             left join limited l on l.id = x.id
         )",
