@@ -76,6 +76,11 @@ pub struct DispatchArgs {
     /// all four.
     #[arg(long)]
     limits: bool,
+    /// Give the engine's campaign calling hours (midnight to noon every day, local time)
+    /// and each of its requests a time zone, every other one where the hours are closed
+    /// now: half of what each claim takes waits for its hours instead of being dialed.
+    #[arg(long)]
+    windows: bool,
 }
 
 /// Lines the engine may use in the throughput phase: more than it can fill in a run, so
@@ -213,6 +218,9 @@ async fn phases(
     if args.limits {
         limit_everything(pool).await?;
     }
+    if args.windows {
+        half_closed_hours(pool, &engine_campaign, chrono::Utc::now()).await?;
+    }
     settle(pool).await?;
     latency(args, config, pool, metrics, &latency_campaign).await?;
     let (engine, raw) =
@@ -248,6 +256,65 @@ async fn limit_everything(pool: &PgPool) -> anyhow::Result<()> {
     .await?;
     println!("limits: two per campaign and two on the instance, never reached");
     Ok(())
+}
+
+/// Gives `campaign` calling hours from midnight to noon every day and its requests, in
+/// turn, a zone three hours past midnight and one three hours past noon at `now`
+/// (`Etc/GMT` zones, by the default `engine.time_zone_attribute`): half of them can be
+/// dialed, for nine hours, and half wait for their next midnight.
+async fn half_closed_hours(
+    pool: &PgPool,
+    campaign: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let mornings: serde_json::Map<String, serde_json::Value> = crate::rules::window::DAYS
+        .iter()
+        .map(|day| {
+            (
+                day.to_string(),
+                serde_json::json!([{"startTime": "T00:00", "endTime": "T12:00"}]),
+            )
+        })
+        .collect();
+    let hours = serde_json::json!({
+        "localTimeZoneConfig": {},
+        "telephony": {"openHours": {"dailyHours": mornings}},
+    });
+    let [open, closed] = [3, 15].map(|local_hour| etc_zone_at(local_hour, now));
+    sqlx::query("update campaign set communication_time_config = $2 where id = $1")
+        .bind(campaign)
+        .bind(&hours)
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "update dial_request
+         set attributes = attributes || jsonb_build_object('timeZone',
+             case when substr(client_token, 7)::bigint % 2 = 0 then $2 else $3 end)
+         where campaign_id = $1",
+    )
+    .bind(campaign)
+    .bind(&open)
+    .bind(&closed)
+    .execute(pool)
+    .await?;
+    println!(
+        "windows: hours 00:00-12:00, half the requests in {open} (open), half in {closed} (closed)"
+    );
+    Ok(())
+}
+
+/// The `Etc/GMT` zone whose local hour at `now` is `local_hour`, within a half-hour (the
+/// zones are whole hours from UTC, -12 to +11 here).
+fn etc_zone_at(local_hour: i64, now: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    let offset = (local_hour - i64::from(now.hour())).rem_euclid(24);
+    let offset = if offset > 11 { offset - 24 } else { offset };
+    // POSIX signs: Etc/GMT-3 is three hours east of UTC.
+    match offset {
+        0 => "Etc/GMT".to_string(),
+        east if east > 0 => format!("Etc/GMT-{east}"),
+        west => format!("Etc/GMT+{}", -west),
+    }
 }
 
 /// The throughput phase's engine on the Amazon Connect backend, against an emulator that
@@ -901,6 +968,25 @@ dialer_claim_duration_seconds_count 10
 dialer_claim_duration_seconds_other 99
 dialer_claims_total 7
 ";
+
+    #[test]
+    fn etc_zones_put_now_at_the_wanted_local_hour() {
+        for hour in 0..24 {
+            let now = chrono::DateTime::parse_from_rfc3339(&format!("2026-12-06T{hour:02}:10:00Z"))
+                .unwrap()
+                .with_timezone(&chrono::Utc);
+            for wanted in [3, 15] {
+                let zone = etc_zone_at(wanted, now);
+                let tz = crate::rules::window::zone(&zone).unwrap();
+                use chrono::Timelike;
+                assert_eq!(
+                    now.with_timezone(&tz).hour(),
+                    wanted as u32,
+                    "{zone} at {now}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn histograms_parse_from_exposition_text() {
