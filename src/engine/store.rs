@@ -1829,12 +1829,21 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
+        let version = || async {
+            sqlx::query_scalar::<_, String>(
+                "select config_version from rule_decision order by seq desc limit 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        };
         // No limit anywhere: no history to write on every claim.
         assert_eq!(
             batch_claim(&pool, &scope(), 1).await.unwrap().batches.len(),
             1
         );
         assert_eq!(history_len(&pool).await, None);
+        let unlimited = version().await;
         // The instance has limits: an opted-out campaign's contacts count towards them.
         limit_instance(&pool, per_days(5, 7)).await;
         assert_eq!(
@@ -1844,5 +1853,7 @@ mod tests {
             2
         );
         assert_eq!(history_len(&pool).await, Some(2));
+        // The ledger's configuration version covers the instance's limits.
+        assert_ne!(version().await, unlimited);
     }
 }

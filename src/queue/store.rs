@@ -731,7 +731,7 @@ pub async fn contact_update_many(
                and not d.timeline ?| u.kinds
                and not d.attempt_history @> jsonb_build_array(jsonb_build_object('contactId', u.contact_id))
              returning d.id, d.campaign_id, d.dialed_at, d.attempts, d.phone_number, u.answers,
-                       u.abandons, u.machines, u.at, u.ended_at, rt.retry_at
+                       u.abandons, u.machines, u.at, u.ended_at, rt.retry_at, rt.policy as retry_policy
          ),
          counted as ({counted}),
          requeued as ({requeued}),
@@ -739,8 +739,10 @@ pub async fn contact_update_many(
              insert into rule_decision (decided_at, campaign_id, request_id, attempt, rule, verdict,
                                         config_version, number_hash)
              select w.ended_at, w.campaign_id, w.id, w.attempts + 1, '{retry_rule}', '{retry}',
-                    campaign_config_version(c), number_hash_with(k.inner_pad, k.outer_pad, w.phone_number)
+                    decision_config_version(c, i.communication_limits, w.retry_policy),
+                    number_hash_with(k.inner_pad, k.outer_pad, w.phone_number)
              from written w join campaign c on c.id = w.campaign_id cross join number_hash_key k
+             left join connect_instance_config i on i.account_id = c.account_id and i.instance_id = c.connect_instance_id
              where w.retry_at is not null
          )
          select id, campaign_id, dialed_at, retry_at from written",
@@ -789,7 +791,7 @@ pub async fn contact_update_many(
     Ok(written)
 }
 
-/// The retry decision of [`contact_update_many`], as a CTE `retried (id, retry_at)` over its
+/// The retry decision of [`contact_update_many`], as a CTE `retried (id, retry_at, policy)` over its
 /// CTE `u`: the calls that end (`terminal`) in progress with an outcome their campaign's
 /// policy retries, attempts left, and a retry time before the request's expiration. The
 /// policy is the campaign's own (`campaign_retry_policy`), else the config file's (`$16`)
@@ -801,14 +803,16 @@ pub async fn contact_update_many(
 fn retried_cte() -> String {
     format!(
         "retried as materialized (
-             select u.id, u.ended_at + make_interval(secs => (r.rule ->> 'after_secs')::float8) as retry_at
+             select u.id, u.ended_at + make_interval(secs => (r.rule ->> 'after_secs')::float8) as retry_at,
+                    r.policy
              from u
              join dial_request d on d.id = u.id
              join campaign c on c.id = d.campaign_id
              left join campaign_retry_policy p on p.campaign_id = c.id
              cross join lateral (
-                 select coalesce(p.policy, $16 -> 'campaigns' -> c.id, $16 -> 'campaigns' -> c.name,
-                                 $16 -> 'default') -> 'outcomes' -> u.outcome as rule
+                 select q.policy, q.policy -> 'outcomes' -> u.outcome as rule
+                 from (select coalesce(p.policy, $16 -> 'campaigns' -> c.id, $16 -> 'campaigns' -> c.name,
+                                       $16 -> 'default') as policy) q
              ) r
              where u.terminal and d.state = '{in_progress}' and d.channel = '{telephony}'
                and r.rule is not null

@@ -335,8 +335,8 @@ fn refusal_rule() -> String {
 /// caller's CTE `claimed (id, attempts, phone_number)`, a `refuse` for every one of `refused
 /// (id, attempt, phone_number, reason)` and a `wait` for every one of `waited (id, attempt,
 /// phone_number)`, with the numbers' hashes (as the caller's CTE `checked (id, number_hash)`
-/// has them, else hashed here: waiting requests are not checked), the campaign's
-/// configuration version, the time zone, its source
+/// has them, else hashed here: waiting requests are not checked), the configuration
+/// version (the campaign's settings and its instance's limits), the time zone, its source
 /// and the local time the SQL from-item `zones (id, zone, source, local_time)` gives a
 /// request (if any), the limit the caller's CTE `limited (id, detail)` names for it (if
 /// any), decided at the SQL expression `now`.
@@ -347,7 +347,9 @@ pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
                                        config_version, number_hash, time_zone, time_zone_source,
                                        local_time, detail)
             select {now}, {campaign}, x.id, x.attempt, x.rule, x.verdict,
-                   (select campaign_config_version(c) from campaign c where c.id = {campaign}),
+                   (select decision_config_version(c, i.communication_limits, null) from campaign c
+                    left join connect_instance_config i on i.account_id = c.account_id and i.instance_id = c.connect_instance_id
+                    where c.id = {campaign}),
                    coalesce(ch.number_hash, number_hash_with(k.inner_pad, k.outer_pad, x.phone_number)),
                    z.zone, z.source,
                    z.local_time, l.detail

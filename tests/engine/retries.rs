@@ -76,6 +76,23 @@ async fn retries_happen_at_the_right_times_as_new_attempts_of_the_same_request(
             .fetch_one(&db.pool)
             .await
             .unwrap();
+    // A retry's configuration version covers the retry policy that scheduled it; the
+    // claim's decisions, which no retry policy makes, keep the campaign's.
+    let versions: Vec<(bool, i64)> = sqlx::query_as(
+        "select verdict = 'retry', count(distinct config_version) from rule_decision group by 1 order by 1",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(versions, [(false, 1), (true, 1)]);
+    let shared: i64 = sqlx::query_scalar(
+        "select count(*) from rule_decision r join rule_decision d on d.config_version = r.config_version
+         where r.verdict = 'retry' and d.verdict <> 'retry'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(shared, 0, "retries must carry the retry policy's version");
     let contacts = sim_contacts(&db.pool).await;
 
     let mut retried = 0;
