@@ -235,6 +235,45 @@ fn a_bad_scenario_key_is_named() {
     assert!(stderr.contains("answer_prob"), "{stderr}");
 }
 
+#[test]
+fn calling_rules_show_as_waits_refusals_and_their_cost_in_occupancy() {
+    let scenario = repo("examples/calling-rules.toml");
+    let args = [
+        "--scenario",
+        scenario.to_str().unwrap_or_default(),
+        "--hours",
+        "4",
+        "--no-chart",
+    ];
+    let out = dialer(&[&args[..], &["--json"]].concat());
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    // The west coast's 40% wait until hour 3; the repeats are refused by the limit.
+    assert!(json["window_waits"].as_u64() > Some(100), "{json}");
+    assert!(
+        json["refused"]["LIMIT_EXCEEDED"].as_u64() > Some(100),
+        "{json}"
+    );
+    let (with, without) = (
+        json["first_half_occupancy"].as_f64().unwrap_or_default(),
+        json["without_rules"]["first_half_occupancy"]
+            .as_f64()
+            .unwrap_or_default(),
+    );
+    assert!(with < without, "{json}");
+
+    let out = dialer(&args);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(" window waits ("), "{stdout}");
+    assert!(stdout.contains(" refused LIMIT_EXCEEDED"), "{stdout}");
+    assert!(
+        stdout.contains("\nwithout the calling rules: occupancy "),
+        "{stdout}"
+    );
+}
+
 /// The repository's root, where README.md, BENCHMARKS.md and examples/ live.
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)

@@ -36,7 +36,7 @@ use crate::contact_center::{ContactCenter, QueueMetrics, BATCH_MAX_CONTACTS};
 use crate::metrics as m;
 use crate::pacing::{Observation, ObservedEvent, PacerState, PacingConfig};
 use crate::queue::Channel;
-use crate::rules::window::{zone, CommunicationTime, Window, WindowError};
+use crate::rules::window::{CommunicationTime, WindowError};
 use crate::sms::pace::SmsPace;
 use crate::sms::template::Templates;
 use crate::supervisor::{FailureStreak, ServiceError, ServiceResult};
@@ -152,15 +152,11 @@ fn communication_time(
     let Some(window) = window else {
         return Ok(None);
     };
-    Ok(Some(Arc::new(CommunicationTime {
-        window: Window::compile(window)?,
-        default_zone: config
-            .local_time_zone_config
-            .default_time_zone
-            .as_deref()
-            .and_then(zone),
-        zone_attribute: engine.time_zone_attribute.clone(),
-    })))
+    Ok(Some(Arc::new(CommunicationTime::compile(
+        config,
+        window,
+        &engine.time_zone_attribute,
+    )?)))
 }
 
 /// [`communication_time`] for a claim: hours that cannot be evaluated must not be taken for

@@ -28,7 +28,9 @@ use chrono::{
 use chrono_tz::Tz;
 
 use super::number_zone::zone_of_number;
-use crate::campaigns::channels::{OpenHours, RestrictedPeriods, TimeWindow};
+use crate::campaigns::channels::{
+    CommunicationTimeConfig, OpenHours, RestrictedPeriods, TimeWindow,
+};
 
 /// The days of the week as the v2 model names them, Monday first.
 pub const DAYS: [&str; 7] = [
@@ -294,6 +296,24 @@ pub enum Gate {
 }
 
 impl CommunicationTime {
+    /// The hours `window` (one channel's of `config`), compiled, with the campaign's default
+    /// zone from `config` and zones read from the request attribute `zone_attribute`.
+    pub fn compile(
+        config: &CommunicationTimeConfig,
+        window: &TimeWindow,
+        zone_attribute: &str,
+    ) -> Result<Self, WindowError> {
+        Ok(CommunicationTime {
+            window: Window::compile(window)?,
+            default_zone: config
+                .local_time_zone_config
+                .default_time_zone
+                .as_deref()
+                .and_then(zone),
+            zone_attribute: zone_attribute.to_string(),
+        })
+    }
+
     /// The zone of a request whose zone attribute is `zone_name` and number `phone_number`.
     pub fn zone(&self, zone_name: Option<&str>, phone_number: &str) -> Option<Zone> {
         let found = |source| move |tz| Zone { tz, source };

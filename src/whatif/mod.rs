@@ -90,8 +90,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Scenario file (TOML): `[contact_center.sim]` and `[pacing]` as in the daemon's
-    /// config, plus `hours`, `mode`, `tick_secs`, `total_lines`, `answer_machine_detection`
-    /// and `backlog`. Flags override it.
+    /// config, plus `hours`, `mode`, `tick_secs`, `total_lines`, `answer_machine_detection`,
+    /// `backlog` and `start`; `[retries]` as in the daemon's config; the calling rules
+    /// `[communication_time]` and `[communication_limits]` (the campaign's v2 shapes) and
+    /// `[recipients]` (`zones`, `repeat_rate`). Flags override it.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// Print one JSON object instead of the table.
@@ -130,6 +132,29 @@ struct JsonOutput<'a> {
     report: &'a Report,
     table_every_minutes: u32,
     intervals: Vec<render::Interval>,
+    /// The same shift without the calling rules, when the scenario has some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    without_rules: Option<Baseline>,
+}
+
+/// Occupancy of the shift without the calling rules: what they cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+struct Baseline {
+    occupancy: f64,
+    first_half_occupancy: f64,
+    second_half_occupancy: f64,
+    dials: u64,
+}
+
+impl Baseline {
+    fn of(report: &Report) -> Self {
+        Self {
+            occupancy: report.occupancy,
+            first_half_occupancy: report.first_half_occupancy,
+            second_half_occupancy: report.second_half_occupancy,
+            dials: report.dials,
+        }
+    }
 }
 
 /// Runs `dialer simulate`.
@@ -141,7 +166,18 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     scenario.apply(&args.overrides());
 
     let mut progress = Progress::new(std::io::stderr().is_terminal());
-    let report = simulate_with_progress(&scenario, &mut |done| progress.show(done))?;
+    // With calling rules, the same shift also runs without them (the second half of the
+    // bar), so the report shows what they cost.
+    let runs = if scenario.has_rules() { 2.0 } else { 1.0 };
+    let report = simulate_with_progress(&scenario, &mut |done| progress.show(done / runs))?;
+    let baseline = if scenario.has_rules() {
+        let without = scenario.without_rules();
+        Some(simulate_with_progress(&without, &mut |done| {
+            progress.show(0.5 + done / 2.0)
+        })?)
+    } else {
+        None
+    };
     progress.clear();
 
     let intervals = render::intervals(&report.minutes, args.table_every as usize);
@@ -150,11 +186,15 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             report: &report,
             table_every_minutes: args.table_every,
             intervals,
+            without_rules: baseline.as_ref().map(Baseline::of),
         };
         println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
         print!("{}", render::table(&intervals));
         println!("{}", render::summary(&report));
+        if let Some(baseline) = &baseline {
+            println!("{}", render::without_rules(baseline));
+        }
         print!("{}", render::notes(&report, &scenario.pacing));
     }
     if !args.no_chart {
@@ -275,6 +315,7 @@ mod tests {
             report: &report,
             table_every_minutes: 10,
             intervals: render::intervals(&report.minutes, 10),
+            without_rules: None,
         };
         let json = serde_json::to_value(&output).unwrap_or_else(|e| panic!("{e}"));
         for key in [
@@ -291,11 +332,14 @@ mod tests {
             "answer_rate",
             "first_half_abandonment_rate",
             "second_half_abandonment_rate",
+            "window_waits",
+            "refused",
         ] {
             assert!(json.get(key).is_some(), "{key} missing");
         }
         assert_eq!(json["mode"], "predictive");
         assert_eq!(json["intervals"].as_array().map(Vec::len), Some(3));
         assert!(json.get("minutes").is_none());
+        assert!(json.get("without_rules").is_none());
     }
 }

@@ -102,11 +102,21 @@ pub fn table(intervals: &[Interval]) -> String {
 
 /// One line with the shift's result.
 pub fn summary(report: &Report) -> String {
-    let retries = if report.retries > 0 {
+    let mut retries = if report.retries > 0 {
         format!(", {} retries", report.retries)
     } else {
         String::new()
     };
+    if report.window_waits > 0 {
+        let _ = write!(
+            retries,
+            ", {} window waits ({} still waiting at the end)",
+            report.window_waits, report.waiting_at_end
+        );
+    }
+    for (reason, n) in &report.refused {
+        let _ = write!(retries, ", {n} refused {reason}");
+    }
     format!(
         "{mode}, {agents} agents, {hours} h, seed {seed}: occupancy {occ:.3}, abandonment {ab:.2}% \
          ({abandons}/{answers}; halves {h1:.2}% / {h2:.2}%), {dials} dials, dial ratio {ratio:.2}, \
@@ -124,6 +134,17 @@ pub fn summary(report: &Report) -> String {
         dials = report.dials,
         ratio = report.mean_dial_ratio,
         idle = report.mean_agent_idle_secs,
+    )
+}
+
+/// The same shift without the calling rules, to compare occupancy with.
+pub fn without_rules(report: &Report) -> String {
+    format!(
+        "without the calling rules: occupancy {occ:.3} (halves {h1:.3} / {h2:.3}), {dials} dials",
+        occ = report.occupancy,
+        h1 = report.first_half_occupancy,
+        h2 = report.second_half_occupancy,
+        dials = report.dials,
     )
 }
 
@@ -386,6 +407,11 @@ mod tests {
     fn report(minutes: Vec<Minute>) -> Report {
         Report {
             retries: 0,
+            requests: 0,
+            recipients: 0,
+            window_waits: 0,
+            waiting_at_end: 0,
+            refused: Default::default(),
             mode: Mode::Predictive,
             seed: 1,
             hours: 1.0,
@@ -480,5 +506,25 @@ mod tests {
         let line = summary(&report(Vec::new()));
         assert!(line.starts_with("predictive, 10 agents, 1 h, seed 1: occupancy 0.900"));
         assert!(line.contains("abandonment 2.00%"));
+        assert!(!line.contains("waits") && !line.contains("refused"));
+    }
+
+    #[test]
+    fn the_summary_gives_waits_and_refusals_and_the_baseline_its_occupancy() {
+        let mut with_rules = report(Vec::new());
+        with_rules.window_waits = 40;
+        with_rules.waiting_at_end = 3;
+        with_rules.refused = [("LIMIT_EXCEEDED".to_string(), 12)].into();
+        let line = summary(&with_rules);
+        assert!(
+            line.ends_with(
+                ", 40 window waits (3 still waiting at the end), 12 refused LIMIT_EXCEEDED"
+            ),
+            "{line}"
+        );
+        assert_eq!(
+            without_rules(&report(Vec::new())),
+            "without the calling rules: occupancy 0.900 (halves 0.000 / 0.000), 0 dials"
+        );
     }
 }

@@ -1,19 +1,27 @@
 //! What to simulate: the shift, the pacing mode and settings, and the contact center.
 //!
-//! A scenario file is TOML whose `[contact_center.sim]` and `[pacing]` tables are the
-//! daemon's own (same keys, same validation, same messages), plus a few top-level keys for
-//! the shift. Unknown keys are errors that name the key. Command-line flags override the
-//! file ([`Scenario::apply`]).
+//! A scenario file is TOML whose `[contact_center.sim]`, `[pacing]` and `[retries]` tables
+//! are the daemon's own (same keys, same validation, same messages), whose
+//! `[communication_time]` and `[communication_limits]` are the campaign's v2
+//! `communicationTimeConfig` and `communicationLimitsOverride` (the API's camelCase
+//! members), plus a few top-level keys for the shift and `[recipients]` for who the requests
+//! are for. Unknown keys are errors that name the key. Command-line flags override the file
+//! ([`Scenario::apply`]).
 
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::SimulateError;
+use crate::campaigns::channels::{CommunicationLimitsConfig, CommunicationTimeConfig};
 use crate::config::ContactCenterConfig;
 use crate::contact_center::sim::model::{Dist, HandleTime, SimConfig, WRAP_SHARE_DEFAULT};
+use crate::engine::EngineConfig;
 use crate::pacing::{PacingConfig, PacingMode};
+use crate::rules::limits::{limits_of, Limit};
 use crate::rules::retry::{RetriesConfig, RetryPolicy};
+use crate::rules::window::{zone, CommunicationTime};
 
 /// Default shift length.
 pub const HOURS_DEFAULT: f64 = 8.0;
@@ -89,6 +97,41 @@ pub struct Scenario {
     /// campaign's policy. Retries take the campaign's lines and agents like first calls,
     /// ahead of the backlog once due.
     pub retries: RetriesConfig,
+    /// When the shift starts (RFC 3339); calling hours are read against it in each
+    /// recipient's zone, so it is required with `communication_time`. Without it the shift
+    /// starts at the Unix epoch, which nothing else depends on.
+    pub start: Option<DateTime<Utc>>,
+    /// The campaign's calling hours: the v2 `communicationTimeConfig`, whose `telephony`
+    /// window governs the calls. Requests whose recipient's window is closed wait until it
+    /// opens, as the engine's claim makes them.
+    pub communication_time: Option<CommunicationTimeConfig>,
+    /// The campaign's communication limits: the v2 `communicationLimitsOverride`.
+    pub communication_limits: Option<CommunicationLimitsConfig>,
+    /// Who the requests are for.
+    pub recipients: Recipients,
+}
+
+/// Who the requests are for: their time zones and how often one recipient comes back.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Recipients {
+    /// Shares of recipients by time zone, as the request's zone attribute names it; the
+    /// share left over has no zone attribute and gets the campaign's `defaultTimeZone` (a
+    /// request with neither is refused `MISSING_TIME_ZONE`, as the engine refuses it).
+    pub zones: Vec<ZoneShare>,
+    /// Share of requests for a recipient who had a request earlier in the backlog (drawn
+    /// uniformly among them): what communication limits count.
+    pub repeat_rate: f64,
+}
+
+/// Recipients in one time zone.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneShare {
+    /// IANA name (`America/New_York`).
+    pub zone: String,
+    /// Share of recipients, 0 to 1.
+    pub share: f64,
 }
 
 impl Default for Scenario {
@@ -103,6 +146,10 @@ impl Default for Scenario {
             contact_center: ContactCenterConfig::default(),
             pacing: PacingConfig::default(),
             retries: RetriesConfig::default(),
+            start: None,
+            communication_time: None,
+            communication_limits: None,
+            recipients: Recipients::default(),
         }
     }
 }
@@ -150,10 +197,35 @@ impl Scenario {
 
     /// Parses a scenario file's text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Scenario, SimulateError> {
-        toml::from_str(text).map_err(|e| SimulateError::Parse {
+        let parse_error = |message: String| SimulateError::Parse {
             path: origin.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })
+            message,
+        };
+        let scenario: Scenario =
+            toml::from_str(text).map_err(|e| parse_error(e.to_string().trim_end().to_string()))?;
+        // The v2 types let unknown members through, as the API does; a scenario names them,
+        // since a misspelt window or limit would silently simulate none.
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| parse_error(e.to_string().trim_end().to_string()))?;
+        let mut unknown = Vec::new();
+        for (key, typed) in [
+            (
+                "communication_time",
+                toml::Value::try_from(&scenario.communication_time),
+            ),
+            (
+                "communication_limits",
+                toml::Value::try_from(&scenario.communication_limits),
+            ),
+        ] {
+            if let (Some(given), Ok(known)) = (table.get(key), typed) {
+                unknown_keys(key, given, &known, &mut unknown);
+            }
+        }
+        match unknown.first() {
+            None => Ok(scenario),
+            Some(_) => Err(parse_error(format!("unknown key {}", unknown.join(", ")))),
+        }
     }
 
     /// Reads and parses a scenario file.
@@ -234,12 +306,139 @@ impl Scenario {
         errors.extend(sim.validate());
         errors.extend(self.pacing.validate());
         errors.extend(self.retries.validate());
+        errors.extend(self.validate_rules());
         errors
+    }
+
+    /// The problems of the calling rules and the recipients.
+    fn validate_rules(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Some(config) = &self.communication_time {
+            if self.start.is_none() {
+                errors.push(
+                    "start: the shift's start (RFC 3339, e.g. \"2026-06-15T13:00:00Z\") is \
+                     required with communication_time: hours are read in each recipient's zone"
+                        .to_string(),
+                );
+            }
+            if let Some(name) = &config.local_time_zone_config.default_time_zone {
+                if zone(name).is_none() {
+                    errors.push(format!(
+                        "communication_time.localTimeZoneConfig.defaultTimeZone: {name:?} is \
+                         not an IANA time zone"
+                    ));
+                }
+            }
+            match &config.telephony {
+                None => errors.push(
+                    "communication_time.telephony: missing; the simulator places calls, which \
+                     only the telephony window governs"
+                        .to_string(),
+                ),
+                Some(window) => {
+                    if let Err(e) = CommunicationTime::compile(config, window, "") {
+                        errors.push(format!("communication_time.telephony.{e}"));
+                    }
+                }
+            }
+        }
+        if let Some(config) = &self.communication_limits {
+            if config.instance_limits_handling.is_some() {
+                errors.push(
+                    "communication_limits.instanceLimitsHandling: the simulator has one \
+                     campaign and no instance limits; remove it"
+                        .to_string(),
+                );
+            }
+            if let Err(limit_errors) = limits_of("communication_limits", config) {
+                errors.extend(limit_errors);
+            }
+        }
+        let recipients = &self.recipients;
+        for (i, share) in recipients.zones.iter().enumerate() {
+            if zone(&share.zone).is_none() {
+                errors.push(format!(
+                    "recipients.zones[{i}].zone: {:?} is not an IANA time zone",
+                    share.zone
+                ));
+            }
+            if !(0.0..=1.0).contains(&share.share) {
+                errors.push(format!(
+                    "recipients.zones[{i}].share must be within [0, 1], got {}",
+                    share.share
+                ));
+            }
+        }
+        let total: f64 = recipients.zones.iter().map(|z| z.share).sum();
+        if total > 1.0 + 1e-9 {
+            errors.push(format!(
+                "recipients.zones: the shares add up to {total}, more than 1"
+            ));
+        }
+        if !(0.0..1.0).contains(&recipients.repeat_rate) {
+            errors.push(format!(
+                "recipients.repeat_rate must be within [0, 1), got {}",
+                recipients.repeat_rate
+            ));
+        }
+        errors
+    }
+
+    /// The campaign's calling hours for calls (valid after [`Scenario::validate`]), zones
+    /// read from the engine's default zone attribute.
+    pub fn communication_time(&self) -> Option<CommunicationTime> {
+        let config = self.communication_time.as_ref()?;
+        let attribute = EngineConfig::default().time_zone_attribute;
+        CommunicationTime::compile(config, config.telephony.as_ref()?, &attribute).ok()
+    }
+
+    /// The campaign's communication limits (valid after [`Scenario::validate`]).
+    pub fn limits(&self) -> Vec<Limit> {
+        self.communication_limits
+            .as_ref()
+            .and_then(|config| limits_of("communication_limits", config).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether the scenario has calling rules whose effect a run without them shows.
+    pub fn has_rules(&self) -> bool {
+        self.communication_time.is_some() || !self.limits().is_empty()
+    }
+
+    /// The same scenario without its calling hours and limits.
+    pub fn without_rules(&self) -> Scenario {
+        Scenario {
+            communication_time: None,
+            communication_limits: None,
+            ..self.clone()
+        }
     }
 
     /// The campaign's retry policy (valid after [`Scenario::validate`]).
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy::parse("retries.default", &self.retries.default).unwrap_or_default()
+    }
+}
+
+/// Records in `unknown` the keys of `given` (at `path`) that `known`, the same value read
+/// into its type and written back, lost.
+fn unknown_keys(path: &str, given: &toml::Value, known: &toml::Value, unknown: &mut Vec<String>) {
+    match (given, known) {
+        (toml::Value::Table(given), toml::Value::Table(known)) => {
+            for (key, value) in given {
+                let at = format!("{path}.{key}");
+                match known.get(key) {
+                    Some(inner) => unknown_keys(&at, value, inner, unknown),
+                    None => unknown.push(format!("`{at}`")),
+                }
+            }
+        }
+        (toml::Value::Array(given), toml::Value::Array(known)) => {
+            for (i, (value, inner)) in given.iter().zip(known).enumerate() {
+                unknown_keys(&format!("{path}[{i}]"), value, inner, unknown);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -250,6 +449,14 @@ mod tests {
 
     fn parse(text: &str) -> Result<Scenario, String> {
         Scenario::from_toml(text, Path::new("s.toml")).map_err(|e| e.to_string())
+    }
+
+    /// Asserts that the scenario's validation names each of `needles`.
+    fn assert_names(scenario: &Scenario, needles: &[&str]) {
+        let errors = scenario.validate().join("\n");
+        for needle in needles {
+            assert!(errors.contains(needle), "{needle} missing in:\n{errors}");
+        }
     }
 
     #[test]
@@ -330,17 +537,128 @@ mod tests {
         let mut scenario = Scenario::reference(10, 1.5, 120.0, 0.0, Mode::Progressive, 1);
         scenario.pacing.abandonment_target = 0.5;
         scenario.contact_center.sim.faults.throttle_probability = 0.1;
-        let errors = scenario.validate().join("\n");
-        for key in [
-            "hours",
-            "contact_center.sim.customers.answer_probability",
-            "contact_center.sim.faults",
-            "pacing.abandonment_target",
-        ] {
-            assert!(errors.contains(key), "{key} missing in:\n{errors}");
-        }
+        assert_names(
+            &scenario,
+            &[
+                "hours",
+                "contact_center.sim.customers.answer_probability",
+                "contact_center.sim.faults",
+                "pacing.abandonment_target",
+            ],
+        );
         scenario.contact_center.sim.queues.clear();
         assert!(scenario.validate().join("\n").contains("exactly one queue"));
+    }
+
+    const RULES: &str = r#"
+        start = "2026-06-15T12:00:00Z"
+        [communication_time.localTimeZoneConfig]
+        defaultTimeZone = "America/New_York"
+        [communication_time.telephony.openHours.dailyHours]
+        MONDAY = [{ startTime = "T08:00", endTime = "T21:00" }]
+        [communication_limits.allChannelSubtypes]
+        communicationLimitsList = [{ maxCountPerRecipient = 2, frequency = 7, unit = "DAY" }]
+        [recipients]
+        repeat_rate = 0.2
+        zones = [{ zone = "America/Chicago", share = 0.3 }, { zone = "America/Denver", share = 0.2 }]
+    "#;
+
+    #[test]
+    fn a_file_sets_the_calling_rules_in_the_v2_shapes_and_the_recipients() {
+        let scenario = parse(RULES).unwrap_or_else(|e| panic!("{e}"));
+        assert!(scenario.validate().is_empty(), "{:?}", scenario.validate());
+        assert!(scenario.has_rules());
+        assert_eq!(
+            scenario.start.map(|t| t.to_rfc3339()),
+            Some("2026-06-15T12:00:00+00:00".to_string())
+        );
+        let hours = scenario
+            .communication_time()
+            .unwrap_or_else(|| panic!("no hours"));
+        assert_eq!(hours.default_zone, Some(chrono_tz::America::New_York));
+        assert_eq!(hours.zone_attribute, "timeZone", "the engine's default");
+        assert_eq!(
+            scenario.limits(),
+            vec![Limit {
+                max_count: 2,
+                days: 7
+            }]
+        );
+        assert_eq!(scenario.recipients.zones[1].zone, "America/Denver");
+        assert_eq!(scenario.recipients.repeat_rate, 0.2);
+        let without = scenario.without_rules();
+        assert!(!without.has_rules() && without.validate().is_empty());
+        assert_eq!(without.recipients, scenario.recipients);
+    }
+
+    #[test]
+    fn unknown_members_of_the_v2_tables_are_named() {
+        for (from, to, key) in [
+            (
+                "defaultTimeZone",
+                "defaultTimezone",
+                "unknown key `communication_time.localTimeZoneConfig.defaultTimezone`",
+            ),
+            (
+                "maxCountPerRecipient = 2,",
+                "maxCountPerRecipient = 2, maxCount = 1,",
+                "`communication_limits.allChannelSubtypes.communicationLimitsList[0].maxCount`",
+            ),
+            (
+                "zone = \"America/Chicago\"",
+                "zon = \"America/Chicago\"",
+                "`zon`",
+            ),
+        ] {
+            let error = parse(&RULES.replacen(from, to, 1))
+                .err()
+                .unwrap_or_default();
+            assert!(error.contains(key), "{key} missing in: {error}");
+            assert!(error.contains("s.toml"), "{error}");
+        }
+    }
+
+    #[test]
+    fn bad_calling_rules_are_named_by_key() {
+        let mut scenario = parse(RULES).unwrap_or_else(|e| panic!("{e}"));
+        scenario.start = None;
+        if let Some(hours) = &mut scenario.communication_time {
+            hours.local_time_zone_config.default_time_zone = Some("Mars/Olympus".into());
+        }
+        scenario.recipients.repeat_rate = 1.0;
+        scenario.recipients.zones[0].zone = "Europe/Atlantis".into();
+        scenario.recipients.zones[1].share = 0.8;
+        if let Some(limits) = &mut scenario.communication_limits {
+            limits.instance_limits_handling = Some("OPT_OUT".into());
+        }
+        assert_names(
+            &scenario,
+            &[
+                "start: the shift's start",
+                "communication_time.localTimeZoneConfig.defaultTimeZone: \"Mars/Olympus\"",
+                "recipients.repeat_rate must be within [0, 1), got 1",
+                "recipients.zones[0].zone: \"Europe/Atlantis\"",
+                "recipients.zones: the shares add up to 1.1",
+                "communication_limits.instanceLimitsHandling",
+            ],
+        );
+
+        let text = RULES
+            .replace("T21:00", "T25:00")
+            .replace("frequency = 7", "frequency = 31");
+        let parsed = |text: &str| parse(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_names(
+            &parsed(&text),
+            &[
+                "communication_time.telephony.openHours.dailyHours.MONDAY: \"T25:00\"",
+                "communication_limits.allChannelSubtypes.communicationLimitsList[0].frequency must be within [1, 30]",
+            ],
+        );
+        let sms_only = RULES.replace("communication_time.telephony", "communication_time.sms");
+        assert_names(
+            &parsed(&sms_only),
+            &["communication_time.telephony: missing"],
+        );
     }
 
     #[test]

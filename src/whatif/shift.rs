@@ -9,6 +9,15 @@
 //! batches of at most [`BATCH_MAX_CONTACTS`], rendered by [`crate::engine::dispatch::render`]
 //! and put into the model, each created contact observed as `DialPlaced`.
 //!
+//! The claim applies the campaign's calling rules as the engine's claim does: each request
+//! taken is gated by the calling hours in its recipient's zone ([`CommunicationTime::gate`]);
+//! one whose window is closed waits (like a retry, with a not-before time: the opening) and
+//! is taken ahead of the backlog once it opens, one without a zone is refused
+//! `MISSING_TIME_ZONE`; of the rest, each recipient gets as many contacts as its
+//! communication limits have room for ([`admitted`]) and the others are refused
+//! `LIMIT_EXCEEDED`. Requests never expire here, so the engine's earliest-expiration-first
+//! order is request order: the oldest first.
+//!
 //! Invariants:
 //! - Deterministic: the same scenario gives the same report (the model draws from its seed,
 //!   contacts are kept in request order, nothing reads the wall clock).
@@ -20,6 +29,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -35,7 +46,10 @@ use crate::engine::dispatch::render;
 use crate::engine::events::{observation, ContactTimes};
 use crate::engine::planner::{pacing_input, ActiveCalls};
 use crate::pacing::{Observation, ObservedEvent, PacerState};
+use crate::queue::lifecycle::FailureReason;
+use crate::rules::limits::{admitted, Limit};
 use crate::rules::retry::RetryPolicy;
+use crate::rules::window::{CommunicationTime, Gate};
 
 /// Campaign id on the simulated contacts.
 const CAMPAIGN_ID: &str = "whatif";
@@ -43,6 +57,9 @@ const CAMPAIGN_ID: &str = "whatif";
 /// lower half is the sequence number.
 const REQUEST_ID_HIGH: u64 = 0x7768_6174_6966_0001;
 const BATCH_ID_HIGH: u64 = 0x7768_6174_6966_0002;
+/// Mixed into the seed of the recipients' draws, so that they never repeat the contact
+/// center's.
+const RECIPIENT_SEED: u64 = 0x7265_6369_7069_656e;
 
 /// Figures of one minute of the shift.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -89,6 +106,17 @@ pub struct Report {
     /// Retries scheduled (calls whose outcome the retry policy tries again), whether or not
     /// they came due within the shift.
     pub retries: u64,
+    /// Requests taken from the backlog.
+    pub requests: u64,
+    /// Distinct recipients of those requests.
+    pub recipients: u64,
+    /// Times a request was taken while its recipient's window was closed and made to wait
+    /// for its opening (the daemon's `dialer_dial_requests_window_waits_total`).
+    pub window_waits: u64,
+    /// Requests still waiting for their window when the shift ended.
+    pub waiting_at_end: u64,
+    /// Requests the calling rules refused, by reason (`LIMIT_EXCEEDED`, `MISSING_TIME_ZONE`).
+    pub refused: BTreeMap<String, u64>,
     /// Person-answered calls (with AMD off, machines too: they reach agents).
     pub human_answers: u64,
     /// Machines AMD detected.
@@ -151,6 +179,85 @@ struct Tracked {
     attempt: u32,
 }
 
+/// A request put back with a not-before time, as the daemon's claim leaves it `pending`.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    /// The attempt it is due for.
+    attempt: u32,
+    /// Whether it waits for its window to open (else for a retry).
+    window: bool,
+}
+
+/// Who the requests are for, drawn as the backlog is taken.
+struct Recipients {
+    rng: StdRng,
+    /// Zone names with their cumulative shares.
+    zones: Vec<(String, f64)>,
+    repeat_rate: f64,
+    /// Each recipient's zone (an index in `zones`; `None`: no zone attribute).
+    zone_of: Vec<Option<usize>>,
+    /// Each request's recipient, by sequence number.
+    recipient_of: Vec<u64>,
+    /// Each recipient's contacts, for the limits (kept only when there are limits).
+    contacts: Vec<Vec<DateTime<Utc>>>,
+}
+
+impl Recipients {
+    fn new(scenario: &Scenario) -> Self {
+        let mut cumulative = 0.0;
+        let zones = scenario
+            .recipients
+            .zones
+            .iter()
+            .map(|z| {
+                cumulative += z.share;
+                (z.zone.clone(), cumulative)
+            })
+            .collect();
+        Self {
+            rng: StdRng::seed_from_u64(scenario.sim().seed ^ RECIPIENT_SEED),
+            zones,
+            repeat_rate: scenario.recipients.repeat_rate,
+            zone_of: Vec::new(),
+            recipient_of: Vec::new(),
+            contacts: Vec::new(),
+        }
+    }
+
+    /// Draws the recipient of the next request of the backlog: an earlier one with the
+    /// repeat rate, else a new one in a zone drawn by the shares.
+    fn draw(&mut self) {
+        let known = self.zone_of.len() as u64;
+        let recipient = if known > 0 && self.rng.random::<f64>() < self.repeat_rate {
+            self.rng.random_range(0..known)
+        } else {
+            let u = self.rng.random::<f64>();
+            self.zone_of
+                .push(self.zones.iter().position(|(_, upto)| u < *upto));
+            known
+        };
+        self.recipient_of.push(recipient);
+    }
+
+    fn recipient(&self, seq: u64) -> u64 {
+        self.recipient_of.get(seq as usize).copied().unwrap_or(seq)
+    }
+
+    /// The zone attribute of request `seq`, if its recipient has one.
+    fn zone(&self, seq: u64) -> Option<usize> {
+        self.zone_of
+            .get(self.recipient(seq) as usize)
+            .copied()
+            .flatten()
+    }
+
+    /// The request's made-up number: one per recipient, in a fictional range, so there is
+    /// no personal data here (and no zone in its prefix).
+    fn phone_number(&self, seq: u64) -> String {
+        format!("+1555{:07}", self.recipient(seq) % 10_000_000)
+    }
+}
+
 /// Sampling points that do not plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Mark {
@@ -177,11 +284,17 @@ struct Shift<'a> {
     next_batch: u64,
     backlog_left: Option<u64>,
     retry_policy: RetryPolicy,
-    /// Requests whose call ended with an outcome the policy retries: (due time, request
-    /// sequence number) to the attempt due, claimed first once due as the daemon's claim
-    /// takes them when their `not_before` passes.
-    retries_due: BTreeMap<(DateTime<Utc>, u64), u32>,
+    /// Requests put back with a not-before time, those whose call ended with an outcome the
+    /// policy retries and those waiting for their window: (due time, request sequence
+    /// number), claimed first once due as the daemon's claim takes them when their
+    /// `not_before` passes.
+    not_before: BTreeMap<(DateTime<Utc>, u64), Due>,
     retries: u64,
+    hours: Option<CommunicationTime>,
+    limits: Vec<Limit>,
+    recipients: Recipients,
+    window_waits: u64,
+    refused: BTreeMap<String, u64>,
     minutes: Vec<Minute>,
     /// Agent-seconds (busy, online) accrued up to the last mark, and at mid-shift.
     accrued: (f64, f64),
@@ -215,7 +328,7 @@ fn share(part: f64, whole: f64) -> f64 {
 
 impl<'a> Shift<'a> {
     fn new(scenario: &'a Scenario) -> Result<Self, SimulateError> {
-        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        let epoch = scenario.start.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         let micros = |secs: f64| Duration::microseconds((secs * 1e6).round() as i64);
         let shift_secs = scenario.hours * 3600.0;
         let model = SimModel::new(scenario.sim().clone(), epoch)
@@ -261,8 +374,13 @@ impl<'a> Shift<'a> {
             next_batch: 0,
             backlog_left: scenario.backlog,
             retry_policy: scenario.retry_policy(),
-            retries_due: BTreeMap::new(),
+            not_before: BTreeMap::new(),
             retries: 0,
+            hours: scenario.communication_time(),
+            limits: scenario.limits(),
+            recipients: Recipients::new(scenario),
+            window_waits: 0,
+            refused: BTreeMap::new(),
             minutes: vec![Minute::default(); minutes],
             accrued: (0.0, 0.0),
             at_half: (0.0, 0.0),
@@ -384,7 +502,11 @@ impl<'a> Shift<'a> {
                 self.retry_policy
                     .retry_at(outcome, attempt, event.at, DateTime::<Utc>::MAX_UTC);
             if let Some(due) = due {
-                self.retries_due.insert((due, seq), attempt + 1);
+                let retry = Due {
+                    attempt: attempt + 1,
+                    window: false,
+                };
+                self.not_before.insert((due, seq), retry);
                 self.retries += 1;
             }
         }
@@ -446,14 +568,14 @@ impl<'a> Shift<'a> {
         Ok(())
     }
 
-    /// Takes up to `n` requests and dials them, retries that are due first, then the
-    /// backlog; returns how many.
+    /// Takes up to `n` requests, those put back that are due first, then the backlog, and
+    /// dials those the calling rules let through; returns how many.
     fn claim(&mut self, n: u32, now: DateTime<Utc>) -> Result<u64, SimulateError> {
         let mut picked: Vec<(u64, u32)> = Vec::new();
         while picked.len() < n as usize {
-            match self.retries_due.first_key_value() {
-                Some((&(due, seq), &attempt)) if due <= now => {
-                    self.retries_due.remove(&(due, seq));
+            match self.not_before.first_key_value() {
+                Some((&(due, seq), &Due { attempt, .. })) if due <= now => {
+                    self.not_before.remove(&(due, seq));
                     picked.push((seq, attempt));
                 }
                 _ => break,
@@ -465,15 +587,19 @@ impl<'a> Shift<'a> {
         }
         picked.extend((self.next_request..self.next_request + fresh).map(|seq| (seq, 1)));
         self.next_request += fresh;
+        for _ in 0..fresh {
+            self.recipients.draw();
+        }
+        let open = self.gate(picked, now);
+        let picked = self.limit(open, now);
         let mut placed = 0;
         for chunk in picked.chunks(BATCH_MAX_CONTACTS) {
             let items: Vec<BatchItem> = chunk
                 .iter()
                 .map(|&(seq, attempt)| BatchItem {
                     id: Uuid::from_u64_pair(REQUEST_ID_HIGH, seq),
-                    // Made-up numbers in a fictional range: there is no personal data here.
-                    phone_number: format!("+1555{:07}", seq % 10_000_000),
-                    attributes: BTreeMap::new(),
+                    phone_number: self.recipients.phone_number(seq),
+                    attributes: self.attributes(seq),
                     expires_at: DateTime::<Utc>::MAX_UTC,
                     attempts: attempt as i32,
                     parameters: Default::default(),
@@ -534,6 +660,93 @@ impl<'a> Shift<'a> {
         Ok(placed)
     }
 
+    /// The requests whose recipient's window is open now; those whose window is closed
+    /// wait for its opening, those without a zone are refused.
+    fn gate(&mut self, picked: Vec<(u64, u32)>, now: DateTime<Utc>) -> Vec<(u64, u32)> {
+        let Some(hours) = &self.hours else {
+            return picked;
+        };
+        // The gate depends only on the zone attribute here (every number has the same
+        // prefix, and requests never expire), so one evaluation per zone serves the claim.
+        let mut gates: BTreeMap<Option<usize>, Gate> = BTreeMap::new();
+        let decided: Vec<((u64, u32), Gate)> = picked
+            .into_iter()
+            .map(|(seq, attempt)| {
+                let zone = self.recipients.zone(seq);
+                let gate = *gates.entry(zone).or_insert_with(|| {
+                    let name = zone.map(|z| self.recipients.zones[z].0.as_str());
+                    let number = self.recipients.phone_number(seq);
+                    hours.gate(name, &number, now, DateTime::<Utc>::MAX_UTC)
+                });
+                ((seq, attempt), gate)
+            })
+            .collect();
+        let mut open = Vec::with_capacity(decided.len());
+        for ((seq, attempt), gate) in decided {
+            match gate {
+                Gate::Open { .. } => open.push((seq, attempt)),
+                Gate::Wait { until, .. } => {
+                    let wait = Due {
+                        attempt,
+                        window: true,
+                    };
+                    self.not_before.insert((until, seq), wait);
+                    self.window_waits += 1;
+                }
+                Gate::NoZone => self.refuse(FailureReason::MissingTimeZone),
+            }
+        }
+        open
+    }
+
+    /// The requests the communication limits let through, each recipient's oldest first;
+    /// their contacts enter the recipients' histories.
+    fn limit(&mut self, picked: Vec<(u64, u32)>, now: DateTime<Utc>) -> Vec<(u64, u32)> {
+        if self.limits.is_empty() {
+            return picked;
+        }
+        let mut wanted: BTreeMap<u64, u32> = BTreeMap::new();
+        for &(seq, _) in &picked {
+            *wanted.entry(self.recipients.recipient(seq)).or_default() += 1;
+        }
+        let contacts = &mut self.recipients.contacts;
+        contacts.resize(self.recipients.zone_of.len(), Vec::new());
+        let mut room: BTreeMap<u64, u32> = BTreeMap::new();
+        for (recipient, wanted) in wanted {
+            let history = &mut contacts[recipient as usize];
+            let taken = admitted(&self.limits, history, wanted, now);
+            history.extend(std::iter::repeat_n(now, taken as usize));
+            room.insert(recipient, taken);
+        }
+        let mut allowed = Vec::with_capacity(picked.len());
+        for (seq, attempt) in picked {
+            let left = room.entry(self.recipients.recipient(seq)).or_default();
+            if *left > 0 {
+                *left -= 1;
+                allowed.push((seq, attempt));
+            } else {
+                self.refuse(FailureReason::LimitExceeded);
+            }
+        }
+        allowed
+    }
+
+    fn refuse(&mut self, reason: FailureReason) {
+        *self.refused.entry(reason.as_str().to_string()).or_default() += 1;
+    }
+
+    /// The request's attributes: its recipient's zone, if the scenario gives it one.
+    fn attributes(&self, seq: u64) -> BTreeMap<String, String> {
+        let mut attributes = BTreeMap::new();
+        if let (Some(hours), Some(zone)) = (&self.hours, self.recipients.zone(seq)) {
+            attributes.insert(
+                hours.zone_attribute.clone(),
+                self.recipients.zones[zone].0.clone(),
+            );
+        }
+        attributes
+    }
+
     fn report(&self) -> Report {
         let sim = self.scenario.sim();
         let sum = |f: fn(&Minute) -> f64| self.minutes.iter().map(f).sum::<f64>();
@@ -548,6 +761,11 @@ impl<'a> Shift<'a> {
         let shift_secs = secs_since(self.epoch, self.end);
         Report {
             retries: self.retries,
+            requests: self.next_request,
+            recipients: self.recipients.zone_of.len() as u64,
+            window_waits: self.window_waits,
+            waiting_at_end: self.not_before.values().filter(|due| due.window).count() as u64,
+            refused: self.refused.clone(),
             mode: self.scenario.mode,
             seed: sim.seed,
             hours: self.scenario.hours,
@@ -703,6 +921,119 @@ mod tests {
         assert!(rate(first, dials_first) > 0.3, "{first}/{dials_first}");
         assert!(rate(second, dials_second) < 0.15, "{second}/{dials_second}");
         assert!(report.second_half_occupancy < report.first_half_occupancy);
+    }
+
+    /// Calling hours 08:00-21:00 every day in the recipient's zone, New York the default.
+    const HOURS: &str = r#"
+        [localTimeZoneConfig]
+        defaultTimeZone = "America/New_York"
+        [telephony.openHours.dailyHours]
+        MONDAY = [{ startTime = "T08:00", endTime = "T21:00" }]
+        TUESDAY = [{ startTime = "T08:00", endTime = "T21:00" }]
+        WEDNESDAY = [{ startTime = "T08:00", endTime = "T21:00" }]
+        THURSDAY = [{ startTime = "T08:00", endTime = "T21:00" }]
+        FRIDAY = [{ startTime = "T08:00", endTime = "T21:00" }]
+        SATURDAY = [{ startTime = "T08:00", endTime = "T21:00" }]
+        SUNDAY = [{ startTime = "T08:00", endTime = "T21:00" }]
+    "#;
+
+    /// Monday 2026-06-15 12:00 UTC: 08:00 in New York, 05:00 in Los Angeles.
+    fn monday_8am_in_new_york() -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339("2026-06-15T12:00:00Z")
+            .ok()
+            .map(|t| t.to_utc())
+    }
+
+    fn zones(shares: &[(&str, f64)]) -> Vec<super::super::scenario::ZoneShare> {
+        shares
+            .iter()
+            .map(|(zone, share)| super::super::scenario::ZoneShare {
+                zone: zone.to_string(),
+                share: *share,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_closed_window_makes_requests_wait_and_lowers_early_occupancy() {
+        let mut scenario = reference(10, Mode::Predictive, 4.0, 1);
+        scenario.backlog = Some(1200);
+        scenario.start = monday_8am_in_new_york();
+        scenario.recipients.zones =
+            zones(&[("America/New_York", 0.5), ("America/Los_Angeles", 0.5)]);
+        let without = run(&scenario);
+        scenario.communication_time = Some(toml::from_str(HOURS).unwrap_or_else(|e| panic!("{e}")));
+        let with = run(&scenario);
+        assert_eq!(with, run(&scenario), "a seed fixes the run");
+        assert_eq!((without.window_waits, without.dials), (0, 1200));
+        // Los Angeles's half waits until 08:00 there, hour 3, then is dialed: all of it.
+        assert!((500..700).contains(&with.window_waits), "{with:?}");
+        assert_eq!((with.waiting_at_end, with.dials), (0, 1200), "{with:?}");
+        assert!(with.refused.is_empty(), "{with:?}");
+        let dials = |r: &Report, from: usize, to: usize| -> u64 {
+            r.minutes[from..to].iter().map(|m| m.dials).sum()
+        };
+        assert_eq!(dials(&with, 120, 180), 0, "New York's half ran dry");
+        assert_eq!(dials(&with, 180, 240), with.window_waits);
+        assert!(
+            with.first_half_occupancy < without.first_half_occupancy - 0.1,
+            "{with:?}\n{without:?}"
+        );
+        assert!(with.second_half_occupancy > without.second_half_occupancy);
+    }
+
+    #[test]
+    fn a_recipient_without_a_zone_is_refused() {
+        let mut scenario = reference(10, Mode::Predictive, 0.5, 1);
+        scenario.backlog = Some(200);
+        scenario.start = monday_8am_in_new_york();
+        let mut hours: crate::campaigns::channels::CommunicationTimeConfig =
+            toml::from_str(HOURS).unwrap_or_else(|e| panic!("{e}"));
+        hours.local_time_zone_config.default_time_zone = None;
+        scenario.communication_time = Some(hours);
+        scenario.recipients.zones = zones(&[("America/New_York", 0.5)]);
+        let report = run(&scenario);
+        let refused = report
+            .refused
+            .get("MISSING_TIME_ZONE")
+            .copied()
+            .unwrap_or(0);
+        assert!((70..130).contains(&refused), "{report:?}");
+        assert_eq!(report.dials + refused, 200);
+    }
+
+    #[test]
+    fn a_limit_of_one_a_day_refuses_the_repeated_recipients() {
+        let mut scenario = reference(10, Mode::Predictive, 1.0, 1);
+        scenario.backlog = Some(300);
+        scenario.recipients.repeat_rate = 0.3;
+        let without = run(&scenario);
+        let limits = |text: &str| Some(toml::from_str(text).unwrap_or_else(|e| panic!("{e}")));
+        scenario.communication_limits = limits(
+            "allChannelSubtypes = { communicationLimitsList = \
+             [{ maxCountPerRecipient = 1, frequency = 1, unit = \"DAY\" }] }",
+        );
+        let with = run(&scenario);
+        assert_eq!((without.dials, without.requests), (300, 300));
+        assert!(without.refused.is_empty());
+        assert_eq!(with.recipients, without.recipients, "the same draws");
+        assert!((180..240).contains(&with.recipients), "{with:?}");
+        // Every recipient's first request is dialed, and none of its repeats.
+        assert_eq!(with.dials, with.recipients);
+        assert_eq!(
+            with.refused.get("LIMIT_EXCEEDED"),
+            Some(&(300 - with.recipients))
+        );
+        assert!(with.occupancy < without.occupancy, "{with:?}\n{without:?}");
+        // Room for three a day: the few recipients drawn four times or more lose the rest.
+        scenario.communication_limits = limits(
+            "allChannelSubtypes = { communicationLimitsList = \
+             [{ maxCountPerRecipient = 3, frequency = 1, unit = \"DAY\" }] }",
+        );
+        let three = run(&scenario);
+        let refused = three.refused.get("LIMIT_EXCEEDED").copied().unwrap_or(0);
+        assert!(refused < 300 - with.recipients, "{three:?}");
+        assert_eq!(three.dials + refused, 300);
     }
 
     #[test]
