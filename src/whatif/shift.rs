@@ -475,6 +475,7 @@ impl<'a> Shift<'a> {
                     phone_number: format!("+1555{:07}", seq % 10_000_000),
                     attributes: BTreeMap::new(),
                     expires_at: DateTime::<Utc>::MAX_UTC,
+                    dial_by: DateTime::<Utc>::MAX_UTC,
                     attempts: attempt as i32,
                     parameters: Default::default(),
                 })
