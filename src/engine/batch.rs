@@ -61,6 +61,9 @@ pub struct BatchItem {
     pub attributes: BTreeMap<String, String>,
     /// Expiration.
     pub expires_at: DateTime<Utc>,
+    /// When it must be dialed by, as its claim found it: its expiration, or earlier the close
+    /// of its calling hours or the end of its campaign's schedule.
+    pub dial_by: DateTime<Utc>,
     /// Times the request was claimed, this claim included.
     pub attempts: i32,
     /// Its own channel settings.

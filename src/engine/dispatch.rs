@@ -12,6 +12,13 @@
 //! first call, it refuses the changed content as an idempotency conflict; the full original
 //! is then re-sent to learn the contacts it created back then (a replay dials nobody). If it
 //! did not, only valid items are dialed and the expired ones end as expired.
+//!
+//! Calling hours and the campaign's schedule are decided at the claim, which records each
+//! item's dial-by time: the earliest of its expiration, the close of its hours in the
+//! recipient's zone and the schedule's end. No call starts after it: an item past it is left
+//! out of a call as an expired one is (shed before the first call, or left out of a re-send
+//! with the probe above), but instead of expiring it goes back to the queue, where the next
+//! claim finds its hours closed and has it wait for them to open.
 
 use std::sync::Arc;
 
@@ -19,7 +26,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::batch::{Batch, BatchItem};
-use super::store::{batch_postpone, batch_resolve, batch_shed_expired};
+use super::store::{batch_postpone, batch_resolve, batch_shed};
 use super::{secs_to_duration, EngineConfig, EngineError};
 use crate::clock::Clock;
 use crate::contact_center::{
@@ -149,19 +156,27 @@ impl Dispatcher {
         let now = self.clock.now();
         // The contact is created a moment after this check; the margin covers that moment.
         let margin = secs_to_duration(self.config.claim_expiry_margin_secs);
-        let is_live = |item: &BatchItem| item.expires_at > now + margin;
+        let is_live = |item: &BatchItem| standing(item, now, margin) == Standing::Live;
         let shed;
         let batch = if batch.attempts == 0
             && batch.items.iter().any(is_live)
             && !batch.items.iter().all(is_live)
         {
-            // Never sent, partly expired: the batch becomes what its first call sends.
-            let (live, expired): (Vec<BatchItem>, Vec<BatchItem>) =
+            // Never sent, partly past dialing: the batch becomes what its first call sends.
+            let (live, gone): (Vec<BatchItem>, Vec<BatchItem>) =
                 batch.items.iter().cloned().partition(is_live);
-            let ids: Vec<Uuid> = expired.iter().map(|item| item.id).collect();
-            batch_shed_expired(&self.pool, batch, &self.owner, fence, now, &ids).await?;
+            let results: Vec<(Uuid, ItemResult)> = gone
+                .iter()
+                .map(|item| (item.id, unsent(item, now, margin)))
+                .collect();
+            batch_shed(&self.pool, batch, &self.owner, fence, now, &results).await?;
+            // Those back in the queue count as waits when the claim finds their hours closed.
+            let expired = results
+                .iter()
+                .filter(|(_, result)| *result == ItemResult::Expired)
+                .count();
             metrics::counter!(m::DIAL_REQUESTS_EXPIRED, m::CAMPAIGN_ID => batch.campaign_id.clone())
-                .increment(ids.len() as u64);
+                .increment(expired as u64);
             shed = Batch {
                 items: live,
                 ..batch.clone()
@@ -170,16 +185,17 @@ impl Dispatcher {
         } else {
             batch
         };
-        let (live, expired): (Vec<&BatchItem>, Vec<&BatchItem>) =
+        let (live, gone): (Vec<&BatchItem>, Vec<&BatchItem>) =
             batch.items.iter().partition(|item| is_live(item));
-        let first = if batch.attempts == 0 || expired.is_empty() {
+        let first = if batch.attempts == 0 || gone.is_empty() {
             if live.is_empty() {
-                // Never sent: nothing was dialed, so everything simply expired.
-                return self.resolve_expired(batch, fence, now).await;
+                // Never sent: nothing was dialed, so each simply expired or waits again.
+                return self.resolve_unsent(batch, fence, now, &[]).await;
             }
             self.call(render(batch, &live)).await
         } else {
-            // An earlier call may have taken effect, and some items expired since. Ask under
+            // An earlier call may have taken effect, and some items expired or passed their
+            // dial-by time since (their calling hours or the schedule closed). Ask under
             // the same token with content no contact center can dial (one item without a
             // customer endpoint): one that took the earlier call answers with an idempotency
             // conflict, and only then is that call replayed, to learn the contacts it made.
@@ -233,17 +249,8 @@ impl Dispatcher {
         }
     }
 
-    async fn resolve_expired(
-        &self,
-        batch: &Batch,
-        fence: i64,
-        now: DateTime<Utc>,
-    ) -> Result<DispatchReport, EngineError> {
-        self.resolve_unsent(batch, fence, now, &[]).await
-    }
-
     /// Closes a batch of which no call took effect: the `live` items go back to the queue,
-    /// the others expired.
+    /// the others expired, or back to the queue until their hours open ([`unsent`]).
     async fn resolve_unsent(
         &self,
         batch: &Batch,
@@ -251,6 +258,7 @@ impl Dispatcher {
         now: DateTime<Utc>,
         live: &[&BatchItem],
     ) -> Result<DispatchReport, EngineError> {
+        let margin = secs_to_duration(self.config.claim_expiry_margin_secs);
         let results: Vec<(Uuid, ItemResult)> = batch
             .items
             .iter()
@@ -261,7 +269,7 @@ impl Dispatcher {
                         not_before: now,
                     }
                 } else {
-                    ItemResult::Expired
+                    unsent(item, now, margin)
                 };
                 (item.id, result)
             })
@@ -301,6 +309,44 @@ impl Dispatcher {
                 .increment(report.expired as u64);
         }
         report
+    }
+}
+
+/// Where an item of a batch stands at a call made at `now`, `margin` before its contact is
+/// created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It may be dialed.
+    Live,
+    /// Not expired, but its dial-by time passed: its calling hours or its campaign's
+    /// schedule closed since its claim.
+    PastDialBy,
+    /// Expired.
+    Expired,
+}
+
+/// Where `item` stands at `now` (see [`Standing`]).
+pub fn standing(item: &BatchItem, now: DateTime<Utc>, margin: chrono::Duration) -> Standing {
+    if item.expires_at <= now + margin {
+        Standing::Expired
+    } else if item.dial_by <= now + margin {
+        Standing::PastDialBy
+    } else {
+        Standing::Live
+    }
+}
+
+/// What an item left out of its batch's call becomes: expired if it expired; otherwise its
+/// dial-by time passed, and it goes back to the queue, not to be claimed before that time,
+/// when the claim finds its hours closed and has it wait for them to open (a schedule that
+/// ended leaves its campaign nothing to claim, and completes it).
+pub(super) fn unsent(item: &BatchItem, now: DateTime<Utc>, margin: chrono::Duration) -> ItemResult {
+    match standing(item, now, margin) {
+        Standing::Expired => ItemResult::Expired,
+        Standing::PastDialBy | Standing::Live => ItemResult::Retry {
+            reason: FailureReason::DialByPassed,
+            not_before: item.dial_by.max(now),
+        },
     }
 }
 
@@ -409,6 +455,7 @@ mod tests {
             phone_number: "+14155550123".into(),
             attributes: Default::default(),
             expires_at,
+            dial_by: expires_at,
             attempts,
             parameters: Default::default(),
         }
@@ -508,6 +555,40 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn an_item_past_its_dial_by_time_goes_back_to_the_queue_until_then_unless_expired() {
+        let margin = chrono::Duration::seconds(1);
+        let close = at(20_000);
+        let closing = BatchItem {
+            dial_by: close,
+            ..item(1, at(100_000), 1)
+        };
+        assert_eq!(standing(&closing, at(18_999), margin), Standing::Live);
+        // Within the margin of the close, a contact could be created after it.
+        assert_eq!(standing(&closing, at(19_000), margin), Standing::PastDialBy);
+        assert_eq!(
+            unsent(&closing, at(19_000), margin),
+            ItemResult::Retry {
+                reason: FailureReason::DialByPassed,
+                not_before: close,
+            }
+        );
+        assert_eq!(
+            unsent(&closing, at(30_000), margin),
+            ItemResult::Retry {
+                reason: FailureReason::DialByPassed,
+                not_before: at(30_000),
+            }
+        );
+        // Expiry comes first: an expired item ends expired, as before dial-by times.
+        let expiring = BatchItem {
+            dial_by: at(15_000),
+            ..item(2, at(15_000), 1)
+        };
+        assert_eq!(standing(&expiring, at(14_000), margin), Standing::Expired);
+        assert_eq!(unsent(&expiring, at(14_000), margin), ItemResult::Expired);
     }
 
     #[test]

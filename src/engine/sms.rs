@@ -15,12 +15,15 @@
 //! sent again later, same token. Expiry is checked before every send: a request that
 //! expired is never sent. When an earlier send's outcome is unknown, a re-send after the
 //! expiration could send for the first time, so none is made and the request ends
-//! `expired` (if that earlier send went out, it did so before the expiration).
+//! `expired` (if that earlier send went out, it did so before the expiration). A request
+//! past its dial-by time ([`super::dispatch`]: its hours or the schedule closed since the
+//! claim) before its first send goes back to the queue unsent; a re-send is made whatever
+//! the hours, since only it tells whether the first went out.
 
 use chrono::{DateTime, Utc};
 
 use super::batch::{Batch, BatchItem, BatchTemplate, SmsTemplate};
-use super::dispatch::{call_error_reason, Dispatcher};
+use super::dispatch::{call_error_reason, standing, unsent, Dispatcher, Standing};
 use super::store::{batch_postpone, batch_resolve};
 use super::{secs_to_duration, EngineError};
 use crate::campaigns::Campaign;
@@ -147,38 +150,43 @@ impl Dispatcher {
         let call_slot = self.calls.acquire().await.ok();
         let now = self.clock.now();
         let margin = secs_to_duration(self.config.claim_expiry_margin_secs);
-        let result = if item.expires_at <= now + margin {
-            ItemResult::Expired
-        } else {
-            match render_sms(batch, sms, item, templates) {
-                Err(error) => {
-                    tracing::warn!(dial_request_id = %item.id, campaign_id = %batch.campaign_id, %error, "SMS not sent");
-                    ItemResult::Failed {
-                        reason: FailureReason::Message(error.failure),
-                    }
-                }
-                Ok(request) => match self.send(request).await {
-                    Ok(contact_id) => ItemResult::Sent {
-                        contact_id: Some(contact_id),
-                    },
-                    // Only a token used before refuses a re-send's content: the first
-                    // send went out.
-                    Err(ContactCenterError::Fatal(FatalError::Idempotency(_)))
-                        if batch.attempts > 0 =>
-                    {
-                        ItemResult::Sent { contact_id: None }
-                    }
-                    Err(error) if error.is_retryable() => {
-                        drop(call_slot);
-                        return self.postpone(batch, fence, &error).await;
-                    }
+        let result = match standing(item, now, margin) {
+            Standing::Expired => ItemResult::Expired,
+            // Never sent, and its hours or the schedule closed since the claim: back to the
+            // queue. Once a send was made its outcome may be unknown, and only a re-send
+            // under the same token tells, so a re-send is made whatever the hours.
+            Standing::PastDialBy if batch.attempts == 0 => unsent(item, now, margin),
+            Standing::PastDialBy | Standing::Live => {
+                match render_sms(batch, sms, item, templates) {
                     Err(error) => {
-                        tracing::error!(batch_id = %batch.id, campaign_id = %batch.campaign_id, %error, "StartOutboundChatContact refused; failing the request");
+                        tracing::warn!(dial_request_id = %item.id, campaign_id = %batch.campaign_id, %error, "SMS not sent");
                         ItemResult::Failed {
-                            reason: call_error_reason(&error),
+                            reason: FailureReason::Message(error.failure),
                         }
                     }
-                },
+                    Ok(request) => match self.send(request).await {
+                        Ok(contact_id) => ItemResult::Sent {
+                            contact_id: Some(contact_id),
+                        },
+                        // Only a token used before refuses a re-send's content: the first
+                        // send went out.
+                        Err(ContactCenterError::Fatal(FatalError::Idempotency(_)))
+                            if batch.attempts > 0 =>
+                        {
+                            ItemResult::Sent { contact_id: None }
+                        }
+                        Err(error) if error.is_retryable() => {
+                            drop(call_slot);
+                            return self.postpone(batch, fence, &error).await;
+                        }
+                        Err(error) => {
+                            tracing::error!(batch_id = %batch.id, campaign_id = %batch.campaign_id, %error, "StartOutboundChatContact refused; failing the request");
+                            ItemResult::Failed {
+                                reason: call_error_reason(&error),
+                            }
+                        }
+                    },
+                }
             }
         };
         drop(call_slot);
@@ -273,6 +281,7 @@ mod tests {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 expires_at: DateTime::<Utc>::MAX_UTC,
+                dial_by: DateTime::<Utc>::MAX_UTC,
                 attempts: 1,
                 parameters,
             }],

@@ -111,6 +111,8 @@ struct BatchItemRow {
     phone_number: String,
     attributes: Json<std::collections::BTreeMap<String, String>>,
     expires_at: DateTime<Utc>,
+    /// Null for a request claimed before dial-by times were recorded, and for a refusal.
+    dial_by: Option<DateTime<Utc>>,
     attempts: i32,
     /// Read by the SMS claim and the re-send; a call's claim leaves it out.
     #[sqlx(default)]
@@ -124,6 +126,7 @@ impl From<BatchItemRow> for BatchItem {
             phone_number: row.phone_number,
             attributes: row.attributes.0,
             expires_at: row.expires_at,
+            dial_by: row.dial_by.unwrap_or(row.expires_at),
             attempts: row.attempts,
             parameters: row.channel_parameters.map(|p| p.0).unwrap_or_default(),
         }
@@ -231,10 +234,13 @@ fn ruled_picks(channel: Channel, restrict: &str, no_zone: &str) -> String {
 
 /// Per-request decisions of the calling hours, for the claim statement: which requests it may
 /// take (all, when the campaign has no hours), which wait and until when, which have no time
-/// zone, and each one's zone and local time for the ledger.
+/// zone, each one's zone and local time for the ledger, and when the hours of those taken
+/// close (before their expiration).
 #[derive(Default)]
 struct Gates {
     restrict: Option<Vec<Uuid>>,
+    close_ids: Vec<Uuid>,
+    closes_at: Vec<DateTime<Utc>>,
     wait_ids: Vec<Uuid>,
     wait_until: Vec<DateTime<Utc>>,
     zone_ids: Vec<Uuid>,
@@ -248,8 +254,16 @@ impl Gates {
     fn add(&mut self, id: Uuid, gate: Gate) {
         let restrict = self.restrict.get_or_insert_with(Vec::new);
         let (zone, local) = match gate {
-            Gate::Open { zone, local } => {
+            Gate::Open {
+                zone,
+                local,
+                closes_at,
+            } => {
                 restrict.push(id);
+                if let Some(closes_at) = closes_at {
+                    self.close_ids.push(id);
+                    self.closes_at.push(closes_at);
+                }
                 (zone, local)
             }
             Gate::Wait { zone, local, until } => {
@@ -271,7 +285,7 @@ impl Gates {
 
     /// Binds the decisions as the claim statements take them, after their own parameters:
     /// the requests it may take, those that wait and until when, each one's zone, its source
-    /// and local time, and those without a zone.
+    /// and local time, those without a zone, and the closes of those taken.
     fn bind<'q, O>(
         &'q self,
         query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
@@ -285,6 +299,8 @@ impl Gates {
             .bind(&self.local_times)
             .bind(&self.no_zone)
             .bind(&self.zone_sources)
+            .bind(&self.close_ids)
+            .bind(&self.closes_at)
     }
 
     /// Locks the ready requests a claim of `channel` would take (as its statement picks
@@ -327,6 +343,25 @@ impl Gates {
         }
         Ok(gates)
     }
+}
+
+/// The claim's CTE `dialable (id, expires_at, dial_by)`: the requests of `allowed` with the
+/// time by which they must be dialed, the earliest of their expiration, the close of their
+/// calling hours (the SQL arrays `close_ids` and `closes_at`, from [`Gates`]) and the end of
+/// the campaign `$1`'s schedule. A re-send of their batch after it leaves them out
+/// ([`super::dispatch`]).
+fn dialable(close_ids: &str, closes_at: &str) -> String {
+    format!(
+        "dialable as (
+            select a.id, a.expires_at,
+                   least(a.expires_at, c.closes_at,
+                         (select (schedule ->> 'endTime')::timestamptz from campaign where id = $1))
+                       as dial_by
+            from allowed a
+            left join unnest({close_ids}::uuid[], {closes_at}::timestamptz[]) as c(id, closes_at)
+                on c.id = a.id
+        )"
+    )
 }
 
 /// How many waiting requests one claim makes ready at most: enough for every claim of a
@@ -428,9 +463,11 @@ async fn claim_gated(
         format!(
             r#"{CLAIMABLE},
         {ruled},
+        {dialable},
         slotted as (
-            select id, ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
-            from allowed
+            select id, dial_by,
+                   ($7::uuid[])[((row_number() over (order by expires_at, id) - 1) / $13 + 1)::int] as batch_id
+            from dialable
         ),
         {claimed},
         {decided},
@@ -440,12 +477,14 @@ async fn claim_gated(
             from claimed c join unnest($7::uuid[], $8::text[]) as t(batch_id, token) on t.batch_id = c.batch_id
             group by c.batch_id, t.token
         )
-        select batch_id, id, phone_number, attributes, expires_at, attempts, null as reason from claimed
+        select batch_id, id, phone_number, attributes, expires_at, dial_by, attempts, null as reason
+        from claimed
         union all
-        select null, id, '', '{{}}', expires_at, attempt, reason from refused
+        select null, id, '', '{{}}', expires_at, null, attempt, reason from refused
         order by batch_id, id
         "#,
             ruled = ruled_picks(Channel::Telephony, "$14", "$20"),
+            dialable = dialable("$22", "$23"),
             claimed = claim_ctes(
                 "$1",
                 "$11",
@@ -527,7 +566,8 @@ async fn sms_claim_gated(
         format!(
             r#"{CLAIMABLE},
         {ruled},
-        slotted as (select id, gen_random_uuid() as batch_id from allowed),
+        {dialable},
+        slotted as (select id, dial_by, gen_random_uuid() as batch_id from dialable),
         {claimed},
         {decided},
         tokened as (
@@ -537,14 +577,15 @@ async fn sms_claim_gated(
             insert into contact_batch (id, campaign_id, client_token, fence, request, request_ids, attempts, next_attempt_at)
             select t.batch_id, $1, t.client_token, $3, $7, array[t.id], 1, $8 from tokened t
         )
-        select batch_id, client_token, id, phone_number, attributes, expires_at, attempts,
-               channel_parameters, null as reason
+        select batch_id, client_token, id, phone_number, attributes, expires_at, dial_by,
+               attempts, channel_parameters, null as reason
         from tokened
         union all
-        select null, null, id, '', '{{}}', expires_at, attempt, null, reason from refused
+        select null, null, id, '', '{{}}', expires_at, null, attempt, null, reason from refused
         order by expires_at, id
         "#,
             ruled = ruled_picks(Channel::Sms, "$11", "$17"),
+            dialable = dialable("$19", "$20"),
             claimed = claim_ctes(
                 "$1",
                 "$9",
@@ -661,7 +702,8 @@ pub async fn batch_due_many(
         // to them since, so a re-send is the same call.
         let items: Vec<BatchItemRow> = sqlx::query_as(
             r#"
-            select d.id, d.phone_number, d.attributes, d.expires_at, d.attempts, d.channel_parameters
+            select d.id, d.phone_number, d.attributes, d.expires_at, d.dial_by, d.attempts,
+                   d.channel_parameters
             from contact_batch b cross join unnest(b.request_ids) as r(id)
             join dial_request d on d.id = r.id
             where b.id = $1
@@ -683,6 +725,53 @@ pub async fn batch_due_many(
     Ok(batches)
 }
 
+/// Item results as the resolution's statements take them: one array per column.
+struct ResultColumns<'a> {
+    ids: Vec<Uuid>,
+    states: Vec<DialRequestState>,
+    contact_ids: Vec<Option<&'a str>>,
+    reasons: Vec<Option<&'static str>>,
+    not_before: Vec<Option<DateTime<Utc>>>,
+    outcomes: Vec<Option<&'static str>>,
+}
+
+impl<'a> ResultColumns<'a> {
+    fn of(results: &'a [(Uuid, ItemResult)]) -> Self {
+        let mut columns = ResultColumns {
+            ids: Vec::with_capacity(results.len()),
+            states: Vec::with_capacity(results.len()),
+            contact_ids: Vec::with_capacity(results.len()),
+            reasons: Vec::with_capacity(results.len()),
+            not_before: Vec::with_capacity(results.len()),
+            outcomes: Vec::with_capacity(results.len()),
+        };
+        for (id, result) in results {
+            columns.ids.push(*id);
+            // A created contact leaves its request in progress, as claimed.
+            columns.states.push(
+                result
+                    .transition()
+                    .map_or(DialRequestState::InProgress, Transition::target),
+            );
+            let (contact, after) = match result {
+                ItemResult::Created { contact_id } => (Some(contact_id.as_str()), None),
+                ItemResult::Sent { contact_id } => (contact_id.as_deref(), None),
+                ItemResult::Retry { not_before, .. } => (None, Some(*not_before)),
+                ItemResult::Failed { .. } | ItemResult::Expired => (None, None),
+            };
+            columns.contact_ids.push(contact);
+            columns.not_before.push(after);
+            columns
+                .reasons
+                .push(result.reason().map(FailureReason::as_str));
+            columns
+                .outcomes
+                .push(matches!(result, ItemResult::Sent { .. }).then_some(Outcome::Sent.as_str()));
+        }
+        columns
+    }
+}
+
 /// Records a resolved batch: the batch is closed with the contact created for each of its
 /// requests (the SQL function `dial_request_contact_id` reads it from there until the
 /// contact's events record it on the request), each call's contact is entered in
@@ -698,31 +787,14 @@ pub async fn batch_resolve(
     now: DateTime<Utc>,
     results: &[(Uuid, ItemResult)],
 ) -> Result<(), EngineError> {
-    let mut ids = Vec::with_capacity(results.len());
-    let mut states = Vec::with_capacity(results.len());
-    let mut contact_ids: Vec<Option<&str>> = Vec::with_capacity(results.len());
-    let mut reasons: Vec<Option<&str>> = Vec::with_capacity(results.len());
-    let mut not_before: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(results.len());
-    let mut outcomes: Vec<Option<&str>> = Vec::with_capacity(results.len());
-    for (id, result) in results {
-        ids.push(*id);
-        // A created contact leaves its request in progress, as claimed.
-        let state = result
-            .transition()
-            .map_or(DialRequestState::InProgress, Transition::target);
-        let (contact, after) = match result {
-            ItemResult::Created { contact_id } => (Some(contact_id.as_str()), None),
-            ItemResult::Sent { contact_id } => (contact_id.as_deref(), None),
-            ItemResult::Retry { not_before, .. } => (None, Some(*not_before)),
-            ItemResult::Failed { .. } | ItemResult::Expired => (None, None),
-        };
-        let outcome = matches!(result, ItemResult::Sent { .. }).then_some(Outcome::Sent.as_str());
-        outcomes.push(outcome);
-        states.push(state);
-        contact_ids.push(contact);
-        reasons.push(result.reason().map(FailureReason::as_str));
-        not_before.push(after);
-    }
+    let ResultColumns {
+        ids,
+        states,
+        contact_ids,
+        reasons,
+        not_before,
+        outcomes,
+    } = ResultColumns::of(results);
     let shard = rand::random_range(0..PENDING_SHARDS);
     static RESOLVE: LazyLock<String> = LazyLock::new(|| {
         format!(
@@ -780,19 +852,21 @@ pub async fn batch_resolve(
     Ok(())
 }
 
-/// Takes requests of a batch never sent out of it, ended expired: what the batch's first
-/// call sends must be what every re-send of the batch reproduces ([`batch_due_many`] reads
-/// the batch's `request_ids`), and a request that expired before the first call is left out
-/// of it. Without this, a re-send after later expirations could match neither the first
-/// call nor the full batch, and the contacts the first call made would be taken for an
-/// idempotency conflict. One statement, guarded by the lease.
-pub async fn batch_shed_expired(
+/// Takes requests of a batch never sent out of it, with their `results`: expired, or back
+/// to the queue when their dial-by time passed (their calling hours or the campaign's
+/// schedule closed since the claim). What the batch's first call sends must be what every
+/// re-send of the batch reproduces ([`batch_due_many`] reads the batch's `request_ids`), and
+/// a request that cannot be dialed at the first call is left out of it. Without this, a
+/// re-send after later expirations could match neither the first call nor the full batch,
+/// and the contacts the first call made would be taken for an idempotency conflict. One
+/// statement, guarded by the lease.
+pub async fn batch_shed(
     db: impl PgExecutor<'_>,
     batch: &Batch,
     owner: &str,
     fence: i64,
     now: DateTime<Utc>,
-    expired: &[Uuid],
+    results: &[(Uuid, ItemResult)],
 ) -> Result<(), EngineError> {
     static SHED: LazyLock<String> = LazyLock::new(|| {
         format!(
@@ -802,9 +876,9 @@ pub async fn batch_shed_expired(
             where campaign_id = $2 and owner = $3 and fence = $4
         ),
         results as (
-            select id, '{expired}'::dial_request_state as state, null::text as contact_id,
-                   '{reason}' as reason, null::timestamptz as not_before, null::text as outcome
-            from unnest($5::uuid[]) as e(id)
+            select id, state, null::text as contact_id, reason, not_before, null::text as outcome
+            from unnest($5::uuid[], $8::dial_request_state[], $9::text[], $10::timestamptz[])
+                as r(id, state, reason, not_before)
         ),
         -- The resolution's request side runs once the batch is changed: here, shrunk.
         closed as (
@@ -817,19 +891,21 @@ pub async fn batch_shed_expired(
         {requests}
         select count(*) from closed
         "#,
-            expired = Transition::Expire.target().as_str(),
-            reason = FailureReason::Expired.as_str(),
             requests = resolve_ctes("$1", "$2", "$6", "$7"),
         )
     });
+    let columns = ResultColumns::of(results);
     let shrunk: i64 = sqlx::query_scalar(&SHED)
         .bind(batch.id)
         .bind(&batch.campaign_id)
         .bind(owner)
         .bind(fence)
-        .bind(expired)
+        .bind(&columns.ids)
         .bind(now)
         .bind(rand::random_range(0..PENDING_SHARDS))
+        .bind(&columns.states)
+        .bind(&columns.reasons)
+        .bind(&columns.not_before)
         .fetch_one(db)
         .await?;
     if shrunk == 0 {
@@ -1186,33 +1262,73 @@ mod tests {
     }
 
     #[sqlx::test]
-    async fn a_batch_sheds_what_expired_before_its_first_call_and_resends_the_rest(pool: PgPool) {
-        running_campaign(&pool, 3).await;
+    async fn a_batch_sheds_what_it_cannot_dial_before_its_first_call_and_resends_the_rest(
+        pool: PgPool,
+    ) {
+        running_campaign(&pool, 4).await;
         let scope = scope();
-        let batch = batch_claim(&pool, &scope, 3)
+        let batch = batch_claim(&pool, &scope, 4)
             .await
             .unwrap()
             .batches
             .remove(0);
-        let gone = batch.items[1].id;
+        // One expired, one whose hours closed: it waits in the queue until they open.
+        let (expired, closed) = (batch.items[1].id, batch.items[2].id);
+        let opens = at("2026-06-16T12:00:00Z");
+        let results = [
+            (expired, ItemResult::Expired),
+            (
+                closed,
+                ItemResult::Retry {
+                    reason: FailureReason::DialByPassed,
+                    not_before: opens,
+                },
+            ),
+        ];
 
-        let stale = batch_shed_expired(&pool, &batch, "me", 2, scope.now, &[gone]).await;
+        let stale = batch_shed(&pool, &batch, "me", 2, scope.now, &results).await;
         assert!(
             matches!(stale, Err(EngineError::StaleLease(_))),
             "{stale:?}"
         );
-        batch_shed_expired(&pool, &batch, "me", 1, scope.now, &[gone])
+        batch_shed(&pool, &batch, "me", 1, scope.now, &results)
             .await
             .unwrap();
 
-        let row: (DialRequestState, Option<String>) =
-            sqlx::query_as("select state, reason from dial_request where id = $1")
-                .bind(gone)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        assert_eq!(row, (DialRequestState::Expired, Some("EXPIRED".into())));
-        // A re-send is the call the first one was: the batch without the shed request.
+        type Row = (
+            DialRequestState,
+            Option<String>,
+            Option<DateTime<Utc>>,
+            bool,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "select state, reason, not_before, batch_id is not null
+             from dial_request join unnest($1::uuid[]) with ordinality as q(id, i) using (id)
+             order by q.i",
+        )
+        .bind([expired, closed])
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (
+                    DialRequestState::Expired,
+                    Some("EXPIRED".into()),
+                    None,
+                    true
+                ),
+                (
+                    DialRequestState::Pending,
+                    Some("DIAL_BY_PASSED".into()),
+                    Some(opens),
+                    false
+                ),
+            ]
+        );
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 1);
+        // A re-send is the call the first one was: the batch without the shed requests.
         let later = scope.now + chrono::Duration::minutes(1);
         let resent = batch_due_many(&pool, "c", "me", 1, later, scope.call_timeout)
             .await
@@ -1222,10 +1338,83 @@ mod tests {
             .items
             .iter()
             .map(|item| item.id)
-            .filter(|id| *id != gone)
+            .filter(|id| *id != expired && *id != closed)
             .collect();
         expected.sort();
         assert_eq!(kept, expected);
+    }
+
+    #[sqlx::test]
+    async fn a_claim_records_when_each_request_must_be_dialed_by(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        // At Monday 13:30 UTC the hours (08:00-21:00) are open in New York (t1, t2) and
+        // Chicago (t3), closing at 21:00 there: 01:00 and 02:00 UTC. t1 expires before; the
+        // schedule ends at 01:30 UTC, between the two closes.
+        sqlx::query(
+            "update dial_request set
+                 expires_at = case client_token when 't1' then timestamptz '2026-06-15T14:00:00Z'
+                                                else timestamptz '2026-06-20T00:00:00Z' end,
+                 attributes = case client_token when 't3' then '{\"timeZone\": \"America/Chicago\"}'::jsonb
+                                                else '{\"timeZone\": \"America/New_York\"}'::jsonb end",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "update campaign set schedule = '{\"startTime\": \"2026-06-15T00:00:00Z\",
+                                              \"endTime\": \"2026-06-16T01:30:00Z\"}'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let claimed = batch_claim(&pool, &monday_1330_utc_with_hours(), 3)
+            .await
+            .unwrap();
+        let in_batch: Vec<DateTime<Utc>> = claimed.batches[0]
+            .items
+            .iter()
+            .map(|item| item.dial_by)
+            .collect();
+        let stored: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+            "select client_token, dial_by from dial_request where id = any($1) order by id",
+        )
+        .bind(
+            claimed.batches[0]
+                .items
+                .iter()
+                .map(|i| i.id)
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            in_batch,
+            stored.iter().map(|(_, at)| *at).collect::<Vec<_>>()
+        );
+        let mut stored = stored;
+        stored.sort();
+        assert_eq!(
+            stored,
+            [
+                ("t1".to_string(), at("2026-06-15T14:00:00Z")),
+                ("t2".to_string(), at("2026-06-16T01:00:00Z")),
+                ("t3".to_string(), at("2026-06-16T01:30:00Z")),
+            ]
+        );
+        // A re-send reads them back.
+        let later = at("2026-06-15T13:31:00Z");
+        let resent = batch_due_many(&pool, "c", "me", 1, later, chrono::Duration::seconds(10))
+            .await
+            .unwrap();
+        assert_eq!(
+            resent[0]
+                .items
+                .iter()
+                .map(|item| item.dial_by)
+                .collect::<Vec<_>>(),
+            in_batch
+        );
     }
 
     #[sqlx::test]

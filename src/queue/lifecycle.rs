@@ -143,6 +143,9 @@ pub enum FailureReason {
     /// Its batch's earlier call did not take effect, and other requests of the batch expired
     /// since: it waits for a new batch (`CALL_NOT_MADE`).
     CallNotMade,
+    /// Its calling hours or its campaign's schedule closed after its claim and before its
+    /// batch's call: it waits in the queue until they open (`DIAL_BY_PASSED`).
+    DialByPassed,
     /// An SMS request's message could not be made (its template, its attributes).
     Message(MessageFailure),
     /// The number is on a do-not-call list (`DO_NOT_CALL`).
@@ -174,6 +177,7 @@ impl FailureReason {
             FailureReason::CallAccessDenied => "CALL_ACCESS_DENIED",
             FailureReason::CallResourceNotFound => "CALL_RESOURCE_NOT_FOUND",
             FailureReason::CallNotMade => "CALL_NOT_MADE",
+            FailureReason::DialByPassed => "DIAL_BY_PASSED",
             FailureReason::Message(failure) => failure.as_str(),
             FailureReason::DoNotCall => "DO_NOT_CALL",
             FailureReason::MissingTimeZone => "MISSING_TIME_ZONE",

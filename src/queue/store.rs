@@ -488,15 +488,16 @@ fn hourly_add(rows: &str, counts: &[&str]) -> String {
 }
 
 /// The request side of the engine's claim, as CTEs for its statement: `claimed` takes the
-/// requests of the caller's CTE `slotted (id, batch_id)`, which it selected pending and
-/// locked, into their batches, placed at the SQL expression `dialed_at`, in contact phase
+/// requests of the caller's CTE `slotted (id, batch_id, dial_by)`, which it selected pending
+/// and locked, into their batches, each to be dialed by its `dial_by` (no call of the batch
+/// may start later), placed at the SQL expression `dialed_at`, in contact phase
 /// `phase` (a call's `creating`; none for a message, which no pacing counts as a call);
 /// `refused` ends the requests of the caller's CTE `refusals (id, reason)` (selected and
 /// locked likewise), which a calling rule forbids, as failed with their reason; `waited`
 /// leaves the requests of the SQL from-item `waits (id, until)` (locked by the caller's
 /// transaction) pending, not to be claimed before `until`; `counted` takes the claimed and
 /// refused off the pending counter of `campaign`, on shard `shard`. `claimed` returns each
-/// request's `batch_id, id, phone_number, attributes, expires_at, attempts,
+/// request's `batch_id, id, phone_number, attributes, expires_at, dial_by, attempts,
 /// channel_parameters`; `refused` its `id, expires_at, phone_number, reason` and the
 /// `attempt` it would have been; `waited` its `id, phone_number, attempt`.
 pub fn claim_ctes(
@@ -511,10 +512,10 @@ pub fn claim_ctes(
             update dial_request d
             set state = '{in_progress}', batch_id = s.batch_id, attempts = d.attempts + 1,
                 contact_phase = {phase}, not_before = null, reason = null,
-                dialed_at = {dialed_at}, updated_at = now()
+                dialed_at = {dialed_at}, dial_by = s.dial_by, updated_at = now()
             from slotted s where d.id = s.id and {guard}
-            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.attempts,
-                      d.channel_parameters
+            returning d.batch_id, d.id, d.phone_number, d.attributes, d.expires_at, d.dial_by,
+                      d.attempts, d.channel_parameters
         ),
         refused as (
             update dial_request d

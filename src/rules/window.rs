@@ -203,8 +203,34 @@ impl Window {
     /// The first instant after `at` at which the window is open (`open`) or closed (not
     /// `open`), within [`HORIZON_DAYS`].
     pub fn next_change(&self, tz: Tz, at: DateTime<Utc>, open: bool) -> Option<DateTime<Utc>> {
+        self.change_within(tz, at, open, HORIZON_DAYS)
+    }
+
+    /// [`Window::next_change`], if it comes no later than `by`. Only the local days up to
+    /// `by` are searched: a claim asks this of every open request, and a window open around
+    /// the clock would otherwise be searched to the horizon each time.
+    pub fn next_change_by(
+        &self,
+        tz: Tz,
+        at: DateTime<Utc>,
+        open: bool,
+        by: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let days = (local_time(tz, by).date() - local_time(tz, at).date()).num_days();
+        self.change_within(tz, at, open, days.min(HORIZON_DAYS))
+            .filter(|change| *change <= by)
+    }
+
+    /// The first change after `at` found in the `days` local days after `at`'s.
+    fn change_within(
+        &self,
+        tz: Tz,
+        at: DateTime<Utc>,
+        open: bool,
+        days: i64,
+    ) -> Option<DateTime<Utc>> {
         let first_day = local_time(tz, at).date();
-        for offset in 0..=HORIZON_DAYS {
+        for offset in 0..=days {
             let day = first_day + Duration::days(offset);
             let weekday = day.weekday().num_days_from_monday() as usize;
             let mut candidates: Vec<DateTime<Utc>> = std::iter::once(0)
@@ -278,6 +304,9 @@ pub enum Gate {
         zone: Zone,
         /// Its local time.
         local: NaiveDateTime,
+        /// When the hours close, if before the request's expiration: no call may start
+        /// after, whatever happens to the batch in between (a re-send after a failed call).
+        closes_at: Option<DateTime<Utc>>,
     },
     /// Not now: it waits until `until` (the opening, or its expiration if the window does
     /// not open before, when the sweeper expires it).
@@ -338,7 +367,11 @@ impl CommunicationTime {
         };
         let local = local_time(zone.tz, now);
         if self.window.is_open(zone.tz, now) {
-            Gate::Open { zone, local }
+            Gate::Open {
+                zone,
+                local,
+                closes_at: self.window.next_change_by(zone.tz, now, false, expires_at),
+            }
         } else {
             let until = self
                 .window
@@ -615,6 +648,58 @@ mod tests {
             ..time
         };
         assert_eq!(no_default.gate(None, alaska, now, expires), Gate::NoZone);
+    }
+
+    /// The close an open request's claim records, from a gate of `time` at `now`.
+    fn closes_at(
+        time: &CommunicationTime,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        match time.gate(None, "+12125550123", now, expires) {
+            Gate::Open { closes_at, .. } => closes_at,
+            other => panic!("open expected at {now}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_open_request_is_dialable_until_its_hours_close_in_its_zone_or_it_expires() {
+        let time = CommunicationTime {
+            window: every_day(&[("T09:00", "T17:00")]),
+            default_zone: None,
+            zone_attribute: "timeZone".into(),
+        };
+        let (march, november) = (utc("2026-03-14T00:00:00Z"), utc("2026-11-08T00:00:00Z"));
+        // 16:59 in New York (a 212 number) closes at 17:00 local: 22:00 UTC the day before
+        // spring forward (UTC-5), 21:00 UTC on the day itself (UTC-4), and an hour later
+        // again on fall-back day.
+        for (now, expires, close) in [
+            ("2026-03-07T21:59:00Z", march, "2026-03-07T22:00:00Z"),
+            ("2026-03-08T20:59:00Z", march, "2026-03-08T21:00:00Z"),
+            ("2026-10-31T20:59:00Z", november, "2026-10-31T21:00:00Z"),
+            ("2026-11-01T21:59:00Z", november, "2026-11-01T22:00:00Z"),
+        ] {
+            assert_eq!(
+                closes_at(&time, utc(now), expires),
+                Some(utc(close)),
+                "{now}"
+            );
+        }
+        // Expiring before the close: the expiration alone bounds the call.
+        assert_eq!(
+            closes_at(
+                &time,
+                utc("2026-03-08T20:00:00Z"),
+                utc("2026-03-08T20:30:00Z")
+            ),
+            None
+        );
+        // Hours around the clock never close before an expiration days away.
+        let always = CommunicationTime {
+            window: every_day(&[("T00:00", "T24:00")]),
+            ..time
+        };
+        assert_eq!(closes_at(&always, utc("2026-03-07T21:59:00Z"), march), None);
     }
 
     #[test]

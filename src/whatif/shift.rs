@@ -601,6 +601,7 @@ impl<'a> Shift<'a> {
                     phone_number: self.recipients.phone_number(seq),
                     attributes: self.attributes(seq),
                     expires_at: DateTime::<Utc>::MAX_UTC,
+                    dial_by: DateTime::<Utc>::MAX_UTC,
                     attempts: attempt as i32,
                     parameters: Default::default(),
                 })

@@ -9,6 +9,7 @@ mod checker;
 mod common;
 mod connect;
 mod control;
+mod dial_by;
 mod duplicates;
 mod events;
 mod expiry;
