@@ -152,16 +152,22 @@ const HASH_KEY: &str = "select inner_pad, outer_pad from number_hash_key limit 1
 /// The claim's do-not-call check, as a CTE `checked (id, expires_at, number_hash,
 /// do_not_call)` over the caller's CTE `picked (id, expires_at, phone_number)` of campaign
 /// `campaign` (an SQL expression): each picked request's number hash, and whether the
-/// number is on the account's list or the campaign's.
+/// number is on the account's list or the campaign's. Each list is probed on the whole
+/// primary key: with `list in ('', campaign)` the claim's generic plan (see
+/// [`crate::db::begin_generic`]) probed on the account and list alone and filtered a
+/// million-entry list by hash, for every request.
 pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
     format!(
         "checked as (
             select p.id, p.expires_at, h.number_hash,
                    exists (select 1 from do_not_call n
-                           where n.account_id = (select account_id from campaign where id = {campaign})
-                             and n.list in ('', {campaign})
-                             and n.number_hash = h.number_hash) as do_not_call
+                           where n.account_id = a.account_id and n.list = ''
+                             and n.number_hash = h.number_hash)
+                   or exists (select 1 from do_not_call n
+                              where n.account_id = a.account_id and n.list = {campaign}
+                                and n.number_hash = h.number_hash) as do_not_call
             from {picked} p cross join ({HASH_KEY}) k
+            cross join (select account_id from campaign where id = {campaign}) a
             cross join lateral (select number_hash_with(k.inner_pad, k.outer_pad, p.phone_number) as number_hash) h
         )"
     )
