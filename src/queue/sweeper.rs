@@ -131,58 +131,52 @@ impl Sweeper {
             // A retention reaching before the calendar's start keeps everything.
             return Ok(RetentionReport::default());
         };
-        let mut report = RetentionReport::default();
-        for _ in 0..MAX_PURGE_ROUNDS {
-            let deleted = dial_request_purge_many(&self.pool, before, self.batch).await?;
-            let mut n = 0;
-            for (campaign_id, count) in deleted {
-                ::metrics::counter!(m::DIAL_REQUESTS_DELETED, m::CAMPAIGN_ID => campaign_id)
-                    .increment(count as u64);
-                n += count as u64;
-            }
-            report.requests += n;
-            if n < self.batch as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        for _ in 0..MAX_PURGE_ROUNDS {
-            let n = crate::engine::store::batch_purge_many(&self.pool, before, self.batch).await?;
-            report.batches += n;
-            if n < self.batch as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        for _ in 0..MAX_PURGE_ROUNDS {
-            let n = crate::contact_center::sim::store::ledger_purge_many(
-                &self.pool, before, self.batch,
-            )
+        let requests = self
+            .rounds(|| async {
+                let deleted = dial_request_purge_many(&self.pool, before, self.batch).await?;
+                let mut n = 0;
+                for (campaign_id, count) in deleted {
+                    ::metrics::counter!(m::DIAL_REQUESTS_DELETED, m::CAMPAIGN_ID => campaign_id)
+                        .increment(count as u64);
+                    n += count as u64;
+                }
+                Ok(n)
+            })
             .await?;
-            report.ledger += n;
-            if n < self.batch as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        let batches = self
+            .rounds(|| async {
+                Ok(crate::engine::store::batch_purge_many(&self.pool, before, self.batch).await?)
+            })
+            .await?;
+        let ledger = self
+            .rounds(|| async {
+                Ok(crate::contact_center::sim::store::ledger_purge_many(
+                    &self.pool, before, self.batch,
+                )
+                .await?)
+            })
+            .await?;
         // Contact histories follow the longest communication limit's window, not the
         // retention: a limit must count every contact of its window, however short the
         // retention, and a contact older than every window counts for nothing.
         let history_start =
             self.clock.now() - chrono::Duration::days(crate::rules::limits::HISTORY_DAYS);
-        for _ in 0..MAX_PURGE_ROUNDS {
-            let n = crate::rules::store::recipient_contact_purge_many(
-                &self.pool,
-                history_start,
-                self.batch,
-            )
+        let contact_histories = self
+            .rounds(|| async {
+                Ok(crate::rules::store::recipient_contact_purge_many(
+                    &self.pool,
+                    history_start,
+                    self.batch,
+                )
+                .await?)
+            })
             .await?;
-            report.contact_histories += n;
-            if n < self.batch as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        let report = RetentionReport {
+            requests,
+            batches,
+            ledger,
+            contact_histories,
+        };
         if report != RetentionReport::default() {
             tracing::debug!(
                 requests = report.requests,
@@ -193,5 +187,24 @@ impl Sweeper {
             );
         }
         Ok(report)
+    }
+
+    /// Runs `purge` (one statement deleting up to `batch` rows, answering how many) until a
+    /// statement comes back short, at most [`MAX_PURGE_ROUNDS`] times, yielding between
+    /// them; returns the rows deleted.
+    async fn rounds<Fut>(&self, mut purge: impl FnMut() -> Fut) -> Result<u64, RetentionError>
+    where
+        Fut: std::future::Future<Output = Result<u64, RetentionError>>,
+    {
+        let mut total = 0;
+        for _ in 0..MAX_PURGE_ROUNDS {
+            let n = purge().await?;
+            total += n;
+            if n < self.batch as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(total)
     }
 }
