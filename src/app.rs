@@ -220,6 +220,7 @@ pub async fn run_with(
         interval: Duration::from_secs_f64(config.queue.sweep_interval_secs),
         batch: config.queue.sweep_batch,
         retention: reloadable.retention.clone(),
+        abandon_keep: crate::queue::sweeper::abandon_keep(config.engine.abandoned_quiet()),
     };
     supervisor.spawn(
         Service::new("sweeper", move |cancel| sweeper.clone().run(cancel)),

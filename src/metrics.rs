@@ -38,6 +38,9 @@ pub const DIAL_REQUESTS_DELETED: &str = "dialer_dial_requests_deleted_total";
 /// Counter: claims that left a request pending because its calling hours were closed, by
 /// campaign.
 pub const DIAL_REQUESTS_WAITING: &str = "dialer_dial_requests_window_waits_total";
+/// Counter: claims that left a call pending because its number had a call abandoned within
+/// the quiet period (`engine.abandoned_quiet_hours`), by campaign.
+pub const DIAL_REQUESTS_QUIET_WAITS: &str = "dialer_dial_requests_quiet_waits_total";
 /// Counter: requests a calling rule refused at the claim, by campaign and reason
 /// (`DO_NOT_CALL`, `MISSING_TIME_ZONE`, `LIMIT_EXCEEDED`).
 pub const DIAL_REQUESTS_REFUSED: &str = "dialer_dial_requests_refused_total";
@@ -178,6 +181,7 @@ pub const CATALOGUE: &[(&str, Kind, &str, &str)] = &[
     (DIAL_REQUESTS_DELETED, Kind::Counter, "campaign_id", "Finished dial requests deleted by retention (older than queue.retention_days)."),
     (DIAL_REQUESTS_REFUSED, Kind::Counter, "campaign_id, reason", "Dial requests a calling rule refused when they were to be dialed, ended failed with the reason (DO_NOT_CALL, MISSING_TIME_ZONE, LIMIT_EXCEEDED)."),
     (DIAL_REQUESTS_WAITING, Kind::Counter, "campaign_id", "Times the claim left a request pending until its calling hours open (communicationTimeConfig)."),
+    (DIAL_REQUESTS_QUIET_WAITS, Kind::Counter, "campaign_id", "Times the claim left a call pending because its number had a call abandoned (answered, no agent free) within engine.abandoned_quiet_hours, by any campaign of the account."),
     (DIALS, Kind::Counter, "campaign_id", "Contacts created (dials launched)."),
     (CONTACTS_COMPLETED, Kind::Counter, "campaign_id, outcome", "Contacts that reached their end, by outcome (connected, abandoned, machine, answered, no_answer, busy, invalid, lost)."),
     (DIAL_REQUEST_RETRIES, Kind::Counter, "campaign_id, outcome", "Retries scheduled: calls whose outcome (no_answer, busy, machine, abandoned) their campaign's retry policy tries again, as a new attempt of the same dial request."),

@@ -248,6 +248,7 @@ impl Queue {
                     sms: None,
                 },
                 communication_time: None,
+                abandoned_quiet: engine.abandoned_quiet(),
             },
         })
     }

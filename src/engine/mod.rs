@@ -56,6 +56,9 @@ pub const SMS_MESSAGES_PER_SECOND_DEFAULT: f64 = 2.0;
 /// creation (two database round trips in the simulated center) must fit in it.
 pub const CLAIM_EXPIRY_MARGIN_SECS_MIN: f64 = 0.1;
 
+/// Default abandoned-call quiet period: the UK's (Ofcom) 72 hours.
+pub const ABANDONED_QUIET_HOURS_DEFAULT: f64 = 72.0;
+
 /// Engine settings (`[engine]`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -88,6 +91,10 @@ pub struct EngineConfig {
     /// campaigns with calling hours (`communicationTimeConfig`); requests without it use the
     /// campaign's `defaultTimeZone`.
     pub time_zone_attribute: String,
+    /// Hours during which no call goes to a number after a call to it was abandoned
+    /// (answered, no agent free), whatever request or campaign of the account makes it: the
+    /// UK's 72 h. 0 turns the rule off.
+    pub abandoned_quiet_hours: f64,
 }
 
 impl Default for EngineConfig {
@@ -105,6 +112,7 @@ impl Default for EngineConfig {
             max_concurrent_calls: 8,
             sms_messages_per_second: SMS_MESSAGES_PER_SECOND_DEFAULT,
             time_zone_attribute: "timeZone".to_string(),
+            abandoned_quiet_hours: ABANDONED_QUIET_HOURS_DEFAULT,
         }
     }
 }
@@ -138,6 +146,7 @@ impl EngineConfig {
             self.sms_messages_per_second,
             0.01,
         );
+        positive("abandoned_quiet_hours", self.abandoned_quiet_hours, 0.0);
         if self.lease_ttl_secs.is_finite() && self.lease_ttl_secs < 2.0 * self.tick_secs {
             problems.push(format!(
                 "engine.lease_ttl_secs ({}) must be at least twice engine.tick_secs ({}) or leases lapse between renewals",
@@ -154,6 +163,11 @@ impl EngineConfig {
             problems.push("engine.time_zone_attribute must name an attribute".to_string());
         }
         problems
+    }
+
+    /// The abandoned-call quiet period (zero: none).
+    pub fn abandoned_quiet(&self) -> chrono::Duration {
+        secs_to_duration(self.abandoned_quiet_hours * 3600.0)
     }
 
     /// Retry delay after `attempts` failures.
@@ -335,5 +349,31 @@ mod tests {
         let problems = config.validate().join("\n");
         assert!(problems.contains("engine.lease_ttl_secs"), "{problems}");
         assert!(problems.contains("engine.total_lines"), "{problems}");
+    }
+
+    #[test]
+    fn the_abandoned_quiet_period_is_non_negative_and_finite() {
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let config = EngineConfig {
+                abandoned_quiet_hours: bad,
+                ..EngineConfig::default()
+            };
+            let problems = config.validate().join("\n");
+            assert!(
+                problems.contains("engine.abandoned_quiet_hours"),
+                "{bad}: {problems}"
+            );
+        }
+        for good in [0.0, 72.0, 0.5] {
+            let config = EngineConfig {
+                abandoned_quiet_hours: good,
+                ..EngineConfig::default()
+            };
+            assert!(config.validate().is_empty(), "{good}");
+        }
+        assert_eq!(
+            EngineConfig::default().abandoned_quiet(),
+            chrono::Duration::hours(72)
+        );
     }
 }

@@ -620,6 +620,7 @@ impl Scheduler {
             margin: secs_to_duration(self.engine.claim_expiry_margin_secs),
             call_timeout: self.in_flight_mark(),
             communication_time,
+            abandoned_quiet: self.engine.abandoned_quiet(),
             template: BatchTemplate {
                 instance_id: campaign.connect_instance_id.clone(),
                 queue_id: agent_queue.map(str::to_string),
@@ -639,6 +640,9 @@ impl Scheduler {
         metrics::histogram!(m::CLAIM_DURATION).record(started.elapsed().as_secs_f64());
         if claimed.waiting > 0 {
             metrics::counter!(m::DIAL_REQUESTS_WAITING, &labels).increment(claimed.waiting);
+        }
+        if claimed.quiet_waits > 0 {
+            metrics::counter!(m::DIAL_REQUESTS_QUIET_WAITS, &labels).increment(claimed.quiet_waits);
         }
         count_refusals(&campaign.id, &claimed);
         for batch in claimed.batches {
@@ -683,6 +687,8 @@ impl Scheduler {
             margin: secs_to_duration(self.engine.claim_expiry_margin_secs),
             call_timeout: self.in_flight_mark(),
             communication_time,
+            // Text messages are no repeat calls.
+            abandoned_quiet: chrono::Duration::zero(),
             template,
         };
         let claimed = sms_claim(&self.pool, &scope, allowed as i64).await?;

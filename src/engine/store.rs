@@ -27,7 +27,8 @@ use crate::queue::store::{
     claim_ctes, dial_request_ready_many, resolve_ctes, StoredStatus, PENDING_SHARDS,
 };
 use crate::queue::{Channel, DialRequestState};
-use crate::rules::store::{dnc_check_cte, ledger_cte, limit_check_ctes};
+use crate::rules::ledger::Rule;
+use crate::rules::store::{abandon_quiet_cte, dnc_check_cte, ledger_cte, limit_check_ctes};
 use crate::rules::window::{CommunicationTime, Gate};
 
 /// A campaign this daemon holds the lease of.
@@ -154,6 +155,9 @@ pub struct ClaimScope {
     pub template: BatchTemplate,
     /// The campaign's calling hours, if it has any.
     pub communication_time: Option<std::sync::Arc<CommunicationTime>>,
+    /// How long no call goes to a number after an abandoned call to it (zero: the rule is
+    /// off). Calls only: the rule is about repeat calls, and a message is not one.
+    pub abandoned_quiet: chrono::Duration,
 }
 
 /// What a claim took.
@@ -166,6 +170,9 @@ pub struct Claimed {
     pub refused: std::collections::BTreeMap<String, u64>,
     /// Requests outside their calling hours, left pending until the hours open.
     pub waiting: u64,
+    /// Requests whose number had a call abandoned within the quiet period, left pending
+    /// until it ends.
+    pub quiet_waits: u64,
 }
 
 /// The pending requests a claim may take, in expiration order: `$1` campaign, `$2`..`$4`
@@ -197,10 +204,21 @@ fn claimable_filter(channel: Channel) -> String {
 
 /// The calling rules' part of a claim on `channel`, after [`CLAIMABLE`]'s `lease`: `picked`
 /// (at most `$6`, earliest expiration first, only the ids of the SQL array `restrict` unless
-/// it is null), `checked` (the do-not-call lists), the communication limits' CTEs, whose
-/// `allowed` are the requests to claim, and `refusals (id, reason)`: the listed, those in the
-/// SQL array `no_zone` (calling hours and no time zone), and those over a limit.
-fn ruled_picks(channel: Channel, restrict: &str, no_zone: &str) -> String {
+/// it is null), `checked` (the do-not-call lists), with the SQL interval `quiet` the
+/// abandoned-call quiet period's `quiet (id, until)` (the requests that wait for it), the
+/// communication limits' CTEs, whose `allowed` are the requests to claim, and `refusals
+/// (id, reason)`: the listed, those in the SQL array `no_zone` (calling hours and no time
+/// zone), and those over a limit. A refusal is final, so it goes before a wait, and a
+/// waiting request is no contact for the limits to count.
+fn ruled_picks(channel: Channel, restrict: &str, no_zone: &str, quiet: Option<&str>) -> String {
+    let passed = format!("not do_not_call and id <> all({no_zone})");
+    let (quiet, eligible) = match quiet {
+        Some(quiet) => (
+            format!("{},", abandon_quiet_cte(&passed, "$1", "$4", quiet)),
+            format!("{passed} and id not in (select id from quiet)"),
+        ),
+        None => (String::new(), passed),
+    };
     format!(
         "picked as (
             select id, expires_at, phone_number from dial_request
@@ -210,6 +228,7 @@ fn ruled_picks(channel: Channel, restrict: &str, no_zone: &str) -> String {
             for update skip locked
         ),
         {checked},
+        {quiet}
         {limits},
         refusals as (
             select id, case when do_not_call then '{dnc}' else '{missing_zone}' end as reason
@@ -220,9 +239,7 @@ fn ruled_picks(channel: Channel, restrict: &str, no_zone: &str) -> String {
         filter = claimable_filter(channel),
         checked = dnc_check_cte("picked", "$1"),
         limits = limit_check_ctes(
-            &format!(
-                "select id, expires_at, number_hash from checked where not do_not_call and id <> all({no_zone})"
-            ),
+            &format!("select id, expires_at, number_hash from checked where {eligible}"),
             "$1",
             "$4"
         ),
@@ -364,6 +381,15 @@ fn dialable(close_ids: &str, closes_at: &str) -> String {
     )
 }
 
+/// The waits the calling hours decided ([`Gates`]: the SQL arrays `ids` and `until`), as a
+/// query of `(id, until, rule)` for the claim's `waited`.
+fn hours_waits(ids: &str, until: &str) -> String {
+    format!(
+        "select id, until, '{rule}' as rule from unnest({ids}::uuid[], {until}::timestamptz[]) as g(id, until)",
+        rule = Rule::CommunicationTime.as_str(),
+    )
+}
+
 /// How many waiting requests one claim makes ready at most: enough for every claim of a
 /// busy campaign, and bounded so that a window opening for a large backlog is spread over
 /// a few claims (each takes those that opened first) instead of stalling one.
@@ -390,12 +416,13 @@ async fn claim_ready(
 /// The calling rules are applied to the requests taken, in the same statement: one whose
 /// number is on a do-not-call list ends failed (`DO_NOT_CALL`) instead, one whose recipient
 /// had its share of contacts under a communication limit ends failed (`LIMIT_EXCEEDED`),
-/// every contact enters its recipient's history, and every request taken gets its decision
-/// in the ledger, at `now`. A campaign with calling hours takes its
-/// requests in a transaction of two statements: the first locks them and reads their time
-/// zones, the hours are evaluated here, and the second claims the open ones, leaves the
-/// others pending until their hours open (`not_before`), and refuses those without a time
-/// zone (`MISSING_TIME_ZONE`).
+/// every contact enters its recipient's history, a call to a number that had a call
+/// abandoned within the scope's quiet period waits (pending) until the period ends, and
+/// every request taken gets its decision in the ledger, at `now`. A campaign with calling
+/// hours takes its requests in a transaction of two statements: the first locks them and
+/// reads their time zones, the hours are evaluated here, and the second claims the open
+/// ones, leaves the others pending until their hours open (`not_before`), and refuses those
+/// without a time zone (`MISSING_TIME_ZONE`).
 pub async fn batch_claim(
     pool: &PgPool,
     scope: &ClaimScope,
@@ -460,6 +487,7 @@ async fn claim_gated(
         call_timeout,
         template,
         communication_time: _,
+        abandoned_quiet,
     } = scope;
     let slots = usize::try_from(n).unwrap_or(0).div_ceil(BATCH_MAX_CONTACTS);
     let batch_ids: Vec<Uuid> = (0..slots).map(|_| Uuid::new_v4()).collect();
@@ -483,26 +511,35 @@ async fn claim_gated(
             from claimed c join unnest($7::uuid[], $8::text[]) as t(batch_id, token) on t.batch_id = c.batch_id
             group by c.batch_id, t.token
         )
-        select batch_id, id, phone_number, attributes, expires_at, dial_by, attempts, null as reason
+        select batch_id, id, phone_number, attributes, expires_at, dial_by, attempts,
+               null as reason, false as quiet
         from claimed
         union all
-        select null, id, '', '{{}}', expires_at, null, attempt, reason from refused
+        select null, id, '', '{{}}', expires_at, null, attempt, reason, false from refused
+        union all
+        select null, id, '', '{{}}', expires_at, null, attempt, null, true from waited
+        where rule = '{quiet_rule}'
         order by batch_id, id
         "#,
-            ruled = ruled_picks(Channel::Telephony, "$14", "$20"),
+            ruled = ruled_picks(Channel::Telephony, "$14", "$20", Some("$24::interval")),
             dialable = dialable("$22", "$23"),
             claimed = claim_ctes(
                 "$1",
                 "$11",
                 "$12",
                 Some(Phase::Creating),
-                "unnest($15::uuid[], $16::timestamptz[]) as w(id, until)"
+                &format!(
+                    "({hours} union all select id, until, '{quiet_rule}' from quiet) as w",
+                    hours = hours_waits("$15", "$16"),
+                    quiet_rule = Rule::AbandonedQuiet.as_str(),
+                )
             ),
             decided = ledger_cte(
                 "$1",
                 "$4",
                 "unnest($17::uuid[], $18::text[], $21::text[], $19::timestamp[]) as z(id, zone, source, local_time)"
             ),
+            quiet_rule = Rule::AbandonedQuiet.as_str(),
         )
     });
     let query = sqlx::query_as(&CLAIM)
@@ -519,10 +556,19 @@ async fn claim_gated(
         .bind(shard)
         .bind(dialed_at)
         .bind(BATCH_MAX_CONTACTS as i64);
-    let rows: Vec<ClaimedRow> = gates.bind(query).fetch_all(db).await?;
+    let rows: Vec<ClaimedRow> = gates
+        .bind(query)
+        .bind(abandoned_quiet)
+        .fetch_all(db)
+        .await?;
     let mut batches: Vec<Batch> = Vec::with_capacity(slots);
     let mut refused = std::collections::BTreeMap::new();
+    let mut quiet_waits = 0;
     for row in rows {
+        if row.quiet {
+            quiet_waits += 1;
+            continue;
+        }
         // A row without a batch is a refused request.
         let Some(batch_id) = row.batch_id else {
             *refused.entry(row.reason.unwrap_or_default()).or_default() += 1;
@@ -546,6 +592,7 @@ async fn claim_gated(
         batches,
         refused,
         waiting: gates.wait_ids.len() as u64,
+        quiet_waits,
     })
 }
 
@@ -590,14 +637,14 @@ async fn sms_claim_gated(
         select null, null, id, '', '{{}}', expires_at, null, attempt, null, reason from refused
         order by expires_at, id
         "#,
-            ruled = ruled_picks(Channel::Sms, "$11", "$17"),
+            ruled = ruled_picks(Channel::Sms, "$11", "$17", None),
             dialable = dialable("$19", "$20"),
             claimed = claim_ctes(
                 "$1",
                 "$9",
                 "$10",
                 None,
-                "unnest($12::uuid[], $13::timestamptz[]) as w(id, until)"
+                &format!("({}) as w", hours_waits("$12", "$13"))
             ),
             decided = ledger_cte(
                 "$1",
@@ -662,6 +709,8 @@ fn client_token(batch_id: Uuid) -> String {
 struct ClaimedRow {
     batch_id: Option<Uuid>,
     reason: Option<String>,
+    /// A request the quiet period after an abandoned call holds back.
+    quiet: bool,
     #[sqlx(flatten)]
     item: BatchItemRow,
 }
@@ -1264,6 +1313,7 @@ mod tests {
                 sms: None,
             },
             communication_time: None,
+            abandoned_quiet: chrono::Duration::zero(),
         }
     }
 
@@ -1589,6 +1639,112 @@ mod tests {
                 "Asia/Tokyo from attribute",
                 "2026-06-16 08:00:00"
             )
+        );
+    }
+
+    #[sqlx::test]
+    async fn a_number_abandoned_within_the_quiet_period_waits_whichever_request_calls_it(
+        pool: PgPool,
+    ) {
+        use chrono::SubsecRound;
+        running_campaign(&pool, 4).await;
+        // t1 and t2 call a number abandoned an hour ago (by some campaign of the account),
+        // t3 one abandoned 73 h ago, t4 one never abandoned. t2 expires within the period.
+        let now = Utc::now().trunc_subsecs(0);
+        sqlx::query(
+            "update dial_request d set phone_number = v.number, expires_at = $1 + v.expires
+             from (values ('t1', '+14155550101', interval '10 days'),
+                          ('t2', '+14155550101', interval '2 hours'),
+                          ('t3', '+14155550103', interval '10 days'),
+                          ('t4', '+14155550104', interval '10 days')) as v(token, number, expires)
+             where d.client_token = v.token",
+        )
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "insert into abandoned_number (account_id, number_hash, abandoned_at)
+             values ('123456789012', number_hash('+14155550101'), $1 - interval '1 hour'),
+                    ('123456789012', number_hash('+14155550103'), $1 - interval '73 hours'),
+                    ('999999999999', number_hash('+14155550104'), $1 - interval '1 hour')",
+        )
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
+        let quiet = ClaimScope {
+            now,
+            dialed_at: now,
+            abandoned_quiet: chrono::Duration::hours(72),
+            ..scope()
+        };
+        let claimed = batch_claim(&pool, &quiet, 4).await.unwrap();
+        assert_eq!((claimed.quiet_waits, claimed.waiting), (2, 0));
+        assert!(claimed.refused.is_empty());
+        let mut dialed: Vec<&str> = claimed
+            .batches
+            .iter()
+            .flat_map(|b| b.items.iter().map(|i| i.phone_number.as_str()))
+            .collect();
+        dialed.sort_unstable();
+        assert_eq!(dialed, ["+14155550103", "+14155550104"]);
+        let states: Vec<(String, DialRequestState, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "select client_token, state, not_before from dial_request order by client_token",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let abandoned_at = now - chrono::Duration::hours(1);
+        assert_eq!(
+            states[..2],
+            [
+                (
+                    "t1".to_string(),
+                    DialRequestState::Pending,
+                    Some(abandoned_at + chrono::Duration::hours(72))
+                ),
+                // Not past its expiration: the sweeper expires it then.
+                (
+                    "t2".to_string(),
+                    DialRequestState::Pending,
+                    Some(now + chrono::Duration::hours(2))
+                ),
+            ]
+        );
+        assert_eq!(campaign_pending_count(&pool, "c").await.unwrap(), 2);
+        let ledger: Vec<(String, String, String)> = sqlx::query_as(
+            "select d.client_token, r.verdict::text, r.rule
+             from rule_decision r join dial_request d on d.id = r.request_id
+             order by d.client_token",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            ledger,
+            [
+                ("t1", "wait", "abandoned_quiet"),
+                ("t2", "wait", "abandoned_quiet"),
+                ("t3", "dial", "all_passed"),
+                ("t4", "dial", "all_passed"),
+            ]
+            .map(|(t, v, r)| (t.to_string(), v.to_string(), r.to_string()))
+        );
+        // With the rule off, the number abandoned an hour ago is dialed.
+        sqlx::query("update dial_request set not_before = null where state = 'pending'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let off = ClaimScope {
+            abandoned_quiet: chrono::Duration::zero(),
+            ..quiet
+        };
+        let claimed = batch_claim(&pool, &off, 4).await.unwrap();
+        assert_eq!(claimed.quiet_waits, 0);
+        assert_eq!(
+            claimed.batches.iter().map(|b| b.items.len()).sum::<usize>(),
+            2
         );
     }
 

@@ -494,12 +494,13 @@ fn hourly_add(rows: &str, counts: &[&str]) -> String {
 /// `phase` (a call's `creating`; none for a message, which no pacing counts as a call);
 /// `refused` ends the requests of the caller's CTE `refusals (id, reason)` (selected and
 /// locked likewise), which a calling rule forbids, as failed with their reason; `waited`
-/// leaves the requests of the SQL from-item `waits (id, until)` (locked by the caller's
-/// transaction) pending, not to be claimed before `until`; `counted` takes the claimed and
+/// leaves the requests of the SQL from-item `waits (id, until, rule)` (locked by the caller's
+/// transaction) pending, not to be claimed before `until`, for the rule that holds them;
+/// `counted` takes the claimed and
 /// refused off the pending counter of `campaign`, on shard `shard`. `claimed` returns each
 /// request's `batch_id, id, phone_number, attributes, expires_at, dial_by, attempts,
 /// channel_parameters`; `refused` its `id, expires_at, phone_number, reason` and the
-/// `attempt` it would have been; `waited` its `id, phone_number, attempt`.
+/// `attempt` it would have been; `waited` its `id, expires_at, phone_number, attempt, rule`.
 pub fn claim_ctes(
     campaign: &str,
     shard: &str,
@@ -527,7 +528,7 @@ pub fn claim_ctes(
             update dial_request d
             set not_before = w.until, updated_at = now()
             from {waits} where d.id = w.id and d.state = '{pending}'
-            returning d.id, d.phone_number, d.attempts + 1 as attempt
+            returning d.id, d.expires_at, d.phone_number, d.attempts + 1 as attempt, w.rule
         ),
         counted as ({counted})",
         in_progress = Transition::Claim.target().as_str(),
@@ -660,6 +661,10 @@ pub struct WrittenContact {
 /// counter) not before its retry time, with the outcome in capitals as its reason, and the
 /// ledger gets a `retry` decision for the next attempt.
 ///
+/// A call whose events include an abandon records its number's abandon for the account
+/// (see [`crate::rules::store::abandon_record_cte`]), which holds back every request for the
+/// number during the quiet period.
+///
 /// An update applies only where the row still holds its expected status and has none of its
 /// events yet (optimistic concurrency: another writer, or a duplicate delivery, got there
 /// first), and never with a contact of an earlier attempt or to a request waiting for its
@@ -745,7 +750,8 @@ pub async fn contact_update_many(
              from written w join campaign c on c.id = w.campaign_id cross join number_hash_key k
              left join connect_instance_config i on i.account_id = c.account_id and i.instance_id = c.connect_instance_id
              where w.retry_at is not null
-         )
+         ),
+         {abandoned}
          select id, campaign_id, dialed_at, retry_at from written",
             retried = retried_cte(),
             complete = Transition::Complete.sql_guard("d.state"),
@@ -764,6 +770,7 @@ pub async fn contact_update_many(
                 "select campaign_id, $15, count(*) from written where retry_at is not null
                  group by campaign_id"
             ),
+            abandoned = crate::rules::store::abandon_record_cte("written"),
             retry_rule = crate::rules::ledger::Rule::RetryPolicy.as_str(),
             retry = crate::rules::ledger::Verdict::Retry.as_str(),
         )
@@ -1093,6 +1100,76 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    #[sqlx::test]
+    async fn an_abandon_records_the_numbers_latest_abandon_for_the_account(pool: PgPool) {
+        use chrono::SubsecRound;
+        let id = one_request(&pool).await;
+        claimed(&pool, id).await;
+        let at = Utc::now().trunc_subsecs(0);
+        // An older abandon of the number: the new one replaces it.
+        sqlx::query(
+            "insert into abandoned_number (account_id, number_hash, abandoned_at)
+             values ('123456789012', number_hash('+14155550123'), $1)",
+        )
+        .bind(at - chrono::Duration::hours(100))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let abandoned_at = at + chrono::Duration::seconds(2);
+        let entry = |at| TimelineEntry { at, detail: None };
+        let abandon = StatusUpdate {
+            phase: Phase::Queued,
+            outcome: Some(Outcome::Abandoned),
+            terminal: false,
+            events: BTreeMap::from([
+                ("person_answered", entry(at)),
+                ("abandoned", entry(abandoned_at)),
+            ]),
+            counts: [1, 1, 0],
+            ended_at: abandoned_at,
+            ..no_answer_end(id, "k", at)
+        };
+        let no_retries = crate::rules::retry::RetriesConfig::default().to_sql();
+        let written = contact_update_many(&pool, &[&abandon], &no_retries)
+            .await
+            .unwrap();
+        assert_eq!(written.len(), 1);
+        let recorded: Vec<(String, bool, DateTime<Utc>)> = sqlx::query_as(
+            "select account_id, number_hash = number_hash('+14155550123'), abandoned_at
+             from abandoned_number",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(recorded, [("123456789012".to_string(), true, abandoned_at)]);
+        // An update without an abandon records nothing; retention deletes the old abandons.
+        let end = StatusUpdate {
+            expected: StoredStatus {
+                phase: Some(Phase::Queued),
+                outcome: Some(Outcome::Abandoned),
+                state: DialRequestState::InProgress,
+            },
+            ..no_answer_end(id, "k", at + chrono::Duration::seconds(3))
+        };
+        assert_eq!(
+            contact_update_many(&pool, &[&end], &no_retries)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let purge = |before| {
+            crate::rules::store::number_rows_purge_many(
+                &pool,
+                crate::rules::store::NumberRows::Abandons,
+                before,
+                10,
+            )
+        };
+        assert_eq!(purge(at).await.unwrap(), 0);
+        assert_eq!(purge(at + chrono::Duration::seconds(3)).await.unwrap(), 1);
     }
 
     /// The end of a call of request `id` by contact `contact`, as the event writer sends it

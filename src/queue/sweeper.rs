@@ -3,7 +3,8 @@
 //! requests older than that are deleted, then the contact batches none of whose requests is
 //! left, then the simulated center's ledger rows of batches that are gone; and recipients'
 //! contact histories whose last contact is older than the longest communication limit's
-//! window (30 days). Every daemon runs one; `SKIP LOCKED` keeps them apart.
+//! window (30 days), and recorded abandons older than the abandoned-call quiet period. Every
+//! daemon runs one; `SKIP LOCKED` keeps them apart.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use super::store::{dial_request_purge_many, dial_request_sweep_many};
 use crate::campaigns::store::campaign_complete_due;
 use crate::clock::Clock;
 use crate::metrics as m;
+use crate::rules::store::{number_rows_purge_many, NumberRows};
 
 /// Statements of each kind one retention pass makes at most: with the default 1000 rows per
 /// statement, 50,000 rows per table per pass, far above what a daemon finishes per second;
@@ -35,6 +37,16 @@ pub struct Sweeper {
     pub batch: i64,
     /// How long finished requests are kept; read at every pass, so a reload applies at once.
     pub retention: Arc<RwLock<Arc<Duration>>>,
+    /// How long recorded abandons are kept: see [`abandon_keep`].
+    pub abandon_keep: chrono::Duration,
+}
+
+/// How long a daemon whose abandoned-call quiet period is `quiet` keeps recorded abandons:
+/// the period, and at least the default (the UK's 72 h) even when it is shorter or off, so
+/// that a daemon with the rule off does not delete what another daemon's rule needs, and
+/// turning the rule on finds the recent abandons.
+pub fn abandon_keep(quiet: chrono::Duration) -> chrono::Duration {
+    quiet.max(crate::engine::EngineConfig::default().abandoned_quiet())
 }
 
 /// Why a retention pass failed.
@@ -65,6 +77,8 @@ pub struct RetentionReport {
     pub ledger: u64,
     /// Recipients' contact histories with no contact a communication limit can count.
     pub contact_histories: u64,
+    /// Recorded abandons older than the quiet period.
+    pub abandons: u64,
 }
 
 impl Sweeper {
@@ -131,67 +145,91 @@ impl Sweeper {
             // A retention reaching before the calendar's start keeps everything.
             return Ok(RetentionReport::default());
         };
-        let mut report = RetentionReport::default();
-        for _ in 0..MAX_PURGE_ROUNDS {
-            let deleted = dial_request_purge_many(&self.pool, before, self.batch).await?;
-            let mut n = 0;
-            for (campaign_id, count) in deleted {
-                ::metrics::counter!(m::DIAL_REQUESTS_DELETED, m::CAMPAIGN_ID => campaign_id)
-                    .increment(count as u64);
-                n += count as u64;
-            }
-            report.requests += n;
-            if n < self.batch as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        for _ in 0..MAX_PURGE_ROUNDS {
-            let n = crate::engine::store::batch_purge_many(&self.pool, before, self.batch).await?;
-            report.batches += n;
-            if n < self.batch as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        for _ in 0..MAX_PURGE_ROUNDS {
-            let n = crate::contact_center::sim::store::ledger_purge_many(
-                &self.pool, before, self.batch,
-            )
+        let requests = self
+            .rounds(|| async {
+                let deleted = dial_request_purge_many(&self.pool, before, self.batch).await?;
+                let mut n = 0;
+                for (campaign_id, count) in deleted {
+                    ::metrics::counter!(m::DIAL_REQUESTS_DELETED, m::CAMPAIGN_ID => campaign_id)
+                        .increment(count as u64);
+                    n += count as u64;
+                }
+                Ok(n)
+            })
             .await?;
-            report.ledger += n;
-            if n < self.batch as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        let batches = self
+            .rounds(|| async {
+                Ok(crate::engine::store::batch_purge_many(&self.pool, before, self.batch).await?)
+            })
+            .await?;
+        let ledger = self
+            .rounds(|| async {
+                Ok(crate::contact_center::sim::store::ledger_purge_many(
+                    &self.pool, before, self.batch,
+                )
+                .await?)
+            })
+            .await?;
         // Contact histories follow the longest communication limit's window, not the
         // retention: a limit must count every contact of its window, however short the
-        // retention, and a contact older than every window counts for nothing.
+        // retention, and a contact older than every window counts for nothing. Recorded
+        // abandons follow the quiet period likewise.
         let history_start =
             self.clock.now() - chrono::Duration::days(crate::rules::limits::HISTORY_DAYS);
-        for _ in 0..MAX_PURGE_ROUNDS {
-            let n = crate::rules::store::recipient_contact_purge_many(
-                &self.pool,
-                history_start,
-                self.batch,
-            )
+        let contact_histories = self
+            .number_rows(NumberRows::ContactHistories, history_start)
             .await?;
-            report.contact_histories += n;
-            if n < self.batch as u64 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        let abandons = self
+            .number_rows(NumberRows::Abandons, self.clock.now() - self.abandon_keep)
+            .await?;
+        let report = RetentionReport {
+            requests,
+            batches,
+            ledger,
+            contact_histories,
+            abandons,
+        };
         if report != RetentionReport::default() {
             tracing::debug!(
                 requests = report.requests,
                 batches = report.batches,
                 ledger = report.ledger,
                 contact_histories = report.contact_histories,
+                abandons = report.abandons,
                 "retention deleted old rows"
             );
         }
         Ok(report)
+    }
+
+    /// Deletes the `rows` older than `before`, as [`Self::rounds`] does.
+    async fn number_rows(
+        &self,
+        rows: NumberRows,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, RetentionError> {
+        self.rounds(|| async {
+            Ok(number_rows_purge_many(&self.pool, rows, before, self.batch).await?)
+        })
+        .await
+    }
+
+    /// Runs `purge` (one statement deleting up to `batch` rows, answering how many) until a
+    /// statement comes back short, at most [`MAX_PURGE_ROUNDS`] times, yielding between
+    /// them; returns the rows deleted.
+    async fn rounds<Fut>(&self, mut purge: impl FnMut() -> Fut) -> Result<u64, RetentionError>
+    where
+        Fut: std::future::Future<Output = Result<u64, RetentionError>>,
+    {
+        let mut total = 0;
+        for _ in 0..MAX_PURGE_ROUNDS {
+            let n = purge().await?;
+            total += n;
+            if n < self.batch as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(total)
     }
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 pub enum Verdict {
     /// The request was dialed.
     Dial,
-    /// The request waits (its window is closed).
+    /// The request waits (its window is closed, or its number's quiet period runs).
     Wait,
     /// The request ended without a call.
     Refuse,
@@ -51,6 +51,9 @@ pub enum Rule {
     /// A communication limit: the recipient had its share of contacts (the decision's
     /// `detail` names the limit).
     CommunicationLimits,
+    /// The number had an abandoned call (answered, no agent free) within the quiet period
+    /// (`engine.abandoned_quiet_hours`): the request waits for its end.
+    AbandonedQuiet,
 }
 
 impl Rule {
@@ -62,6 +65,7 @@ impl Rule {
             Rule::CommunicationTime => "communication_time",
             Rule::RetryPolicy => "retry_policy",
             Rule::CommunicationLimits => "communication_limits",
+            Rule::AbandonedQuiet => "abandoned_quiet",
         }
     }
 }

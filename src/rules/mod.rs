@@ -6,7 +6,10 @@
 //! with reason `DO_NOT_CALL`). Every decision of the claim (dial or refuse) is appended to
 //! the ledger ([`ledger`]) in that same statement. Communication limits ([`limits`]) are
 //! counted and enforced there too: a recipient who had its share of contacts ends `failed`
-//! with reason `LIMIT_EXCEEDED`. Numbers are kept and exported only as keyed hashes
+//! with reason `LIMIT_EXCEEDED`. A call to a number that had a call abandoned within
+//! `engine.abandoned_quiet_hours` waits there until the quiet period ends
+//! ([`store::abandon_quiet_cte`]; the abandon is recorded by the statement that writes it,
+//! [`store::abandon_record_cte`]). Numbers are kept and exported only as keyed hashes
 //! ([`number_hash`]).
 //!
 //! [`store`] holds the SQL of the lists and the ledger; the claim's side of both is spliced

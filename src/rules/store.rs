@@ -173,6 +173,34 @@ pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
     )
 }
 
+/// The abandoned-call quiet period's check, as a CTE `quiet (id, until)` over the rows of
+/// the caller's CTE `checked (id, expires_at, number_hash)` that the SQL condition
+/// `eligible` lets through: those whose number had a call abandoned, by any campaign of the
+/// account of campaign `campaign` (an SQL expression), within the SQL interval `quiet`
+/// before `now`, with when the period ends (or the request expires, if sooner: the sweeper
+/// then expires it). The lookup is a scalar subquery, which the planner cannot turn into a
+/// join that reads the account's every abandon: one primary-key probe per eligible
+/// request, at most the claim's picks. None when `quiet` is zero, which the planner makes a
+/// one-time filter of the whole CTE.
+pub fn abandon_quiet_cte(eligible: &str, campaign: &str, now: &str, quiet: &str) -> String {
+    format!(
+        "quiet as (
+            select id, least(abandoned_at + {quiet}, expires_at) as until
+            from (
+                select c.id, c.expires_at,
+                       (select a.abandoned_at from abandoned_number a
+                        where a.account_id = (select account_id from campaign where id = {campaign})
+                          and a.number_hash = c.number_hash) as abandoned_at
+                from checked c
+                where {quiet} > interval '0' and ({eligible})
+                -- Kept a subquery: pulled up, each use of the lookup would probe again.
+                offset 0
+            ) q
+            where abandoned_at > {now} - {quiet}
+        )"
+    )
+}
+
 /// The claim's communication limits (see [`super::limits`]), as CTEs over `eligible`, a
 /// query of the requests of campaign `campaign` (an SQL expression) that every other rule
 /// lets through, as `(id, expires_at, number_hash)`, to be contacted at the SQL expression
@@ -298,31 +326,73 @@ pub fn limit_check_ctes(eligible: &str, campaign: &str, now: &str) -> String {
     )
 }
 
-/// Deletes up to `limit` recipients' contact histories whose last contact was before
-/// `before`; returns how many. A claim that contacts such a recipient again meanwhile holds
-/// its row, which is skipped, or has moved its last contact past `before`.
-pub async fn recipient_contact_purge_many(
+/// Rows kept per recipient (account and number hash) that retention deletes by age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberRows {
+    /// Contact histories, by their last contact. A claim that contacts such a recipient
+    /// again meanwhile holds its row, which is skipped, or has moved its last contact on.
+    ContactHistories,
+    /// Recorded abandons, by the abandon's time.
+    Abandons,
+}
+
+impl NumberRows {
+    fn table_and_time(self) -> (&'static str, &'static str) {
+        match self {
+            NumberRows::ContactHistories => ("recipient_contact", "last_contact_at"),
+            NumberRows::Abandons => ("abandoned_number", "abandoned_at"),
+        }
+    }
+}
+
+/// Deletes up to `limit` of `rows` whose time is before `before`, oldest first; returns how
+/// many. Rows a writer holds are skipped, and one a writer moved past `before` meanwhile
+/// stays.
+pub async fn number_rows_purge_many(
     db: impl PgExecutor<'_>,
+    rows: NumberRows,
     before: DateTime<Utc>,
     limit: i64,
 ) -> Result<u64, RulesError> {
-    Ok(sqlx::query(
+    let (table, time) = rows.table_and_time();
+    Ok(sqlx::query(&format!(
         "with old as (
-             select account_id, number_hash from recipient_contact
-             where last_contact_at < $1
-             order by last_contact_at
+             select account_id, number_hash from {table}
+             where {time} < $1
+             order by {time}
              limit $2
              for update skip locked
          )
-         delete from recipient_contact r using old
+         delete from {table} r using old
          where r.account_id = old.account_id and r.number_hash = old.number_hash
-           and r.last_contact_at < $1",
-    )
+           and r.{time} < $1"
+    ))
     .bind(before)
     .bind(limit)
     .execute(db)
     .await?
     .rows_affected())
+}
+
+/// The abandons of the caller's CTE `written (campaign_id, phone_number, abandons,
+/// ended_at)` (contacts whose written events include `abandons` of them), into the
+/// account's `abandoned_number`, as a CTE `abandoned`: one row per number, at the latest
+/// abandon. The time is the end of the events written with it (the abandon or a later
+/// event), which errs towards a longer quiet period, never a shorter one. Rows in hash order,
+/// so that two writers lock their shared numbers in the same order.
+pub fn abandon_record_cte(written: &str) -> String {
+    format!(
+        "abandoned as (
+            insert into abandoned_number as a (account_id, number_hash, abandoned_at)
+            select c.account_id, number_hash_with(k.inner_pad, k.outer_pad, w.phone_number), max(w.ended_at)
+            from {written} w join campaign c on c.id = w.campaign_id cross join ({HASH_KEY}) k
+            where w.abandons > 0
+            group by 1, 2
+            order by 2
+            on conflict (account_id, number_hash) do update
+            set abandoned_at = greatest(a.abandoned_at, excluded.abandoned_at)
+        )"
+    )
 }
 
 /// The rule a refusal's reason names, as an SQL expression over the column `reason`.
@@ -340,7 +410,7 @@ fn refusal_rule() -> String {
 /// The claim's ledger entries, as a CTE `decided`: a `dial` for every request of the
 /// caller's CTE `claimed (id, attempts, phone_number)`, a `refuse` for every one of `refused
 /// (id, attempt, phone_number, reason)` and a `wait` for every one of `waited (id, attempt,
-/// phone_number)`, with the numbers' hashes (as the caller's CTE `checked (id, number_hash)`
+/// phone_number, rule)`, with the numbers' hashes (as the caller's CTE `checked (id, number_hash)`
 /// has them, else hashed here: waiting requests are not checked), the configuration
 /// version (the campaign's settings and its instance's limits), the time zone, its source
 /// and the local time the SQL from-item `zones (id, zone, source, local_time)` gives a
@@ -363,14 +433,13 @@ pub fn ledger_cte(campaign: &str, now: &str, zones: &str) -> String {
                   union all
                   select id, attempt, phone_number, {refusal_rule}, '{refuse}' from refused
                   union all
-                  select id, attempt, phone_number, '{time}', '{wait}' from waited) x
+                  select id, attempt, phone_number, rule, '{wait}' from waited) x
             cross join ({HASH_KEY}) k
             left join checked ch on ch.id = x.id
             left join {zones} on z.id = x.id
             left join limited l on l.id = x.id
         )",
         passed = Rule::AllPassed.as_str(),
-        time = Rule::CommunicationTime.as_str(),
         refusal_rule = refusal_rule(),
         dial = Verdict::Dial.as_str(),
         refuse = Verdict::Refuse.as_str(),

@@ -287,6 +287,7 @@ async fn sweeper_expires_and_cancels(pool: PgPool) {
         interval: Duration::from_secs(1),
         batch: 1,
         retention: Default::default(),
+        abandon_keep: chrono::Duration::hours(72),
     };
     sweeper.pass().await.unwrap();
     assert_eq!(

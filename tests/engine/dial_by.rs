@@ -168,6 +168,7 @@ impl Rig {
             call_timeout: chrono::Duration::seconds(10),
             template: self.template.clone(),
             communication_time: Some(nine_to_five()),
+            abandoned_quiet: chrono::Duration::hours(72),
         };
         batch_claim(&self.db.pool, &scope, REQUESTS as i64)
             .await
