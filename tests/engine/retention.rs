@@ -55,6 +55,15 @@ async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
     let app = TestApp::spawn_with(db.daemon_pool().await, config).await;
 
     let dialed = agentless_campaign(&app).await;
+    // A limit no recipient reaches: histories are kept only where a limit counts them.
+    sqlx::query("update campaign set communication_limits_override = $2 where id = $1")
+        .bind(&dialed)
+        .bind(serde_json::json!({"allChannelSubtypes": {"communicationLimitsList": [
+            {"maxCountPerRecipient": 100, "frequency": 30, "unit": "DAY"}
+        ]}}))
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let accepted = put_requests(&app, &dialed, "d", 60, |_| Duration::from_secs(3600)).await;
     command(&app, &dialed, "start").await;
     wait_drained(
