@@ -58,9 +58,11 @@ async fn old_finished_requests_their_batches_and_ledger_rows_are_deleted(
     // A limit no recipient reaches: histories are kept only where a limit counts them.
     sqlx::query("update campaign set communication_limits_override = $2 where id = $1")
         .bind(&dialed)
-        .bind(serde_json::json!({"allChannelSubtypes": {"communicationLimitsList": [
-            {"maxCountPerRecipient": 100, "frequency": 30, "unit": "DAY"}
-        ]}}))
+        .bind(
+            serde_json::json!({"allChannelSubtypes": {"communicationLimitsList": [
+                {"maxCountPerRecipient": 100, "frequency": 30, "unit": "DAY"}
+            ]}}),
+        )
         .execute(&db.pool)
         .await
         .unwrap();
