@@ -344,7 +344,7 @@ impl Gates {
             .bind(scope.fence)
             .bind(scope.now)
             .bind(scope.now + scope.margin)
-            .bind(n)
+            .bind(n.saturating_mul(PICK_AHEAD))
             .bind(&time.zone_attribute)
             .fetch_all(&mut *db)
             .await?;
@@ -352,11 +352,16 @@ impl Gates {
             restrict: Some(Vec::with_capacity(picked.len())),
             ..Gates::default()
         };
+        let wanted = usize::try_from(n).unwrap_or(0);
         for (id, expires_at, phone_number, zone) in picked {
-            gates.add(
-                id,
-                time.gate(zone.as_deref(), &phone_number, scope.now, expires_at),
-            );
+            let gate = time.gate(zone.as_deref(), &phone_number, scope.now, expires_at);
+            // Every closed one waits; the open ones past the first `n` stay as they were,
+            // for the next claim.
+            if matches!(gate, Gate::Wait { .. })
+                || gates.restrict.as_ref().map_or(0, Vec::len) < wanted
+            {
+                gates.add(id, gate);
+            }
         }
         Ok(gates)
     }
@@ -389,6 +394,12 @@ fn hours_waits(ids: &str, until: &str) -> String {
         rule = Rule::CommunicationTime.as_str(),
     )
 }
+
+/// How many requests a claim with hours looks at per request it may dial: the closed ones
+/// it parks take no place in its batches, so a claim that looked at only as many as it may
+/// dial would fill its batches by half when half its recipients' hours are closed (`dialer
+/// bench dispatch --windows`), and the engine's places with them.
+const PICK_AHEAD: i64 = 2;
 
 /// How many waiting requests one claim makes ready at most: enough for every claim of a
 /// busy campaign, and bounded so that a window opening for a large backlog is spread over
@@ -1745,6 +1756,47 @@ mod tests {
         assert_eq!(
             claimed.batches.iter().map(|b| b.items.len()).sum::<usize>(),
             2
+        );
+    }
+
+    #[sqlx::test]
+    async fn a_claim_with_hours_fills_its_batches_past_the_closed_ones_and_parks_them(
+        pool: PgPool,
+    ) {
+        running_campaign(&pool, 6).await;
+        // In expiration order: Tokyo (closed), New York (open), in turn.
+        sqlx::query(
+            "update dial_request set phone_number = '+19075550123',
+                 attributes = case when substr(client_token, 2)::int % 2 = 1
+                                   then '{\"timeZone\": \"Asia/Tokyo\"}'::jsonb else '{}'::jsonb end,
+                 expires_at = '2026-06-20T00:00:00Z'::timestamptz + substr(client_token, 2)::int * interval '1 minute'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let claimed = batch_claim(&pool, &monday_1330_utc_with_hours(), 2)
+            .await
+            .unwrap();
+        let dialed: usize = claimed.batches.iter().map(|b| b.items.len()).sum();
+        assert_eq!((dialed, claimed.waiting), (2, 2));
+        let states: Vec<(String, DialRequestState, bool)> = sqlx::query_as(
+            "select client_token, state, not_before is not null from dial_request order by expires_at",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let (pending, in_progress) = (DialRequestState::Pending, DialRequestState::InProgress);
+        assert_eq!(
+            states,
+            [
+                ("t1".into(), pending, true),
+                ("t2".into(), in_progress, false),
+                ("t3".into(), pending, true),
+                ("t4".into(), in_progress, false),
+                // Beyond the twice two it looked at: left as they were.
+                ("t5".into(), pending, false),
+                ("t6".into(), pending, false),
+            ]
         );
     }
 
