@@ -17,6 +17,7 @@ mod harness;
 mod limits;
 mod outage;
 mod pacing;
+mod quiet;
 mod restart;
 mod retention;
 mod retries;
