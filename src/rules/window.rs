@@ -216,7 +216,10 @@ impl Window {
         open: bool,
         by: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let days = (local_time(tz, by).date() - local_time(tz, at).date()).num_days();
+        // Capped first: a far `by` (the simulator's never-expiring requests) has no local
+        // time east of UTC.
+        let horizon = at + Duration::days(HORIZON_DAYS + 1);
+        let days = (local_time(tz, by.min(horizon)).date() - local_time(tz, at).date()).num_days();
         self.change_within(tz, at, open, days.min(HORIZON_DAYS))
             .filter(|change| *change <= by)
     }
@@ -498,6 +501,18 @@ mod tests {
             WindowState::Open {
                 closes_at: Some(utc("2026-03-09T01:00:00Z"))
             }
+        );
+    }
+
+    #[test]
+    fn a_request_that_never_expires_is_open_until_the_close_east_of_utc_too() {
+        let window = every_day(&[("T09:00", "T17:00")]);
+        let tokyo = chrono_tz::Asia::Tokyo;
+        // 10:00 in Tokyo.
+        let at = utc("2026-06-15T01:00:00Z");
+        assert_eq!(
+            window.next_change_by(tokyo, at, false, DateTime::<Utc>::MAX_UTC),
+            Some(utc("2026-06-15T08:00:00Z"))
         );
     }
 
