@@ -164,19 +164,34 @@ pub fn session_options(options: PgConnectOptions) -> PgConnectOptions {
     ])
 }
 
-/// Begins a transaction in which prepared statements run on their generic plan, made once
-/// per connection. For the engine's hot statements (the claim, a batch's resolution, the
-/// contact events' write), long chains of CTEs, the planner otherwise keeps choosing a plan
-/// made for each execution's parameters, and making it took 4-7 ms a time: more than a small
-/// claim's execution, on the path from a free agent to its next contact, and a quarter of a
-/// core in a busy engine. Their generic plans are as fast (`dialer bench dispatch`).
-pub async fn begin_generic(
+/// Which plan a transaction's prepared statements run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// The generic plan, made once per connection. For the engine's hot statements (the
+    /// claim, a batch's resolution, the contact events' write), long chains of CTEs, the
+    /// planner otherwise keeps choosing a plan made for each execution's parameters, and
+    /// making it took 4-7 ms a time: more than a small claim's execution, on the path from a
+    /// free agent to its next contact, and a quarter of a core in a busy engine. Their
+    /// generic plans are as fast (`dialer bench dispatch`).
+    Generic,
+    /// A plan made for each execution's parameters, always: for a statement whose text is
+    /// shared with a generic run but whose parameters here need their own plan (a claim with
+    /// calling hours finds its picked ids by id), so that the connection's cached generic
+    /// plan is never chosen for it.
+    Custom,
+}
+
+/// Begins a transaction whose prepared statements run on `plans`.
+pub async fn begin_with(
     pool: &PgPool,
+    plans: Plans,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("set local plan_cache_mode = force_generic_plan")
-        .execute(&mut *tx)
-        .await?;
+    let mode = match plans {
+        Plans::Generic => "set local plan_cache_mode = force_generic_plan",
+        Plans::Custom => "set local plan_cache_mode = force_custom_plan",
+    };
+    sqlx::query(mode).execute(&mut *tx).await?;
     Ok(tx)
 }
 

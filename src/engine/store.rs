@@ -354,7 +354,23 @@ impl Gates {
         };
         let wanted = usize::try_from(n).unwrap_or(0);
         for (id, expires_at, phone_number, zone) in picked {
-            let gate = time.gate(zone.as_deref(), &phone_number, scope.now, expires_at);
+            let gate = match time.gate(zone.as_deref(), &phone_number, scope.now, expires_at) {
+                // Closing before the call could be made (the claim's margin): dispatch would
+                // only send it back, so it waits for its next opening now.
+                Gate::Open {
+                    zone,
+                    local,
+                    closes_at: Some(closes),
+                } if closes <= scope.now + scope.margin => Gate::Wait {
+                    zone,
+                    local,
+                    until: time
+                        .window
+                        .next_change(zone.tz, closes, true)
+                        .map_or(expires_at, |opens| opens.min(expires_at)),
+                },
+                gate => gate,
+            };
             // Every closed one waits; the open ones past the first `n` stay as they were,
             // for the next claim.
             if matches!(gate, Gate::Wait { .. })
@@ -456,11 +472,14 @@ async fn claim_channel(
     // hours, walks the pending index filtering on the list (a second per claim measured).
     let (mut tx, gates) = match &scope.communication_time {
         Some(time) => {
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::db::begin_with(pool, crate::db::Plans::Custom).await?;
             let gates = Gates::pick(&mut tx, scope, n, channel, time).await?;
             (tx, gates)
         }
-        None => (crate::db::begin_generic(pool).await?, Gates::default()),
+        None => (
+            crate::db::begin_with(pool, crate::db::Plans::Generic).await?,
+            Gates::default(),
+        ),
     };
     let claimed = claim_statement(&mut *tx, scope, n, channel, &gates).await?;
     tx.commit().await?;
@@ -909,7 +928,7 @@ pub async fn batch_resolve(
         .bind(now)
         .bind(shard)
         .bind(&outcomes);
-    let mut tx = crate::db::begin_generic(pool).await?;
+    let mut tx = crate::db::begin_with(pool, crate::db::Plans::Generic).await?;
     let closed: Option<i64> = query.fetch_optional(&mut *tx).await?;
     tx.commit().await?;
     if closed.unwrap_or(0) == 0 {
@@ -1800,6 +1819,34 @@ mod tests {
         );
     }
 
+    /// The `not_before` of the only request.
+    async fn only_not_before(pool: &PgPool) -> Option<DateTime<Utc>> {
+        sqlx::query_scalar("select not_before from dial_request")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    #[sqlx::test]
+    async fn a_request_whose_hours_close_within_the_margin_waits_for_them(pool: PgPool) {
+        running_campaign(&pool, 1).await;
+        sqlx::query("update dial_request set phone_number = '+19075550123', expires_at = '2026-06-20T00:00:00Z'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // Monday 20:59:59 in New York: the hours close at 21:00, within the margin.
+        let scope = ClaimScope {
+            now: at("2026-06-16T00:59:59Z"),
+            ..monday_1330_utc_with_hours()
+        };
+        let claimed = batch_claim(&pool, &scope, 1).await.unwrap();
+        assert!(claimed.batches.is_empty());
+        assert_eq!(claimed.waiting, 1);
+        let not_before = only_not_before(&pool).await;
+        // Tuesday 08:00 in New York.
+        assert_eq!(not_before, Some(at("2026-06-16T12:00:00Z")));
+    }
+
     #[sqlx::test]
     async fn without_a_time_zone_a_request_is_refused(pool: PgPool) {
         running_campaign(&pool, 1).await;
@@ -2008,11 +2055,7 @@ mod tests {
         let claimed = sms_claim(&pool, &scope, 1).await.unwrap();
         assert!(claimed.batches.is_empty());
         assert_eq!(claimed.waiting, 1);
-        let not_before: Option<DateTime<Utc>> =
-            sqlx::query_scalar("select not_before from dial_request")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+        let not_before = only_not_before(&pool).await;
         assert_eq!(not_before, Some(at("2026-06-15T15:00:00Z")));
         scope.now = at("2026-06-15T14:59:00Z");
         assert!(sms_claim(&pool, &scope, 1)
@@ -2226,27 +2269,46 @@ mod tests {
     }
 
     #[sqlx::test]
+    async fn a_decisions_config_version_names_the_instance_limits_that_apply(pool: PgPool) {
+        running_campaign(&pool, 3).await;
+        let claim_version = || async {
+            batch_claim(&pool, &scope(), 1).await.unwrap();
+            sqlx::query_as::<_, (String, String)>(
+                "select r.config_version, campaign_config_version(c)
+                 from rule_decision r join campaign c on c.id = r.campaign_id
+                 order by r.seq desc limit 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        };
+        let (alone, campaigns) = claim_version().await;
+        assert_eq!(alone, campaigns);
+        limit_instance(&pool, per_days(5, 7)).await;
+        let (held, campaigns) = claim_version().await;
+        assert_ne!(held, campaigns);
+        // Opted out, the instance's limits decide nothing: the campaign's own version.
+        sqlx::query("update campaign set communication_limits_override = '{\"instanceLimitsHandling\": \"OPT_OUT\"}'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (opted_out, campaigns) = claim_version().await;
+        assert_eq!(opted_out, campaigns);
+    }
+
+    #[sqlx::test]
     async fn histories_are_kept_where_a_campaign_or_instance_limit_counts_them(pool: PgPool) {
         running_campaign(&pool, 3).await;
         sqlx::query("update campaign set communication_limits_override = '{\"instanceLimitsHandling\": \"OPT_OUT\"}'")
             .execute(&pool)
             .await
             .unwrap();
-        let version = || async {
-            sqlx::query_scalar::<_, String>(
-                "select config_version from rule_decision order by seq desc limit 1",
-            )
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-        };
         // No limit anywhere: no history to write on every claim.
         assert_eq!(
             batch_claim(&pool, &scope(), 1).await.unwrap().batches.len(),
             1
         );
         assert_eq!(history_len(&pool).await, None);
-        let unlimited = version().await;
         // The instance has limits: an opted-out campaign's contacts count towards them.
         limit_instance(&pool, per_days(5, 7)).await;
         assert_eq!(
@@ -2256,7 +2318,5 @@ mod tests {
             2
         );
         assert_eq!(history_len(&pool).await, Some(2));
-        // The ledger's configuration version covers the instance's limits.
-        assert_ne!(version().await, unlimited);
     }
 }

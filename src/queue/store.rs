@@ -793,7 +793,7 @@ pub async fn contact_update_many(
         .bind(rand::random_range(0..HOURLY_SHARDS))
         .bind(Json(retries))
         .bind(&ended_at);
-    let mut tx = crate::db::begin_generic(pool).await?;
+    let mut tx = crate::db::begin_with(pool, crate::db::Plans::Generic).await?;
     let written = query.fetch_all(&mut *tx).await?;
     tx.commit().await?;
     Ok(written)

@@ -154,7 +154,7 @@ const HASH_KEY: &str = "select inner_pad, outer_pad from number_hash_key limit 1
 /// `campaign` (an SQL expression): each picked request's number hash, and whether the
 /// number is on the account's list or the campaign's. Each list is probed on the whole
 /// primary key: with `list in ('', campaign)` the claim's generic plan (see
-/// [`crate::db::begin_generic`]) probed on the account and list alone and filtered a
+/// [`crate::db::Plans::Generic`]) probed on the account and list alone and filtered a
 /// million-entry list by hash, for every request.
 pub fn dnc_check_cte(picked: &str, campaign: &str) -> String {
     format!(
