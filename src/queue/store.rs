@@ -234,6 +234,28 @@ pub struct SweepReport {
     pub cancelled: Vec<(String, i64)>,
 }
 
+/// The sweeper's lapsed requests of one part of the pending queue (`part`, a condition on
+/// `not_before`), campaign by campaign and channel by channel on that part's index (in
+/// `order`), at most `$2`, expired by `$1`, locked.
+fn lapsed_part(part: &str, order: &str) -> String {
+    format!(
+        "select l.id
+         from campaign c
+         cross join unnest({channels}::text[]) as ch(channel)
+         cross join lateral (
+             select id from dial_request
+             where campaign_id = c.id and channel = ch.channel and state = '{pending}'
+               and {part} and expires_at <= $1
+             order by {order}
+             limit $2
+             for update skip locked
+         ) l
+         limit $2",
+        channels = channel_array(),
+        pending = DialRequestState::Pending.as_str(),
+    )
+}
+
 /// Ends up to `limit` pending requests that can never be dialed: those of stopped campaigns
 /// (cancelled) and those past their expiration at `now` (expired). Rows locked by a claimer
 /// are skipped; every ended row leaves the pending counter in the same statement.
@@ -263,31 +285,9 @@ pub async fn dial_request_sweep_many(
             -- until the opening or the expiration, a backoff ends before it), so a lapsed
             -- one's time has come.
             select id from (
-                (select l.id
-                 from campaign c
-                 cross join unnest({channels}::text[]) as ch(channel)
-                 cross join lateral (
-                     select id from dial_request
-                     where campaign_id = c.id and channel = ch.channel and state = '{pending}'
-                       and not_before is null and expires_at <= $1
-                     order by expires_at
-                     limit $2
-                     for update skip locked
-                 ) l
-                 limit $2)
+                ({ready})
                 union all
-                (select w.id
-                 from campaign c
-                 cross join unnest({channels}::text[]) as ch(channel)
-                 cross join lateral (
-                     select id from dial_request
-                     where campaign_id = c.id and channel = ch.channel and state = '{pending}'
-                       and not_before is not null and not_before <= $1 and expires_at <= $1
-                     order by not_before
-                     limit $2
-                     for update skip locked
-                 ) w
-                 limit $2)
+                ({waiting})
             ) ready_or_waiting
             limit $2
         ),
@@ -312,13 +312,14 @@ pub async fn dial_request_sweep_many(
         counted as ({counted})
         select campaign_id, state, n from per_campaign
         "#,
+            ready = lapsed_part("not_before is null", "expires_at"),
+            waiting = lapsed_part("not_before is not null and not_before <= $1", "not_before"),
             pending = DialRequestState::Pending.as_str(),
             cancelled = Transition::Cancel.target().as_str(),
             stopped = FailureReason::CampaignStopped.as_str(),
             expired = Transition::Expire.target().as_str(),
             expired_reason = FailureReason::Expired.as_str(),
             ended = CampaignState::ended_sql(),
-            channels = channel_array(),
             counted = pending_add(
                 "select campaign_id, $3, -sum(n) from per_campaign group by campaign_id"
             ),

@@ -183,15 +183,21 @@ async fn mornings_only(app: &crate::common::Client, campaign: &str) {
     .ok();
 }
 
+/// A daemon on a fresh database and an agentless campaign of it with [`mornings_only`].
+async fn mornings_campaign(connect: PgConnectOptions) -> (TestDb, crate::common::TestApp, String) {
+    let db = TestDb::new(connect).await;
+    let app = db.app(&Knobs::default()).await;
+    let campaign = agentless_campaign(&app).await;
+    mornings_only(&app, &campaign).await;
+    (db, app, campaign)
+}
+
 #[sqlx::test]
 async fn requests_outside_their_hours_wait_for_them_and_the_ledger_shows_their_local_time(
     _: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let db = TestDb::new(connect).await;
-    let app = db.app(&Knobs::default()).await;
-    let campaign = agentless_campaign(&app).await;
-    mornings_only(&app, &campaign).await;
+    let (db, app, campaign) = mornings_campaign(connect).await;
     let expires = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
     let items: Vec<serde_json::Value> = (0..20)
         .map(|i| {
@@ -270,10 +276,7 @@ async fn without_a_zone_attribute_the_number_tells_the_zone_and_the_request_wait
     _: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let db = TestDb::new(connect).await;
-    let app = db.app(&Knobs::default()).await;
-    let campaign = agentless_campaign(&app).await;
-    mornings_only(&app, &campaign).await;
+    let (db, app, campaign) = mornings_campaign(connect).await;
     // Honolulu (UTC-10) and Johannesburg (UTC+2), twelve hours apart and neither with
     // daylight saving time: whenever the test runs, one of them is in its morning and the
     // other is not. No attribute names a zone.
